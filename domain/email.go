@@ -1,0 +1,60 @@
+package domain
+
+import (
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxEmailBytes is the longest address SMTP can carry (RFC 5321 path limit
+// less the angle brackets).
+const MaxEmailBytes = 254
+
+// Email is a normalized email address: trimmed and lower-cased, so that one
+// mailbox maps to exactly one account however its owner types it.
+type Email string
+
+// ParseEmail validates raw and returns it normalized. It accepts a bare
+// address only ("a@example.com"), never a display name or angle brackets.
+func ParseEmail(raw string) (Email, error) {
+	s := strings.ToLower(strings.TrimSpace(raw))
+	if msg := emailProblem(s); msg != "" {
+		return "", &Error{Code: CodeValidationFailed, Message: "the request is invalid",
+			Fields: []FieldError{{Field: "email", Message: msg}}}
+	}
+	return Email(s), nil
+}
+
+// NormalizeEmail trims and lower-cases raw without validating it. Lookups use
+// it so that "Astro@Example.com " finds the account created as
+// "astro@example.com"; an invalid address simply finds nothing.
+func NormalizeEmail(raw string) Email {
+	return Email(strings.ToLower(strings.TrimSpace(raw)))
+}
+
+func (e Email) String() string { return string(e) }
+
+func emailProblem(s string) string {
+	switch {
+	case s == "":
+		return "is required"
+	case len(s) > MaxEmailBytes:
+		return "must be at most 254 bytes"
+	case !utf8.ValidString(s):
+		return "must be valid UTF-8"
+	}
+	addr, err := mail.ParseAddress(s)
+	// ParseAddress also accepts "Name <a@b>" and comments; insisting that the
+	// parsed address is the whole input rejects those forms.
+	if err != nil || addr.Address != s || addr.Name != "" {
+		return "must be a valid email address"
+	}
+	at := strings.LastIndexByte(s, '@')
+	domain := s[at+1:]
+	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") ||
+		strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") ||
+		strings.HasPrefix(domain, "[") {
+		return "must be a valid email address with a domain name"
+	}
+	return ""
+}

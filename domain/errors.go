@@ -1,0 +1,100 @@
+package domain
+
+import (
+	"errors"
+	"strings"
+)
+
+// Code is a stable, machine-readable error identifier. Clients branch on it,
+// so a code never changes meaning once released.
+type Code string
+
+// The codes the service can report. The HTTP adapter maps each to a status.
+const (
+	CodeValidationFailed   Code = "validation_failed"
+	CodeEmailTaken         Code = "email_taken"
+	CodeUserNotFound       Code = "user_not_found"
+	CodeInvalidCode        Code = "invalid_code"
+	CodeCodeExpired        Code = "code_expired"
+	CodeCodeExhausted      Code = "code_exhausted"
+	CodeAlreadyActive      Code = "already_active"
+	CodeInvalidCredentials Code = "invalid_credentials"
+	CodeAccountNotActive   Code = "account_not_active"
+	CodeInvalidToken       Code = "invalid_token"
+	CodeUnavailable        Code = "unavailable"
+	CodeInternal           Code = "internal"
+)
+
+// Error is the one error type the core reports to its callers. Its Message is
+// written for the API's users and never contains secrets or internal details.
+type Error struct {
+	Code    Code
+	Message string
+	// Fields lists per-field problems of a validation failure.
+	Fields []FieldError
+}
+
+// FieldError names one invalid input field and what is wrong with it.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *Error) Error() string {
+	if len(e.Fields) == 0 {
+		return string(e.Code) + ": " + e.Message
+	}
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + " " + f.Message
+	}
+	return string(e.Code) + ": " + strings.Join(parts, "; ")
+}
+
+// Is makes errors.Is match any *Error with the same code, so callers can test
+// against the sentinels below even when the message or fields differ.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Code == e.Code
+}
+
+// Sentinel errors of the user lifecycle.
+var (
+	ErrValidation         = &Error{Code: CodeValidationFailed, Message: "the request is invalid"}
+	ErrEmailTaken         = &Error{Code: CodeEmailTaken, Message: "an account with this email already exists"}
+	ErrUserNotFound       = &Error{Code: CodeUserNotFound, Message: "no account with this email exists"}
+	ErrInvalidCode        = &Error{Code: CodeInvalidCode, Message: "the activation code is not valid"}
+	ErrCodeExpired        = &Error{Code: CodeCodeExpired, Message: "the activation code has expired; request a new one"}
+	ErrCodeExhausted      = &Error{Code: CodeCodeExhausted, Message: "too many wrong attempts; request a new activation code"}
+	ErrAlreadyActive      = &Error{Code: CodeAlreadyActive, Message: "the account is already active"}
+	ErrInvalidCredentials = &Error{Code: CodeInvalidCredentials, Message: "the email or password is incorrect"}
+	ErrAccountNotActive   = &Error{Code: CodeAccountNotActive, Message: "the account is not active; verify the email address first"}
+	ErrInvalidToken       = &Error{Code: CodeInvalidToken, Message: "the token is missing, malformed, expired or not accepted here"}
+	ErrUnavailable        = &Error{Code: CodeUnavailable, Message: "the service is temporarily unavailable; try again later"}
+)
+
+// ErrorCode returns the code of the first *Error in err's chain, or
+// CodeInternal when err is not a domain error.
+func ErrorCode(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// validation collects field problems so one response can name all of them.
+type validation struct {
+	fields []FieldError
+}
+
+func (v *validation) add(field, message string) {
+	v.fields = append(v.fields, FieldError{Field: field, Message: message})
+}
+
+func (v *validation) err() error {
+	if len(v.fields) == 0 {
+		return nil
+	}
+	return &Error{Code: CodeValidationFailed, Message: "the request is invalid", Fields: v.fields}
+}

@@ -1,0 +1,161 @@
+package domain
+
+import (
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits on user-supplied fields.
+const (
+	MinPasswordLength = 8
+	MaxPasswordLength = 128
+	MaxNameLength     = 100
+)
+
+// User is an account and the state of its activation. A user starts inactive
+// with an activation code pending; verifying the code activates the account,
+// and only active accounts may log in.
+type User struct {
+	ID           string
+	Email        Email
+	FirstName    string
+	LastName     string
+	PasswordHash string
+	Active       bool
+	Activation   ActivationState
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	ActivatedAt  time.Time // zero until the account is activated
+}
+
+// Registration is a validated signup request, ready to become a User once the
+// password has been hashed.
+type Registration struct {
+	Email     Email
+	Password  string
+	FirstName string
+	LastName  string
+}
+
+// NewRegistration validates a signup request and normalizes its fields. The
+// error lists every invalid field, not just the first.
+func NewRegistration(email, password, firstName, lastName string) (Registration, error) {
+	var v validation
+	normalized, err := ParseEmail(email)
+	if err != nil {
+		v.fields = append(v.fields, err.(*Error).Fields...)
+	}
+	if msg := passwordProblem(password, normalized); msg != "" {
+		v.add("password", msg)
+	}
+	first, msg := cleanName(firstName)
+	if msg != "" {
+		v.add("first_name", msg)
+	}
+	last, msg := cleanName(lastName)
+	if msg != "" {
+		v.add("last_name", msg)
+	}
+	if err := v.err(); err != nil {
+		return Registration{}, err
+	}
+	return Registration{Email: normalized, Password: password, FirstName: first, LastName: last}, nil
+}
+
+// NewUser creates an inactive account for a registration whose password has
+// been hashed, with its first activation code pending.
+func NewUser(id string, r Registration, passwordHash string, code ActivationCode, now time.Time, codeTTL time.Duration) User {
+	u := User{
+		ID:           id,
+		Email:        r.Email,
+		FirstName:    r.FirstName,
+		LastName:     r.LastName,
+		PasswordHash: passwordHash,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+	u.Activation = newActivationState(id, code, now, codeTTL)
+	return u
+}
+
+// IssueActivationCode replaces any pending code with a new one, so the old
+// code stops working. An active account needs no code.
+func (u *User) IssueActivationCode(code ActivationCode, now time.Time, ttl time.Duration) error {
+	if u.Active {
+		return ErrAlreadyActive
+	}
+	u.Activation = newActivationState(u.ID, code, now, ttl)
+	u.UpdatedAt = now
+	return nil
+}
+
+// Activate checks code and, if it matches, activates the account and clears
+// the code. A wrong code counts as an attempt; the caller must persist the
+// user even when Activate returns an error, or the attempt limit is void.
+func (u *User) Activate(code string, now time.Time) error {
+	if u.Active {
+		return ErrAlreadyActive
+	}
+	if err := u.Activation.check(u.ID, code, now); err != nil {
+		if err == ErrInvalidCode {
+			u.Activation.Attempts++
+			u.UpdatedAt = now
+		}
+		return err
+	}
+	u.Active = true
+	u.Activation = ActivationState{}
+	u.ActivatedAt = now
+	u.UpdatedAt = now
+	return nil
+}
+
+// CheckCanLogin reports whether the account may receive tokens. It is called
+// only after the password has been verified, so that "not active" is never
+// revealed to someone who does not know the password.
+func (u User) CheckCanLogin() error {
+	if !u.Active {
+		return ErrAccountNotActive
+	}
+	return nil
+}
+
+func passwordProblem(password string, email Email) string {
+	n := utf8.RuneCountInString(password)
+	switch {
+	case password == "":
+		return "is required"
+	case !utf8.ValidString(password):
+		return "must be valid UTF-8"
+	case n < MinPasswordLength:
+		return "must be at least 8 characters"
+	case n > MaxPasswordLength:
+		return "must be at most 128 characters"
+	case email != "" && strings.EqualFold(strings.TrimSpace(password), string(email)):
+		return "must not be the email address"
+	}
+	return ""
+}
+
+// cleanName trims a name and returns a problem description if it is unusable.
+func cleanName(raw string) (string, string) {
+	if !utf8.ValidString(raw) {
+		return "", "must be valid UTF-8"
+	}
+	name := strings.TrimSpace(raw)
+	n := utf8.RuneCountInString(name)
+	switch {
+	case n == 0:
+		return "", "is required"
+	case n > MaxNameLength:
+		return "", "must be at most 100 characters"
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return "", "must not contain control characters"
+		}
+	}
+	return name, ""
+}

@@ -1,0 +1,65 @@
+package ports
+
+import (
+	"context"
+	"time"
+
+	"authapi/domain"
+)
+
+// SignupRequest is the input of a signup, as the user sent it.
+type SignupRequest struct {
+	Email     string
+	Password  string
+	FirstName string
+	LastName  string
+}
+
+// IssuedToken is a signed token and how long it stays valid.
+type IssuedToken struct {
+	Token     string
+	ExpiresIn time.Duration
+}
+
+// TokenPair is what a successful login returns.
+type TokenPair struct {
+	Access  IssuedToken
+	Refresh IssuedToken
+}
+
+// AuthService is the driving port: the use cases of the authentication core.
+// Every error it returns is, or wraps, a *domain.Error with a code, except
+// unexpected failures, which drivers report as internal errors.
+type AuthService interface {
+	// Signup creates an inactive account and emails its activation code.
+	// Errors: validation failures, domain.ErrEmailTaken.
+	Signup(ctx context.Context, req SignupRequest) (domain.User, error)
+
+	// Verify activates the account if code is its pending activation code.
+	// Errors: domain.ErrUserNotFound, ErrAlreadyActive, ErrInvalidCode,
+	// ErrCodeExpired, ErrCodeExhausted, validation failures.
+	Verify(ctx context.Context, email, code string) error
+
+	// ResendActivation issues a new activation code, invalidating the old
+	// one, and emails it. Errors: domain.ErrUserNotFound, ErrAlreadyActive,
+	// ErrUnavailable when the email cannot be sent.
+	ResendActivation(ctx context.Context, email string) error
+
+	// Login checks credentials and returns an access and a refresh token.
+	// Errors: domain.ErrInvalidCredentials (unknown email or wrong password,
+	// indistinguishable), ErrAccountNotActive (right password, inactive).
+	Login(ctx context.Context, email, password string) (TokenPair, error)
+
+	// Refresh exchanges a valid refresh token of an existing, active user for
+	// a new access token. Errors: domain.ErrInvalidToken.
+	Refresh(ctx context.Context, refreshToken string) (IssuedToken, error)
+
+	// Authenticate verifies an access token and returns its claims. It does
+	// no I/O, so protected routes can call it on every request.
+	// Errors: domain.ErrInvalidToken.
+	Authenticate(ctx context.Context, accessToken string) (domain.Claims, error)
+
+	// CurrentUser returns the account of an authenticated user.
+	// Errors: domain.ErrInvalidToken if the account no longer exists.
+	CurrentUser(ctx context.Context, userID string) (domain.User, error)
+}
