@@ -17,12 +17,27 @@ type Email string
 // ParseEmail validates raw and returns it normalized. It accepts a bare
 // address only ("a@example.com"), never a display name or angle brackets.
 func ParseEmail(raw string) (Email, error) {
-	s := strings.ToLower(strings.TrimSpace(raw))
-	if msg := emailProblem(s); msg != "" {
-		return "", &Error{Code: CodeValidationFailed, Message: "the request is invalid",
-			Fields: []FieldError{{Field: "email", Message: msg}}}
+	email, problem := parseEmail(raw)
+	if problem != "" {
+		var v Validation
+		v.Add("email", problem)
+		return "", v.Err()
 	}
-	return Email(s), nil
+	return email, nil
+}
+
+// parseEmail normalizes raw and returns a description of what is wrong with
+// it, if anything.
+func parseEmail(raw string) (Email, string) {
+	// Checked before lower-casing, which would replace invalid bytes.
+	if !utf8.ValidString(raw) {
+		return "", "must be valid UTF-8"
+	}
+	email := NormalizeEmail(raw)
+	if problem := emailProblem(string(email)); problem != "" {
+		return "", problem
+	}
+	return email, ""
 }
 
 // NormalizeEmail trims and lower-cases raw without validating it. Lookups use
@@ -40,8 +55,6 @@ func emailProblem(s string) string {
 		return "is required"
 	case len(s) > MaxEmailBytes:
 		return "must be at most 254 bytes"
-	case !utf8.ValidString(s):
-		return "must be valid UTF-8"
 	}
 	addr, err := mail.ParseAddress(s)
 	// ParseAddress also accepts "Name <a@b>" and comments; insisting that the

@@ -83,18 +83,28 @@ func ErrorCode(err error) Code {
 	return CodeInternal
 }
 
-// validation collects field problems so one response can name all of them.
-type validation struct {
+// Validation collects field problems so that one response names all of them.
+// The zero value is ready to use.
+type Validation struct {
 	fields []FieldError
 }
 
-func (v *validation) add(field, message string) {
+// Add records that field is invalid.
+func (v *Validation) Add(field, message string) {
 	v.fields = append(v.fields, FieldError{Field: field, Message: message})
 }
 
-func (v *validation) err() error {
+// Require records field as missing if value is blank.
+func (v *Validation) Require(field, value string) {
+	if strings.TrimSpace(value) == "" {
+		v.Add(field, "is required")
+	}
+}
+
+// Err returns the collected problems as a validation error, or nil.
+func (v *Validation) Err() error {
 	if len(v.fields) == 0 {
 		return nil
 	}
-	return &Error{Code: CodeValidationFailed, Message: "the request is invalid", Fields: v.fields}
+	return &Error{Code: CodeValidationFailed, Message: ErrValidation.Message, Fields: v.fields}
 }

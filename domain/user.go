@@ -42,23 +42,23 @@ type Registration struct {
 // NewRegistration validates a signup request and normalizes its fields. The
 // error lists every invalid field, not just the first.
 func NewRegistration(email, password, firstName, lastName string) (Registration, error) {
-	var v validation
-	normalized, err := ParseEmail(email)
-	if err != nil {
-		v.fields = append(v.fields, err.(*Error).Fields...)
+	var v Validation
+	normalized, problem := parseEmail(email)
+	if problem != "" {
+		v.Add("email", problem)
 	}
 	if msg := passwordProblem(password, normalized); msg != "" {
-		v.add("password", msg)
+		v.Add("password", msg)
 	}
 	first, msg := cleanName(firstName)
 	if msg != "" {
-		v.add("first_name", msg)
+		v.Add("first_name", msg)
 	}
 	last, msg := cleanName(lastName)
 	if msg != "" {
-		v.add("last_name", msg)
+		v.Add("last_name", msg)
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return Registration{}, err
 	}
 	return Registration{Email: normalized, Password: password, FirstName: first, LastName: last}, nil

@@ -1,0 +1,124 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"authapi/domain"
+	"authapi/ports"
+)
+
+// manualClock is a clock the test moves by hand.
+type manualClock struct{ now time.Time }
+
+func (c *manualClock) Now() time.Time          { return c.now }
+func (c *manualClock) advance(d time.Duration) { c.now = c.now.Add(d) }
+
+// countingRandom yields a deterministic, never-repeating byte stream.
+type countingRandom struct{ next byte }
+
+func (r *countingRandom) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = r.next
+		r.next++
+	}
+	return len(p), nil
+}
+
+// fakeHasher "hashes" by prefixing and records how often it did work.
+type fakeHasher struct {
+	mu       sync.Mutex
+	hashes   int
+	verifies int
+}
+
+func (h *fakeHasher) Hash(_ context.Context, password string) (string, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.hashes++
+	return "fake$" + password, nil
+}
+
+func (h *fakeHasher) Verify(_ context.Context, password, encoded string) (bool, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.verifies++
+	if !strings.HasPrefix(encoded, "fake$") {
+		return false, errors.New("malformed hash")
+	}
+	return encoded == "fake$"+password, nil
+}
+
+// fakeTokens issues opaque tokens and remembers their claims, honouring the
+// ports.Tokens contract: kind and expiry are checked on Verify.
+type fakeTokens struct {
+	accessTTL, refreshTTL time.Duration
+	issued                map[string]domain.Claims
+}
+
+func newFakeTokens() *fakeTokens {
+	return &fakeTokens{accessTTL: 15 * time.Minute, refreshTTL: 720 * time.Hour, issued: map[string]domain.Claims{}}
+}
+
+func (f *fakeTokens) Issue(kind domain.TokenKind, userID string, now time.Time) (string, domain.Claims, error) {
+	ttl := f.accessTTL
+	if kind == domain.RefreshToken {
+		ttl = f.refreshTTL
+	}
+	token := fmt.Sprintf("%s-token-%d", kind, len(f.issued)+1)
+	claims := domain.Claims{Kind: kind, UserID: userID, ID: token, IssuedAt: now, ExpiresAt: now.Add(ttl)}
+	f.issued[token] = claims
+	return token, claims, nil
+}
+
+func (f *fakeTokens) Verify(token string, kind domain.TokenKind, now time.Time) (domain.Claims, error) {
+	c, ok := f.issued[token]
+	if !ok || c.Kind != kind || !now.Before(c.ExpiresAt) {
+		return domain.Claims{}, domain.ErrInvalidToken
+	}
+	return c, nil
+}
+
+// fakeMailer records messages, or fails when told to.
+type fakeMailer struct {
+	sent []ports.Message
+	fail error
+}
+
+func (m *fakeMailer) Send(_ context.Context, msg ports.Message) error {
+	if m.fail != nil {
+		return m.fail
+	}
+	m.sent = append(m.sent, msg)
+	return nil
+}
+
+func (m *fakeMailer) last() ports.Message {
+	if len(m.sent) == 0 {
+		return ports.Message{}
+	}
+	return m.sent[len(m.sent)-1]
+}
+
+// logBuffer is a concurrency-safe sink for the service's log.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

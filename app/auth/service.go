@@ -1,0 +1,281 @@
+// Package auth implements the authentication use cases (ports.AuthService)
+// against the driven ports. It sits beside app rather than inside it so that
+// app can import both it and the adapters, while adapters depend only on
+// ports: Go forbids the cycle that would arise if the use cases lived in app.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"authapi/domain"
+	"authapi/ports"
+)
+
+var _ ports.AuthService = (*Service)(nil)
+
+// Deps are the driven ports the use cases run on.
+type Deps struct {
+	Users  ports.UserStore
+	Hasher ports.PasswordHasher
+	Tokens ports.Tokens
+	Mailer ports.Mailer
+	Clock  ports.Clock
+	Random ports.Random
+	Logger *slog.Logger
+}
+
+// Config holds the settings of the use cases.
+type Config struct {
+	// ActivationCodeTTL is how long an activation code stays valid.
+	ActivationCodeTTL time.Duration
+	// PublicURL is where users reach the service; activation links point to
+	// its /activate page.
+	PublicURL *url.URL
+}
+
+// Service implements ports.AuthService.
+type Service struct {
+	users  ports.UserStore
+	hasher ports.PasswordHasher
+	tokens ports.Tokens
+	mailer ports.Mailer
+	clock  ports.Clock
+	random ports.Random
+	log    *slog.Logger
+	cfg    Config
+
+	// dummyHash is verified against when a login names an unknown email, so
+	// that such a login costs the same hashing work as a real one. It is made
+	// on first use rather than at start-up, which it would slow down.
+	dummyMu   sync.Mutex
+	dummyHash string
+}
+
+// NewService returns the use cases wired to deps.
+func NewService(deps Deps, cfg Config) (*Service, error) {
+	switch {
+	case deps.Users == nil, deps.Hasher == nil, deps.Tokens == nil, deps.Mailer == nil,
+		deps.Clock == nil, deps.Random == nil, deps.Logger == nil:
+		return nil, errors.New("auth: every dependency is required")
+	case cfg.ActivationCodeTTL <= 0:
+		return nil, errors.New("auth: activation code TTL must be positive")
+	case cfg.PublicURL == nil:
+		return nil, errors.New("auth: public URL is required")
+	}
+	return &Service{
+		users:  deps.Users,
+		hasher: deps.Hasher,
+		tokens: deps.Tokens,
+		mailer: deps.Mailer,
+		clock:  deps.Clock,
+		random: deps.Random,
+		log:    deps.Logger,
+		cfg:    cfg,
+	}, nil
+}
+
+func (s *Service) now() time.Time { return s.clock.Now().UTC() }
+
+// Signup creates an inactive account and emails its activation code.
+func (s *Service) Signup(ctx context.Context, req ports.SignupRequest) (domain.User, error) {
+	reg, err := domain.NewRegistration(req.Email, req.Password, req.FirstName, req.LastName)
+	if err != nil {
+		return domain.User{}, err
+	}
+	// A cheap read spares the hashing work for a duplicate; the unique index
+	// still decides races between concurrent signups.
+	if _, err := s.users.UserByEmail(ctx, reg.Email); err == nil {
+		return domain.User{}, domain.ErrEmailTaken
+	} else if !errors.Is(err, domain.ErrUserNotFound) {
+		return domain.User{}, fmt.Errorf("look up email: %w", err)
+	}
+	hash, err := s.hasher.Hash(ctx, reg.Password)
+	if err != nil {
+		return domain.User{}, fmt.Errorf("hash password: %w", err)
+	}
+	now := s.now()
+	id, err := domain.NewUserID(now, s.random)
+	if err != nil {
+		return domain.User{}, err
+	}
+	code, err := domain.GenerateActivationCode(s.random)
+	if err != nil {
+		return domain.User{}, err
+	}
+	user := domain.NewUser(id, reg, hash, code, now, s.cfg.ActivationCodeTTL)
+	if err := s.users.CreateUser(ctx, user); err != nil {
+		return domain.User{}, fmt.Errorf("create user: %w", err)
+	}
+	// The account is stored: a mail failure must not undo or hide that, since
+	// the user can ask for the code again.
+	if err := s.sendActivation(ctx, user, code); err != nil {
+		s.log.WarnContext(ctx, "activation email not sent after signup; the user can request a resend",
+			"user_id", user.ID, "error", err)
+	}
+	return user, nil
+}
+
+// Verify activates the account if code is its pending activation code.
+func (s *Service) Verify(ctx context.Context, email, code string) error {
+	var v domain.Validation
+	v.Require("email", email)
+	v.Require("activation_code", code)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	now := s.now()
+	var wrongCode error
+	_, err := s.users.UpdateUser(ctx, domain.NormalizeEmail(email), func(u *domain.User) error {
+		err := u.Activate(strings.TrimSpace(code), now)
+		if errors.Is(err, domain.ErrInvalidCode) {
+			// Keep the counted attempt: the update must be saved for the
+			// attempt limit to mean anything.
+			wrongCode = err
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return wrongCode
+}
+
+// ResendActivation issues a new activation code and emails it.
+func (s *Service) ResendActivation(ctx context.Context, email string) error {
+	var v domain.Validation
+	v.Require("email", email)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	code, err := domain.GenerateActivationCode(s.random)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	user, err := s.users.UpdateUser(ctx, domain.NormalizeEmail(email), func(u *domain.User) error {
+		return u.IssueActivationCode(code, now, s.cfg.ActivationCodeTTL)
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.sendActivation(ctx, user, code); err != nil {
+		s.log.ErrorContext(ctx, "activation email not sent on resend", "user_id", user.ID, "error", err)
+		return fmt.Errorf("send activation email: %w", domain.ErrUnavailable)
+	}
+	return nil
+}
+
+// Login checks credentials and returns an access and a refresh token.
+func (s *Service) Login(ctx context.Context, email, password string) (ports.TokenPair, error) {
+	var v domain.Validation
+	v.Require("email", email)
+	v.Require("password", password)
+	if err := v.Err(); err != nil {
+		return ports.TokenPair{}, err
+	}
+	user, err := s.users.UserByEmail(ctx, domain.NormalizeEmail(email))
+	if errors.Is(err, domain.ErrUserNotFound) {
+		if err := s.burnHashingWork(ctx, password); err != nil {
+			return ports.TokenPair{}, err
+		}
+		return ports.TokenPair{}, domain.ErrInvalidCredentials
+	}
+	if err != nil {
+		return ports.TokenPair{}, fmt.Errorf("look up user: %w", err)
+	}
+	ok, err := s.hasher.Verify(ctx, password, user.PasswordHash)
+	if err != nil {
+		return ports.TokenPair{}, fmt.Errorf("verify password: %w", err)
+	}
+	if !ok {
+		return ports.TokenPair{}, domain.ErrInvalidCredentials
+	}
+	if err := user.CheckCanLogin(); err != nil {
+		return ports.TokenPair{}, err
+	}
+	now := s.now()
+	access, err := s.issue(domain.AccessToken, user.ID, now)
+	if err != nil {
+		return ports.TokenPair{}, err
+	}
+	refresh, err := s.issue(domain.RefreshToken, user.ID, now)
+	if err != nil {
+		return ports.TokenPair{}, err
+	}
+	return ports.TokenPair{Access: access, Refresh: refresh}, nil
+}
+
+// Refresh exchanges a refresh token for a new access token.
+func (s *Service) Refresh(ctx context.Context, refreshToken string) (ports.IssuedToken, error) {
+	now := s.now()
+	claims, err := s.tokens.Verify(refreshToken, domain.RefreshToken, now)
+	if err != nil {
+		return ports.IssuedToken{}, err
+	}
+	user, err := s.users.UserByID(ctx, claims.UserID)
+	if errors.Is(err, domain.ErrUserNotFound) {
+		return ports.IssuedToken{}, domain.ErrInvalidToken
+	}
+	if err != nil {
+		return ports.IssuedToken{}, fmt.Errorf("look up user: %w", err)
+	}
+	if err := user.CheckCanLogin(); err != nil {
+		return ports.IssuedToken{}, domain.ErrInvalidToken
+	}
+	return s.issue(domain.AccessToken, user.ID, now)
+}
+
+// Authenticate verifies an access token.
+func (s *Service) Authenticate(_ context.Context, accessToken string) (domain.Claims, error) {
+	return s.tokens.Verify(accessToken, domain.AccessToken, s.now())
+}
+
+// CurrentUser returns the account of an authenticated user.
+func (s *Service) CurrentUser(ctx context.Context, userID string) (domain.User, error) {
+	user, err := s.users.UserByID(ctx, userID)
+	if errors.Is(err, domain.ErrUserNotFound) {
+		return domain.User{}, domain.ErrInvalidToken
+	}
+	return user, err
+}
+
+func (s *Service) issue(kind domain.TokenKind, userID string, now time.Time) (ports.IssuedToken, error) {
+	token, claims, err := s.tokens.Issue(kind, userID, now)
+	if err != nil {
+		return ports.IssuedToken{}, fmt.Errorf("issue %s token: %w", kind, err)
+	}
+	return ports.IssuedToken{Token: token, ExpiresIn: claims.ExpiresAt.Sub(claims.IssuedAt)}, nil
+}
+
+// burnHashingWork verifies password against a hash of a random secret, which
+// never matches but costs what a real verification costs.
+func (s *Service) burnHashingWork(ctx context.Context, password string) error {
+	s.dummyMu.Lock()
+	hash := s.dummyHash
+	if hash == "" {
+		var secret [32]byte
+		if _, err := s.random.Read(secret[:]); err != nil {
+			s.dummyMu.Unlock()
+			return fmt.Errorf("read random bytes: %w", err)
+		}
+		h, err := s.hasher.Hash(ctx, string(secret[:]))
+		if err != nil {
+			s.dummyMu.Unlock()
+			return fmt.Errorf("hash dummy password: %w", err)
+		}
+		s.dummyHash, hash = h, h
+	}
+	s.dummyMu.Unlock()
+	if _, err := s.hasher.Verify(ctx, password, hash); err != nil {
+		return fmt.Errorf("verify password: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,483 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"authapi/adapters/memstore"
+	"authapi/domain"
+	"authapi/ports"
+)
+
+var start = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+
+type fixture struct {
+	svc    *Service
+	users  *memstore.Store
+	hasher *fakeHasher
+	tokens *fakeTokens
+	mailer *fakeMailer
+	clock  *manualClock
+	log    *logBuffer
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{
+		users:  memstore.New(),
+		hasher: &fakeHasher{},
+		tokens: newFakeTokens(),
+		mailer: &fakeMailer{},
+		clock:  &manualClock{now: start},
+		log:    &logBuffer{},
+	}
+	public, _ := url.Parse("https://auth.example.com/base")
+	svc, err := NewService(Deps{
+		Users:  f.users,
+		Hasher: f.hasher,
+		Tokens: f.tokens,
+		Mailer: f.mailer,
+		Clock:  f.clock,
+		Random: &countingRandom{},
+		Logger: slog.New(slog.NewTextHandler(f.log, nil)),
+	}, Config{ActivationCodeTTL: time.Hour, PublicURL: public})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.svc = svc
+	return f
+}
+
+var astro = ports.SignupRequest{
+	Email: "Astro.User@Example.com", Password: "StrongPassword123!", FirstName: "Astro", LastName: "User",
+}
+
+var codeInMail = regexp.MustCompile(`activation code is (\d{6})`)
+
+// signup registers astro and returns the activation code from the email.
+func (f *fixture) signup(t *testing.T) string {
+	t.Helper()
+	if _, err := f.svc.Signup(context.Background(), astro); err != nil {
+		t.Fatalf("signup: %v", err)
+	}
+	return f.lastCode(t)
+}
+
+func (f *fixture) lastCode(t *testing.T) string {
+	t.Helper()
+	m := codeInMail.FindStringSubmatch(f.mailer.last().Text)
+	if m == nil {
+		t.Fatalf("no activation code in email %q", f.mailer.last().Text)
+	}
+	return m[1]
+}
+
+func (f *fixture) activeUser(t *testing.T) {
+	t.Helper()
+	code := f.signup(t)
+	if err := f.svc.Verify(context.Background(), astro.Email, code); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+}
+
+func TestSignup(t *testing.T) {
+	f := newFixture(t)
+	user, err := f.svc.Signup(context.Background(), astro)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user.Email != "astro.user@example.com" || user.Active || user.FirstName != "Astro" || !user.CreatedAt.Equal(start) {
+		t.Errorf("user = %+v", user)
+	}
+	stored, err := f.users.UserByEmail(context.Background(), "astro.user@example.com")
+	if err != nil {
+		t.Fatalf("user not stored: %v", err)
+	}
+	if stored.PasswordHash != "fake$StrongPassword123!" {
+		t.Errorf("stored password hash = %q", stored.PasswordHash)
+	}
+	if len(f.mailer.sent) != 1 {
+		t.Fatalf("sent %d emails, want 1", len(f.mailer.sent))
+	}
+	msg := f.mailer.sent[0]
+	code := f.lastCode(t)
+	wantLink := "https://auth.example.com/base/activate?code=" + code + "&email=astro.user%40example.com"
+	if msg.To != "astro.user@example.com" || !strings.Contains(msg.Text, wantLink) || !strings.Contains(msg.HTML, code) {
+		t.Errorf("email to %q with text %q, want link %q and the code in both bodies", msg.To, msg.Text, wantLink)
+	}
+	if !strings.Contains(msg.Text, "expires in 1 hour") {
+		t.Errorf("email does not state the lifetime: %q", msg.Text)
+	}
+	if strings.Contains(f.log.String(), code) || strings.Contains(f.log.String(), astro.Password) {
+		t.Errorf("log leaks a secret: %s", f.log.String())
+	}
+}
+
+func TestSignupRejections(t *testing.T) {
+	tests := []struct {
+		name string
+		req  ports.SignupRequest
+		want error
+	}{
+		{"invalid input", ports.SignupRequest{Email: "x"}, domain.ErrValidation},
+		{"duplicate email in another case", ports.SignupRequest{
+			Email: " ASTRO.user@example.COM", Password: "AnotherPassword1", FirstName: "A", LastName: "B"}, domain.ErrEmailTaken},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.signup(t)
+			hashesBefore := f.hasher.hashes
+			_, err := f.svc.Signup(context.Background(), tt.req)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if len(f.mailer.sent) != 1 {
+				t.Errorf("sent %d emails, want only the first signup's", len(f.mailer.sent))
+			}
+			if f.hasher.hashes != hashesBefore {
+				t.Errorf("rejected signup did hashing work")
+			}
+		})
+	}
+}
+
+func TestSignupSucceedsWhenMailFails(t *testing.T) {
+	f := newFixture(t)
+	f.mailer.fail = errors.New("smtp down")
+	if _, err := f.svc.Signup(context.Background(), astro); err != nil {
+		t.Fatalf("signup failed because of the mailer: %v", err)
+	}
+	if _, err := f.users.UserByEmail(context.Background(), "astro.user@example.com"); err != nil {
+		t.Errorf("account lost: %v", err)
+	}
+	if !strings.Contains(f.log.String(), "smtp down") {
+		t.Errorf("mail failure not logged: %s", f.log.String())
+	}
+	// The user recovers by asking again once mail works.
+	f.mailer.fail = nil
+	if err := f.svc.ResendActivation(context.Background(), astro.Email); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Verify(context.Background(), astro.Email, f.lastCode(t)); err != nil {
+		t.Errorf("verify after resend: %v", err)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, f *fixture, code string) (email, try string)
+		want  error
+	}{
+		{"right code", func(t *testing.T, f *fixture, code string) (string, string) {
+			return astro.Email, code
+		}, nil},
+		{"email in other case and spaces around code", func(t *testing.T, f *fixture, code string) (string, string) {
+			return " ASTRO.USER@example.com ", " " + code + " "
+		}, nil},
+		{"wrong code", func(t *testing.T, f *fixture, code string) (string, string) {
+			return astro.Email, wrong(code)
+		}, domain.ErrInvalidCode},
+		{"expired code", func(t *testing.T, f *fixture, code string) (string, string) {
+			f.clock.advance(time.Hour)
+			return astro.Email, code
+		}, domain.ErrCodeExpired},
+		{"exhausted by five wrong attempts", func(t *testing.T, f *fixture, code string) (string, string) {
+			for i := 0; i < domain.MaxActivationAttempts; i++ {
+				if err := f.svc.Verify(context.Background(), astro.Email, wrong(code)); !errors.Is(err, domain.ErrInvalidCode) {
+					t.Fatalf("attempt %d: %v", i+1, err)
+				}
+			}
+			return astro.Email, code
+		}, domain.ErrCodeExhausted},
+		{"already active", func(t *testing.T, f *fixture, code string) (string, string) {
+			if err := f.svc.Verify(context.Background(), astro.Email, code); err != nil {
+				t.Fatal(err)
+			}
+			return astro.Email, code
+		}, domain.ErrAlreadyActive},
+		{"unknown email", func(t *testing.T, f *fixture, code string) (string, string) {
+			return "nobody@example.com", code
+		}, domain.ErrUserNotFound},
+		{"missing fields", func(t *testing.T, f *fixture, code string) (string, string) {
+			return "", " "
+		}, domain.ErrValidation},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			code := f.signup(t)
+			email, try := tt.setup(t, f, code)
+			err := f.svc.Verify(context.Background(), email, try)
+			if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
+				t.Fatalf("Verify = %v, want %v", err, tt.want)
+			}
+			user, _ := f.users.UserByEmail(context.Background(), "astro.user@example.com")
+			if wantActive := tt.want == nil || tt.want == domain.ErrAlreadyActive; user.Active != wantActive {
+				t.Errorf("active = %v, want %v", user.Active, wantActive)
+			}
+		})
+	}
+}
+
+func TestVerifyPersistsWrongAttempts(t *testing.T) {
+	f := newFixture(t)
+	code := f.signup(t)
+	for i := 1; i <= 3; i++ {
+		_ = f.svc.Verify(context.Background(), astro.Email, wrong(code))
+		user, _ := f.users.UserByEmail(context.Background(), "astro.user@example.com")
+		if user.Activation.Attempts != i {
+			t.Fatalf("after %d wrong codes the store counts %d", i, user.Activation.Attempts)
+		}
+	}
+}
+
+func TestResendActivation(t *testing.T) {
+	f := newFixture(t)
+	oldCode := f.signup(t)
+	for i := 0; i < domain.MaxActivationAttempts; i++ {
+		_ = f.svc.Verify(context.Background(), astro.Email, wrong(oldCode))
+	}
+	f.clock.advance(2 * time.Hour) // past the first code's expiry
+	if err := f.svc.ResendActivation(context.Background(), "astro.user@EXAMPLE.com"); err != nil {
+		t.Fatal(err)
+	}
+	newCode := f.lastCode(t)
+	if len(f.mailer.sent) != 2 {
+		t.Fatalf("sent %d emails, want 2", len(f.mailer.sent))
+	}
+	if newCode == oldCode {
+		t.Fatal("resend sent the same code")
+	}
+	if err := f.svc.Verify(context.Background(), astro.Email, oldCode); !errors.Is(err, domain.ErrInvalidCode) {
+		t.Errorf("old code after resend = %v, want ErrInvalidCode", err)
+	}
+	if err := f.svc.Verify(context.Background(), astro.Email, newCode); err != nil {
+		t.Errorf("new code = %v, want success", err)
+	}
+}
+
+func TestResendActivationRejections(t *testing.T) {
+	tests := []struct {
+		name     string
+		activate bool
+		email    string
+		mailErr  error
+		want     error
+	}{
+		{"unknown email", false, "nobody@example.com", nil, domain.ErrUserNotFound},
+		{"already active", true, astro.Email, nil, domain.ErrAlreadyActive},
+		{"missing email", false, "", nil, domain.ErrValidation},
+		{"mail fails", false, astro.Email, errors.New("smtp down"), domain.ErrUnavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			if tt.activate {
+				f.activeUser(t)
+			} else {
+				f.signup(t)
+			}
+			f.mailer.fail = tt.mailErr
+			sent := len(f.mailer.sent)
+			if err := f.svc.ResendActivation(context.Background(), tt.email); !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if len(f.mailer.sent) != sent {
+				t.Error("an email was sent")
+			}
+		})
+	}
+}
+
+func TestLogin(t *testing.T) {
+	f := newFixture(t)
+	f.activeUser(t)
+	pair, err := f.svc.Login(context.Background(), " astro.user@EXAMPLE.com", astro.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	access, err := f.tokens.Verify(pair.Access.Token, domain.AccessToken, start)
+	if err != nil {
+		t.Fatalf("access token: %v", err)
+	}
+	refresh, err := f.tokens.Verify(pair.Refresh.Token, domain.RefreshToken, start)
+	if err != nil {
+		t.Fatalf("refresh token: %v", err)
+	}
+	user, _ := f.users.UserByEmail(context.Background(), "astro.user@example.com")
+	if access.UserID != user.ID || refresh.UserID != user.ID {
+		t.Errorf("tokens for %q and %q, want %q", access.UserID, refresh.UserID, user.ID)
+	}
+	if pair.Access.ExpiresIn != 15*time.Minute || pair.Refresh.ExpiresIn != 720*time.Hour {
+		t.Errorf("expires in %v and %v", pair.Access.ExpiresIn, pair.Refresh.ExpiresIn)
+	}
+}
+
+func TestLoginRejections(t *testing.T) {
+	tests := []struct {
+		name     string
+		activate bool
+		email    string
+		password string
+		want     error
+	}{
+		{"wrong password", true, astro.Email, "WrongPassword123!", domain.ErrInvalidCredentials},
+		{"unknown email", true, "nobody@example.com", astro.Password, domain.ErrInvalidCredentials},
+		{"inactive with right password", false, astro.Email, astro.Password, domain.ErrAccountNotActive},
+		// Someone without the password must not learn that the account is inactive.
+		{"inactive with wrong password", false, astro.Email, "WrongPassword123!", domain.ErrInvalidCredentials},
+		{"missing password", true, astro.Email, "", domain.ErrValidation},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			if tt.activate {
+				f.activeUser(t)
+			} else {
+				f.signup(t)
+			}
+			pair, err := f.svc.Login(context.Background(), tt.email, tt.password)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if pair != (ports.TokenPair{}) {
+				t.Errorf("tokens issued on failure: %+v", pair)
+			}
+		})
+	}
+}
+
+func TestLoginUnknownEmailCostsOneVerification(t *testing.T) {
+	f := newFixture(t)
+	f.activeUser(t)
+	before := f.hasher.verifies
+	if _, err := f.svc.Login(context.Background(), "nobody@example.com", "whatever12"); !errors.Is(err, domain.ErrInvalidCredentials) {
+		t.Fatal(err)
+	}
+	if got := f.hasher.verifies - before; got != 1 {
+		t.Errorf("unknown email cost %d verifications, want 1 like a known email", got)
+	}
+	before = f.hasher.verifies
+	if _, err := f.svc.Login(context.Background(), astro.Email, "whatever12"); !errors.Is(err, domain.ErrInvalidCredentials) {
+		t.Fatal(err)
+	}
+	if got := f.hasher.verifies - before; got != 1 {
+		t.Errorf("known email cost %d verifications, want 1", got)
+	}
+}
+
+func TestRefresh(t *testing.T) {
+	f := newFixture(t)
+	f.activeUser(t)
+	pair, err := f.svc.Login(context.Background(), astro.Email, astro.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.clock.advance(time.Hour)
+	access, err := f.svc.Refresh(context.Background(), pair.Refresh.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := f.svc.Authenticate(context.Background(), access.Token)
+	if err != nil {
+		t.Fatalf("refreshed access token rejected: %v", err)
+	}
+	if !claims.IssuedAt.Equal(start.Add(time.Hour)) || access.ExpiresIn != 15*time.Minute {
+		t.Errorf("claims %+v, expires in %v", claims, access.ExpiresIn)
+	}
+}
+
+func TestRefreshRejections(t *testing.T) {
+	tests := []struct {
+		name  string
+		token func(f *fixture, pair ports.TokenPair) string
+	}{
+		{"access token in place of refresh token", func(f *fixture, pair ports.TokenPair) string { return pair.Access.Token }},
+		{"garbage", func(f *fixture, pair ports.TokenPair) string { return "not-a-token" }},
+		{"expired", func(f *fixture, pair ports.TokenPair) string {
+			f.clock.advance(721 * time.Hour)
+			return pair.Refresh.Token
+		}},
+		{"user no longer exists", func(f *fixture, pair ports.TokenPair) string {
+			token, _, _ := f.tokens.Issue(domain.RefreshToken, "deleted-user", f.clock.Now())
+			return token
+		}},
+		{"user not active", func(f *fixture, pair ports.TokenPair) string {
+			_, _ = f.users.UpdateUser(context.Background(), "astro.user@example.com", func(u *domain.User) error {
+				u.Active = false
+				return nil
+			})
+			return pair.Refresh.Token
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.activeUser(t)
+			pair, err := f.svc.Login(context.Background(), astro.Email, astro.Password)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.svc.Refresh(context.Background(), tt.token(f, pair)); !errors.Is(err, domain.ErrInvalidToken) {
+				t.Errorf("err = %v, want ErrInvalidToken", err)
+			}
+		})
+	}
+}
+
+func TestAuthenticateAndCurrentUser(t *testing.T) {
+	f := newFixture(t)
+	f.activeUser(t)
+	pair, err := f.svc.Login(context.Background(), astro.Email, astro.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Authenticate(context.Background(), pair.Refresh.Token); !errors.Is(err, domain.ErrInvalidToken) {
+		t.Errorf("refresh token accepted as access token: %v", err)
+	}
+	claims, err := f.svc.Authenticate(context.Background(), pair.Access.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err := f.svc.CurrentUser(context.Background(), claims.UserID)
+	if err != nil || user.Email != "astro.user@example.com" {
+		t.Errorf("CurrentUser = %+v, %v", user, err)
+	}
+	if _, err := f.svc.CurrentUser(context.Background(), "gone"); !errors.Is(err, domain.ErrInvalidToken) {
+		t.Errorf("CurrentUser of a deleted user = %v, want ErrInvalidToken", err)
+	}
+}
+
+func TestHumanDuration(t *testing.T) {
+	tests := []struct {
+		in   time.Duration
+		want string
+	}{
+		{time.Hour, "1 hour"},
+		{3 * time.Hour, "3 hours"},
+		{15 * time.Minute, "15 minutes"},
+		{90 * time.Minute, "90 minutes"},
+		{45 * time.Second, "45 seconds"},
+	}
+	for _, tt := range tests {
+		if got := humanDuration(tt.in); got != tt.want {
+			t.Errorf("humanDuration(%v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// wrong returns a six-digit code that differs from code.
+func wrong(code string) string {
+	if code == "000000" {
+		return "111111"
+	}
+	return "000000"
+}
