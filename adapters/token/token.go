@@ -1,0 +1,288 @@
+// Package token issues and verifies the service's access and refresh tokens:
+// JWTs signed with ES256 (ECDSA P-256 and SHA-256).
+package token
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"authapi/domain"
+	"authapi/ports"
+)
+
+var _ ports.Tokens = (*Tokens)(nil)
+
+// MaxTokenBytes is the longest token Verify will parse. Tokens issued here
+// are well under 1 KiB; refusing anything far larger before decoding keeps a
+// flood of huge headers from costing base64 and JSON work.
+const MaxTokenBytes = 4096
+
+// Header "typ" values. Access tokens use the media type of RFC 9068; the
+// distinct value for refresh tokens means one kind can never pass for the
+// other, even though both are signed with the same key.
+const (
+	typAccess  = "at+jwt"
+	typRefresh = "refresh+jwt"
+)
+
+// jtiBytes is the entropy of a token id: 128 bits make collisions negligible.
+const jtiBytes = 16
+
+// Config configures Tokens.
+type Config struct {
+	// Key signs new tokens; its public half verifies them.
+	Key *ecdsa.PrivateKey
+	// Issuer is written to and required in the "iss" claim.
+	Issuer string
+	// AccessTTL and RefreshTTL are the lifetimes of the two kinds, in whole
+	// seconds because JWT times have one-second resolution.
+	AccessTTL  time.Duration
+	RefreshTTL time.Duration
+	// Random supplies the bytes of token ids.
+	Random io.Reader
+}
+
+// Tokens signs and verifies JWTs. It is immutable after New and safe for
+// concurrent use.
+type Tokens struct {
+	signer     *ecdsa.PrivateKey
+	kid        string
+	verifiers  map[string]*ecdsa.PublicKey // by kid; room for retired keys during rotation
+	issuer     string
+	accessTTL  time.Duration
+	refreshTTL time.Duration
+	random     io.Reader
+	jwks       []byte
+}
+
+// New checks cfg and prepares the key set and its published JWKS.
+func New(cfg Config) (*Tokens, error) {
+	if err := checkKey(cfg.Key); err != nil {
+		return nil, fmt.Errorf("token config: %w", err)
+	}
+	switch {
+	case cfg.Issuer == "":
+		return nil, errors.New("token config: issuer is required")
+	case cfg.Random == nil:
+		return nil, errors.New("token config: random source is required")
+	}
+	if err := checkTTL("access", cfg.AccessTTL); err != nil {
+		return nil, err
+	}
+	if err := checkTTL("refresh", cfg.RefreshTTL); err != nil {
+		return nil, err
+	}
+	pub := &cfg.Key.PublicKey
+	kid, err := Thumbprint(pub)
+	if err != nil {
+		return nil, fmt.Errorf("token config: %w", err)
+	}
+	verifiers := map[string]*ecdsa.PublicKey{kid: pub}
+	jwks, err := marshalJWKS(verifiers)
+	if err != nil {
+		return nil, fmt.Errorf("token config: %w", err)
+	}
+	return &Tokens{
+		signer:     cfg.Key,
+		kid:        kid,
+		verifiers:  verifiers,
+		issuer:     cfg.Issuer,
+		accessTTL:  cfg.AccessTTL,
+		refreshTTL: cfg.RefreshTTL,
+		random:     cfg.Random,
+		jwks:       jwks,
+	}, nil
+}
+
+func checkKey(key *ecdsa.PrivateKey) error {
+	if key == nil {
+		return errors.New("signing key is required")
+	}
+	if key.Curve != elliptic.P256() {
+		return fmt.Errorf("signing key uses curve %s; ES256 needs P-256", key.Curve.Params().Name)
+	}
+	return nil
+}
+
+func checkTTL(kind string, ttl time.Duration) error {
+	if ttl < time.Second || ttl%time.Second != 0 {
+		return fmt.Errorf("token config: %s TTL %v must be a positive whole number of seconds", kind, ttl)
+	}
+	return nil
+}
+
+// KeyID returns the kid of the signing key (its RFC 7638 thumbprint), which
+// identifies the key in logs without revealing anything about it.
+func (t *Tokens) KeyID() string { return t.kid }
+
+// JWKS returns the JSON Web Key Set of the verification keys, public parts
+// only, for clients that verify tokens themselves. The caller must not modify
+// the returned slice.
+func (t *Tokens) JWKS() []byte { return t.jwks }
+
+// Issue signs a token of the given kind for userID. Times are truncated to
+// whole seconds, the resolution of JWT dates, so the returned claims equal
+// what Verify will later report.
+func (t *Tokens) Issue(kind domain.TokenKind, userID string, now time.Time) (string, domain.Claims, error) {
+	typ, ttl, ok := t.profile(kind)
+	if !ok {
+		return "", domain.Claims{}, fmt.Errorf("issue token: unknown kind %d", int(kind))
+	}
+	if userID == "" {
+		return "", domain.Claims{}, errors.New("issue token: user id is required")
+	}
+	var raw [jtiBytes]byte
+	if _, err := io.ReadFull(t.random, raw[:]); err != nil {
+		return "", domain.Claims{}, fmt.Errorf("issue token: read random id: %w", err)
+	}
+	claims := domain.Claims{
+		Kind:     kind,
+		UserID:   userID,
+		ID:       base64.RawURLEncoding.EncodeToString(raw[:]),
+		IssuedAt: now.Truncate(time.Second).UTC(),
+	}
+	claims.ExpiresAt = claims.IssuedAt.Add(ttl)
+
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.RegisteredClaims{
+		Issuer:    t.issuer,
+		Subject:   claims.UserID,
+		ID:        claims.ID,
+		IssuedAt:  jwt.NewNumericDate(claims.IssuedAt),
+		ExpiresAt: jwt.NewNumericDate(claims.ExpiresAt),
+	})
+	tok.Header["typ"] = typ
+	tok.Header["kid"] = t.kid
+	signed, err := tok.SignedString(t.signer)
+	if err != nil {
+		return "", domain.Claims{}, fmt.Errorf("issue token: sign: %w", err)
+	}
+	return signed, claims, nil
+}
+
+// Reasons a token is rejected. They name the failed check only: nothing from
+// the token itself is echoed, since errors end up in logs.
+var (
+	errWrongType  = errors.New("wrong token type")
+	errNoKeyID    = errors.New("missing key id")
+	errUnknownKey = errors.New("unknown signing key")
+	errCritical   = errors.New("unsupported critical header")
+)
+
+// Verify checks token's algorithm, type, key, signature, issuer and lifetime
+// at time now, and returns its claims. Every rejection matches
+// domain.ErrInvalidToken.
+func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (domain.Claims, error) {
+	typ, _, ok := t.profile(kind)
+	switch {
+	case !ok:
+		return domain.Claims{}, invalid("unknown token kind")
+	case token == "":
+		return domain.Claims{}, invalid("empty token")
+	case len(token) > MaxTokenBytes:
+		return domain.Claims{}, invalid("token too long")
+	}
+
+	parser := jwt.NewParser(
+		// Pinning the algorithm defeats "alg": "none" and the HS256
+		// key-confusion attack before any key is looked at.
+		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
+		jwt.WithIssuer(t.issuer),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(func() time.Time { return now }),
+		jwt.WithStrictDecoding(),
+	)
+	var rc jwt.RegisteredClaims
+	_, err := parser.ParseWithClaims(token, &rc, func(tok *jwt.Token) (any, error) {
+		return t.verificationKey(tok.Header, typ)
+	})
+	if err != nil {
+		return domain.Claims{}, invalid(reason(err))
+	}
+	switch {
+	case rc.Subject == "":
+		return domain.Claims{}, invalid("missing subject")
+	case rc.ID == "":
+		return domain.Claims{}, invalid("missing token id")
+	case rc.IssuedAt == nil:
+		return domain.Claims{}, invalid("missing issue time")
+	}
+	return domain.Claims{
+		Kind:      kind,
+		UserID:    rc.Subject,
+		ID:        rc.ID,
+		IssuedAt:  rc.IssuedAt.UTC(),
+		ExpiresAt: rc.ExpiresAt.UTC(),
+	}, nil
+}
+
+// verificationKey picks the key for a token from its (not yet authenticated)
+// header. The type check runs here, before the signature, so a token of the
+// wrong kind costs no ECDSA verification.
+func (t *Tokens) verificationKey(header map[string]any, wantTyp string) (any, error) {
+	if typ, _ := header["typ"].(string); typ != wantTyp {
+		return nil, errWrongType
+	}
+	// RFC 7515 requires rejecting critical extensions one does not
+	// implement, and this service implements none.
+	if _, ok := header["crit"]; ok {
+		return nil, errCritical
+	}
+	kid, _ := header["kid"].(string)
+	if kid == "" {
+		return nil, errNoKeyID
+	}
+	key, ok := t.verifiers[kid]
+	if !ok {
+		return nil, errUnknownKey
+	}
+	return key, nil
+}
+
+func (t *Tokens) profile(kind domain.TokenKind) (typ string, ttl time.Duration, ok bool) {
+	switch kind {
+	case domain.AccessToken:
+		return typAccess, t.accessTTL, true
+	case domain.RefreshToken:
+		return typRefresh, t.refreshTTL, true
+	}
+	return "", 0, false
+}
+
+// reason maps a parse failure to a fixed description, so that no library
+// error text (which may quote parts of the token) leaves the adapter.
+func reason(err error) string {
+	for _, r := range []struct {
+		target error
+		text   string
+	}{
+		{errWrongType, errWrongType.Error()},
+		{errNoKeyID, errNoKeyID.Error()},
+		{errUnknownKey, errUnknownKey.Error()},
+		{errCritical, errCritical.Error()},
+		{jwt.ErrTokenMalformed, "malformed token"},
+		{jwt.ErrTokenSignatureInvalid, "invalid signature or algorithm"},
+		{jwt.ErrTokenExpired, "token expired"},
+		{jwt.ErrTokenUsedBeforeIssued, "token issued in the future"},
+		{jwt.ErrTokenNotValidYet, "token not valid yet"},
+		{jwt.ErrTokenInvalidIssuer, "wrong issuer"},
+		{jwt.ErrTokenRequiredClaimMissing, "missing required claim"},
+		{jwt.ErrTokenUnverifiable, "unverifiable token"},
+	} {
+		if errors.Is(err, r.target) {
+			return r.text
+		}
+	}
+	return "token rejected"
+}
+
+func invalid(reason string) error {
+	return fmt.Errorf("%w: %s", domain.ErrInvalidToken, reason)
+}

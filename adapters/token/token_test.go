@@ -1,0 +1,488 @@
+package token_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"authapi/adapters/token"
+	"authapi/domain"
+)
+
+const (
+	issuer     = "https://auth.example.test"
+	accessTTL  = 15 * time.Minute
+	refreshTTL = 30 * 24 * time.Hour
+)
+
+var now = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func newKey(t *testing.T, curve elliptic.Curve) *ecdsa.PrivateKey {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(curve, rand.Reader)
+	if err != nil {
+		t.Fatalf("generate key: %v", err)
+	}
+	return key
+}
+
+func newTokens(t *testing.T, key *ecdsa.PrivateKey) *token.Tokens {
+	t.Helper()
+	tokens, err := token.New(token.Config{
+		Key:        key,
+		Issuer:     issuer,
+		AccessTTL:  accessTTL,
+		RefreshTTL: refreshTTL,
+		Random:     rand.Reader,
+	})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return tokens
+}
+
+func issue(t *testing.T, tokens *token.Tokens, kind domain.TokenKind, at time.Time) (string, domain.Claims) {
+	t.Helper()
+	tok, claims, err := tokens.Issue(kind, "user-123", at)
+	if err != nil {
+		t.Fatalf("Issue(%v): %v", kind, err)
+	}
+	return tok, claims
+}
+
+// forge signs arbitrary header fields and claims, bypassing the adapter, to
+// build the tokens an attacker or a buggy issuer could present. A nil header
+// value deletes that field.
+func forge(t *testing.T, method jwt.SigningMethod, key any, header map[string]any, claims jwt.MapClaims) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(method, claims)
+	for k, v := range header {
+		if v == nil {
+			delete(tok.Header, k)
+			continue
+		}
+		tok.Header[k] = v
+	}
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatalf("forge token: %v", err)
+	}
+	return s
+}
+
+func goodClaims() jwt.MapClaims {
+	return jwt.MapClaims{
+		"iss": issuer,
+		"sub": "user-123",
+		"jti": "id-1",
+		"iat": now.Unix(),
+		"exp": now.Add(accessTTL).Unix(),
+	}
+}
+
+func with(c jwt.MapClaims, key string, value any) jwt.MapClaims {
+	out := jwt.MapClaims{}
+	for k, v := range c {
+		out[k] = v
+	}
+	if value == nil {
+		delete(out, key)
+	} else {
+		out[key] = value
+	}
+	return out
+}
+
+func segment(t *testing.T, tok string, i int) map[string]any {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token has %d segments, want 3", len(parts))
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[i])
+	if err != nil {
+		t.Fatalf("decode segment %d: %v", i, err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("unmarshal segment %d: %v", i, err)
+	}
+	return m
+}
+
+func assertClaims(t *testing.T, got, want domain.Claims) {
+	t.Helper()
+	if got.Kind != want.Kind || got.UserID != want.UserID || got.ID != want.ID ||
+		!got.IssuedAt.Equal(want.IssuedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
+		t.Errorf("claims = %+v, want %+v", got, want)
+	}
+}
+
+func TestIssueVerifyRoundTrip(t *testing.T) {
+	tokens := newTokens(t, newKey(t, elliptic.P256()))
+	tests := []struct {
+		name    string
+		kind    domain.TokenKind
+		at      time.Time
+		ttl     time.Duration
+		wantTyp string
+	}{
+		{"access", domain.AccessToken, now, accessTTL, "at+jwt"},
+		{"refresh", domain.RefreshToken, now, refreshTTL, "refresh+jwt"},
+		{"sub-second issue time is truncated", domain.AccessToken, now.Add(700 * time.Millisecond), accessTTL, "at+jwt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok, issued := issue(t, tokens, tt.kind, tt.at)
+			want := domain.Claims{
+				Kind:      tt.kind,
+				UserID:    "user-123",
+				ID:        issued.ID,
+				IssuedAt:  now,
+				ExpiresAt: now.Add(tt.ttl),
+			}
+			assertClaims(t, issued, want)
+			if raw, err := base64.RawURLEncoding.DecodeString(issued.ID); err != nil || len(raw) != 16 {
+				t.Errorf("jti %q: want 16 base64url bytes (err %v)", issued.ID, err)
+			}
+
+			got, err := tokens.Verify(tok, tt.kind, tt.at)
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			assertClaims(t, got, want)
+
+			header := segment(t, tok, 0)
+			if header["alg"] != "ES256" || header["typ"] != tt.wantTyp || header["kid"] != tokens.KeyID() {
+				t.Errorf("header = %v, want alg ES256, typ %s, kid %s", header, tt.wantTyp, tokens.KeyID())
+			}
+			payload := segment(t, tok, 1)
+			if payload["iss"] != issuer || payload["sub"] != "user-123" || payload["jti"] != issued.ID {
+				t.Errorf("payload = %v", payload)
+			}
+		})
+	}
+}
+
+func TestIssueUsesFreshIDs(t *testing.T) {
+	tokens := newTokens(t, newKey(t, elliptic.P256()))
+	_, first := issue(t, tokens, domain.AccessToken, now)
+	_, second := issue(t, tokens, domain.AccessToken, now)
+	if first.ID == second.ID {
+		t.Errorf("two tokens share jti %q", first.ID)
+	}
+}
+
+func TestVerifyLifetimeBoundaries(t *testing.T) {
+	tokens := newTokens(t, newKey(t, elliptic.P256()))
+	tok, claims := issue(t, tokens, domain.AccessToken, now)
+	tests := []struct {
+		name   string
+		at     time.Time
+		wantOK bool
+	}{
+		{"at issue time", claims.IssuedAt, true},
+		{"last instant before expiry", claims.ExpiresAt.Add(-time.Nanosecond), true},
+		{"at expiry", claims.ExpiresAt, false},
+		{"long after expiry", claims.ExpiresAt.Add(24 * time.Hour), false},
+		{"before issue time", claims.IssuedAt.Add(-time.Second), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tokens.Verify(tok, domain.AccessToken, tt.at)
+			if gotOK := err == nil; gotOK != tt.wantOK {
+				t.Fatalf("Verify at %v: err = %v, want ok = %v", tt.at, err, tt.wantOK)
+			}
+			if err != nil && !errors.Is(err, domain.ErrInvalidToken) {
+				t.Errorf("err = %v, want domain.ErrInvalidToken", err)
+			}
+		})
+	}
+}
+
+func TestVerifyRejects(t *testing.T) {
+	key := newKey(t, elliptic.P256())
+	tokens := newTokens(t, key)
+	kid := tokens.KeyID()
+	access, _ := issue(t, tokens, domain.AccessToken, now)
+	refresh, _ := issue(t, tokens, domain.RefreshToken, now)
+	otherTokens := newTokens(t, newKey(t, elliptic.P256()))
+	fromOtherKey, _ := issue(t, otherTokens, domain.AccessToken, now)
+
+	publicDER, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatalf("marshal public key: %v", err)
+	}
+	publicPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: publicDER})
+
+	accessHeader := map[string]any{"kid": kid, "typ": "at+jwt"}
+	withHeader := func(k string, v any) map[string]any {
+		h := map[string]any{"kid": kid, "typ": "at+jwt"}
+		h[k] = v
+		return h
+	}
+	parts := strings.Split(access, ".")
+	replacePayload := func(field string, value any) string {
+		payload := segment(t, access, 1)
+		payload[field] = value
+		raw, err := json.Marshal(payload)
+		if err != nil {
+			t.Fatalf("marshal payload: %v", err)
+		}
+		return parts[0] + "." + base64.RawURLEncoding.EncodeToString(raw) + "." + parts[2]
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		t.Fatalf("decode signature: %v", err)
+	}
+	shortSignature := base64.RawURLEncoding.EncodeToString(sig[:len(sig)-1])
+	refreshParts := strings.Split(refresh, ".")
+	accessHeaderSegment := base64.RawURLEncoding.EncodeToString(
+		[]byte(`{"alg":"ES256","kid":"` + kid + `","typ":"at+jwt"}`))
+
+	tests := []struct {
+		name       string
+		token      string
+		kind       domain.TokenKind
+		wantReason string
+	}{
+		{"access token used as refresh token", access, domain.RefreshToken, "wrong token type"},
+		{"refresh token used as access token", refresh, domain.AccessToken, "wrong token type"},
+		{"refresh token relabelled as access token", accessHeaderSegment + "." + refreshParts[1] + "." + refreshParts[2],
+			domain.AccessToken, "invalid signature"},
+		{"signed by another key under our kid",
+			forge(t, jwt.SigningMethodES256, newKey(t, elliptic.P256()), accessHeader, goodClaims()),
+			domain.AccessToken, "invalid signature"},
+		{"unknown kid", fromOtherKey, domain.AccessToken, "unknown signing key"},
+		{"missing kid", forge(t, jwt.SigningMethodES256, key, withHeader("kid", nil), goodClaims()),
+			domain.AccessToken, "missing key id"},
+		{"kid not a string", forge(t, jwt.SigningMethodES256, key, withHeader("kid", 7), goodClaims()),
+			domain.AccessToken, "missing key id"},
+		{"generic JWT typ", forge(t, jwt.SigningMethodES256, key, withHeader("typ", "JWT"), goodClaims()),
+			domain.AccessToken, "wrong token type"},
+		{"missing typ", forge(t, jwt.SigningMethodES256, key, withHeader("typ", nil), goodClaims()),
+			domain.AccessToken, "wrong token type"},
+		{"critical header", forge(t, jwt.SigningMethodES256, key, withHeader("crit", []string{"exp"}), goodClaims()),
+			domain.AccessToken, "unsupported critical header"},
+		{"alg none", forge(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, accessHeader, goodClaims()),
+			domain.AccessToken, "invalid signature or algorithm"},
+		{"HS256 keyed with the public key PEM", forge(t, jwt.SigningMethodHS256, publicPEM, accessHeader, goodClaims()),
+			domain.AccessToken, "invalid signature or algorithm"},
+		{"HS256 keyed with the public key DER", forge(t, jwt.SigningMethodHS256, publicDER, accessHeader, goodClaims()),
+			domain.AccessToken, "invalid signature or algorithm"},
+		{"ES384", forge(t, jwt.SigningMethodES384, newKey(t, elliptic.P384()), accessHeader, goodClaims()),
+			domain.AccessToken, "invalid signature or algorithm"},
+		{"tampered subject", replacePayload("sub", "admin"), domain.AccessToken, "invalid signature"},
+		{"tampered expiry", replacePayload("exp", now.Add(365*24*time.Hour).Unix()), domain.AccessToken, "invalid signature"},
+		{"short signature", parts[0] + "." + parts[1] + "." + shortSignature, domain.AccessToken, "invalid signature"},
+		{"signature cut mid-character", access[:len(access)-1], domain.AccessToken, "malformed token"},
+		{"padded signature", access + "=", domain.AccessToken, "malformed token"},
+		{"wrong issuer", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "iss", "https://evil.example")),
+			domain.AccessToken, "wrong issuer"},
+		{"missing issuer", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "iss", nil)),
+			domain.AccessToken, "missing required claim"},
+		{"missing subject", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "sub", nil)),
+			domain.AccessToken, "missing subject"},
+		{"empty subject", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "sub", "")),
+			domain.AccessToken, "missing subject"},
+		{"missing jti", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "jti", nil)),
+			domain.AccessToken, "missing token id"},
+		{"missing exp", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "exp", nil)),
+			domain.AccessToken, "missing required claim"},
+		{"missing iat", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "iat", nil)),
+			domain.AccessToken, "missing issue time"},
+		{"exp not a number", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "exp", "tomorrow")),
+			domain.AccessToken, "malformed token"},
+		{"not yet valid", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "nbf", now.Add(time.Minute).Unix())),
+			domain.AccessToken, "not valid yet"},
+		{"empty string", "", domain.AccessToken, "empty token"},
+		{"garbage", "not a token", domain.AccessToken, "malformed token"},
+		{"three garbage segments", "a.b.c", domain.AccessToken, "malformed token"},
+		{"two segments", parts[0] + "." + parts[1], domain.AccessToken, "malformed token"},
+		{"four segments", access + ".x", domain.AccessToken, "malformed token"},
+		{"only dots", "..", domain.AccessToken, "malformed token"},
+		{"oversized", parts[0] + "." + strings.Repeat("A", token.MaxTokenBytes) + "." + parts[2], domain.AccessToken, "token too long"},
+		{"unknown kind", access, domain.TokenKind(99), "unknown token kind"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := tokens.Verify(tt.token, tt.kind, now)
+			if err == nil {
+				t.Fatalf("Verify accepted the token: claims %+v", got)
+			}
+			if !errors.Is(err, domain.ErrInvalidToken) {
+				t.Errorf("err = %v, want it to match domain.ErrInvalidToken", err)
+			}
+			if domain.ErrorCode(err) != domain.CodeInvalidToken {
+				t.Errorf("ErrorCode(err) = %q, want %q", domain.ErrorCode(err), domain.CodeInvalidToken)
+			}
+			if !strings.Contains(err.Error(), tt.wantReason) {
+				t.Errorf("err = %q, want reason %q", err, tt.wantReason)
+			}
+			if tt.token != "" && strings.Contains(err.Error(), tt.token) {
+				t.Errorf("err %q contains the token", err)
+			}
+			if got != (domain.Claims{}) {
+				t.Errorf("claims = %+v, want zero value on rejection", got)
+			}
+		})
+	}
+}
+
+func TestIssueErrors(t *testing.T) {
+	tokens := newTokens(t, newKey(t, elliptic.P256()))
+	failing, err := token.New(token.Config{
+		Key: newKey(t, elliptic.P256()), Issuer: issuer, AccessTTL: accessTTL, RefreshTTL: refreshTTL,
+		Random: errReader{},
+	})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	tests := []struct {
+		name   string
+		tokens *token.Tokens
+		kind   domain.TokenKind
+		userID string
+	}{
+		{"unknown kind", tokens, domain.TokenKind(0), "user-123"},
+		{"empty user id", tokens, domain.AccessToken, ""},
+		{"random source fails", failing, domain.AccessToken, "user-123"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok, _, err := tt.tokens.Issue(tt.kind, tt.userID, now)
+			if err == nil {
+				t.Fatalf("Issue returned token %q, want an error", tok)
+			}
+		})
+	}
+}
+
+type errReader struct{}
+
+func (errReader) Read([]byte) (int, error) { return 0, errors.New("entropy exhausted") }
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	good := token.Config{
+		Key: newKey(t, elliptic.P256()), Issuer: issuer, AccessTTL: accessTTL, RefreshTTL: refreshTTL, Random: rand.Reader,
+	}
+	tests := []struct {
+		name   string
+		mutate func(*token.Config)
+	}{
+		{"no key", func(c *token.Config) { c.Key = nil }},
+		{"P-384 key", func(c *token.Config) { c.Key = newKey(t, elliptic.P384()) }},
+		{"no issuer", func(c *token.Config) { c.Issuer = "" }},
+		{"no random source", func(c *token.Config) { c.Random = nil }},
+		{"zero access TTL", func(c *token.Config) { c.AccessTTL = 0 }},
+		{"negative refresh TTL", func(c *token.Config) { c.RefreshTTL = -time.Hour }},
+		{"fractional TTL", func(c *token.Config) { c.AccessTTL = 1500 * time.Millisecond }},
+	}
+	if _, err := token.New(good); err != nil {
+		t.Fatalf("New(good config): %v", err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := good
+			tt.mutate(&cfg)
+			if _, err := token.New(cfg); err == nil {
+				t.Error("New succeeded, want an error")
+			}
+		})
+	}
+}
+
+// fixedKey is the P-256 key whose scalar is the bytes 1..32. Its expected
+// thumbprint and coordinates were computed with an independent
+// implementation (Python's cryptography package and hashlib).
+func fixedKey(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	scalar := make([]byte, 32)
+	for i := range scalar {
+		scalar[i] = byte(i + 1)
+	}
+	key, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), scalar)
+	if err != nil {
+		t.Fatalf("parse raw key: %v", err)
+	}
+	return key
+}
+
+const (
+	fixedKeyX   = "UVw9brnjlrkE0_7Kf1T9zQzB6Ze_N13KUVrQpsO0A18"
+	fixedKeyY   = "RTa-OlDzGPv5pUdZAqIhUCvvDVfgjFOyzApW8X2fk1Q"
+	fixedKeyKID = "6UoWwDCkLjV0J-pQG8c0THxbVhBcpR0AZDift1Yl5DM"
+)
+
+func TestThumbprintKnownAnswer(t *testing.T) {
+	key := fixedKey(t)
+	got, err := token.Thumbprint(&key.PublicKey)
+	if err != nil {
+		t.Fatalf("Thumbprint: %v", err)
+	}
+	if got != fixedKeyKID {
+		t.Errorf("Thumbprint = %q, want %q", got, fixedKeyKID)
+	}
+	if kid := newTokens(t, key).KeyID(); kid != fixedKeyKID {
+		t.Errorf("KeyID = %q, want %q", kid, fixedKeyKID)
+	}
+}
+
+func TestJWKS(t *testing.T) {
+	key := fixedKey(t)
+	tokens := newTokens(t, key)
+
+	var set struct {
+		Keys []map[string]string `json:"keys"`
+	}
+	if err := json.Unmarshal(tokens.JWKS(), &set); err != nil {
+		t.Fatalf("JWKS is not JSON: %v\n%s", err, tokens.JWKS())
+	}
+	if len(set.Keys) != 1 {
+		t.Fatalf("JWKS has %d keys, want 1", len(set.Keys))
+	}
+	got := set.Keys[0]
+	want := map[string]string{
+		"kty": "EC", "crv": "P-256", "x": fixedKeyX, "y": fixedKeyY,
+		"kid": fixedKeyKID, "use": "sig", "alg": "ES256",
+	}
+	if len(got) != len(want) {
+		t.Errorf("JWK has members %v, want exactly %v (no private part)", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("JWK %s = %q, want %q", k, got[k], v)
+		}
+	}
+
+	// The published coordinates alone must verify a token the service issued.
+	x, errX := base64.RawURLEncoding.DecodeString(got["x"])
+	y, errY := base64.RawURLEncoding.DecodeString(got["y"])
+	if errX != nil || errY != nil {
+		t.Fatalf("decode coordinates: %v, %v", errX, errY)
+	}
+	point := append(append([]byte{4}, x...), y...)
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+	if err != nil {
+		t.Fatalf("rebuild public key: %v", err)
+	}
+	tok, _ := issue(t, tokens, domain.AccessToken, now)
+	parsed, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return pub, nil },
+		jwt.WithValidMethods([]string{"ES256"}), jwt.WithTimeFunc(func() time.Time { return now }))
+	if err != nil || !parsed.Valid {
+		t.Fatalf("token does not verify with the JWKS key: %v", err)
+	}
+	if parsed.Header["kid"] != got["kid"] {
+		t.Errorf("token kid = %v, JWKS kid = %v", parsed.Header["kid"], got["kid"])
+	}
+}
