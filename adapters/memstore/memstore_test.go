@@ -1,0 +1,13 @@
+package memstore_test
+
+import (
+	"testing"
+
+	"authapi/adapters/memstore"
+	"authapi/ports"
+	"authapi/ports/porttest"
+)
+
+func TestStoreContract(t *testing.T) {
+	porttest.TestUserStore(t, func(*testing.T) ports.UserStore { return memstore.New() })
+}

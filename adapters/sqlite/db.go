@@ -1,0 +1,215 @@
+// Package sqlite stores accounts in a SQLite database file, through the
+// pure-Go modernc.org/sqlite driver and the queries sqlc generates from
+// db/queries. It implements ports.UserStore; no SQLite or sqlc type leaves
+// the package, and SQLite's errors are translated into domain errors.
+//
+// Times are stored as unix milliseconds in UTC, so they round-trip at
+// millisecond precision and come back in UTC.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	dbfiles "authapi/db"
+	"authapi/db/sqlcgen"
+)
+
+// busyTimeoutMillis is how long a connection waits for another one (in this
+// or another process) to release a lock before failing with SQLITE_BUSY.
+const busyTimeoutMillis = 5000
+
+// DB is an open database: one connection that performs every write, and a
+// pool of read-only connections. SQLite allows one writer at a time; funnelling
+// writes through a single connection makes them queue in Go instead of failing
+// with SQLITE_BUSY, while WAL mode lets the readers proceed alongside.
+type DB struct {
+	writer *sql.DB
+	reader *sql.DB
+	logger *slog.Logger
+}
+
+// Open opens (creating if needed) the database file at path. The directory
+// holding it must exist. logger receives operational messages; nil discards
+// them. Call Migrate before using a new database.
+func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if path == "" {
+		return nil, errors.New("sqlite: open: the database path is empty")
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	// SQLite would only report "unable to open database file"; naming the
+	// missing directory makes a misconfigured path obvious.
+	dir := filepath.Dir(abs)
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: database directory: %w", abs, err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("sqlite: open %s: %s is not a directory", abs, dir)
+	}
+
+	writer, err := openPool(ctx, abs, writerDSN(abs), 1)
+	if err != nil {
+		return nil, err
+	}
+	// WAL is what lets readers run beside the writer; a file system that
+	// cannot do it silently keeps the old journal mode, so insist.
+	var mode string
+	if err := writer.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		writer.Close()
+		return nil, translate(ctx, "open "+abs, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: journal mode is %q, want wal", abs, mode)
+	}
+
+	reader, err := openPool(ctx, abs, readerDSN(abs), max(4, 2*runtime.GOMAXPROCS(0)))
+	if err != nil {
+		writer.Close()
+		return nil, err
+	}
+	logger.InfoContext(ctx, "database opened", "path", abs)
+	return &DB{writer: writer, reader: reader, logger: logger}, nil
+}
+
+// openPool opens a connection pool of at most conns connections and checks
+// that it can reach the file.
+func openPool(ctx context.Context, path, dsn string, conns int) (*sql.DB, error) {
+	pool, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	pool.SetMaxOpenConns(conns)
+	pool.SetMaxIdleConns(conns)
+	if err := pool.PingContext(ctx); err != nil {
+		pool.Close()
+		return nil, translate(ctx, "open "+path, err)
+	}
+	return pool, nil
+}
+
+// writerDSN configures the writing connection.
+//   - WAL journal: readers see the last commit while a write is in progress.
+//   - synchronous FULL: every commit is fsynced to the WAL before it is
+//     acknowledged, so an account the API reported as created survives power
+//     loss, not only a crash of the process (NORMAL would risk losing the last
+//     commits on power loss).
+//   - _txlock=immediate: a write transaction takes the write lock at BEGIN,
+//     rather than failing with SQLITE_BUSY when a read turns into a write.
+func writerDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Set("_txlock", "immediate")
+	return fileURI(path, q)
+}
+
+// readerDSN configures the read-only connections. The writer has already put
+// the file in WAL mode, which persists; query_only makes an accidental write
+// through a reader fail instead of competing with the writer.
+func readerDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMillis))
+	q.Add("_pragma", "query_only(1)")
+	return fileURI(path, q)
+}
+
+// fileURI builds a SQLite URI for an absolute path. Escaping the path keeps
+// spaces, '?', '#' and '%' in file names from being read as URI syntax.
+func fileURI(path string, q url.Values) string {
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Close closes both connection pools.
+func (db *DB) Close() error {
+	return errors.Join(db.writer.Close(), db.reader.Close())
+}
+
+// Ping checks that the database answers a query, for readiness probes.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return translate(ctx, "ping", err)
+	}
+	return nil
+}
+
+// Migrate applies every pending migration from db.Migrations. It is safe to
+// run on an up-to-date database; two processes should not migrate the same
+// file at the same moment.
+func (db *DB) Migrate(ctx context.Context) error {
+	provider, err := db.migrator()
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	results, err := provider.Up(ctx)
+	if err != nil {
+		return translate(ctx, "migrate", err)
+	}
+	for _, r := range results {
+		db.logger.InfoContext(ctx, "database migration applied",
+			"version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
+	}
+	return nil
+}
+
+// migrator returns a goose provider for the embedded migrations, running on
+// the writer. Only these files count: Go migrations registered globally by
+// other packages are ignored.
+func (db *DB) migrator() (*goose.Provider, error) {
+	fsys, err := fs.Sub(dbfiles.Migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider(goose.DialectSQLite3, db.writer, fsys, goose.WithDisableGlobalRegistry(true))
+}
+
+// inTx runs fn in a write transaction on the writer connection and commits if
+// fn returns nil. On an error, or a panic in fn, it rolls back. Because the
+// writer is a single connection, transactions run one at a time, and fn must
+// not write through the store itself or it waits forever.
+func (db *DB) inTx(ctx context.Context, fn func(q *sqlcgen.Queries) error) error {
+	tx, err := db.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	committed := false
+	defer func() {
+		if committed {
+			return
+		}
+		if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+			db.logger.ErrorContext(ctx, "database rollback failed", "error", err)
+		}
+	}()
+	if err := fn(sqlcgen.New(tx)); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	committed = true
+	return nil
+}

@@ -1,0 +1,173 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"authapi/db/sqlcgen"
+	"authapi/domain"
+	"authapi/ports"
+)
+
+var _ ports.UserStore = (*Store)(nil)
+
+// errIdentityChanged reports an update function that changed the id or email
+// of the account it was given; the store saves by id and looks up by email, so
+// it refuses rather than save something it could not find again.
+var errIdentityChanged = errors.New("sqlite: update user: the update changed the account's id or email")
+
+// Store is the ports.UserStore on a DB. Reads use the reader pool; writes use
+// the single writer connection.
+type Store struct {
+	db     *DB
+	reads  *sqlcgen.Queries
+	writes *sqlcgen.Queries
+}
+
+// NewStore returns a store on db, which must have been migrated.
+func NewStore(db *DB) *Store {
+	return &Store{db: db, reads: sqlcgen.New(db.reader), writes: sqlcgen.New(db.writer)}
+}
+
+// CreateUser stores u, or returns domain.ErrEmailTaken.
+func (s *Store) CreateUser(ctx context.Context, u domain.User) error {
+	if err := s.writes.CreateUser(ctx, userParams(u)); err != nil {
+		return translate(ctx, "create user", err)
+	}
+	return nil
+}
+
+// UserByEmail returns the account with email, or domain.ErrUserNotFound.
+func (s *Store) UserByEmail(ctx context.Context, email domain.Email) (domain.User, error) {
+	row, err := s.reads.GetUserByEmail(ctx, string(email))
+	if err != nil {
+		return domain.User{}, translate(ctx, "get user by email", err)
+	}
+	return userFromRow(row), nil
+}
+
+// UserByID returns the account with id, or domain.ErrUserNotFound.
+func (s *Store) UserByID(ctx context.Context, id string) (domain.User, error) {
+	row, err := s.reads.GetUserByID(ctx, id)
+	if err != nil {
+		return domain.User{}, translate(ctx, "get user by id", err)
+	}
+	return userFromRow(row), nil
+}
+
+// UpdateUser loads the account with email, applies update and saves the
+// result, all in one write transaction. update's error is returned as it is,
+// and nothing is saved. update runs while the writer connection is held, so it
+// must be quick and must not write through this store.
+func (s *Store) UpdateUser(ctx context.Context, email domain.Email, update func(*domain.User) error) (domain.User, error) {
+	var (
+		saved     domain.User
+		updateErr error
+	)
+	err := s.db.inTx(ctx, func(q *sqlcgen.Queries) error {
+		row, err := q.GetUserByEmail(ctx, string(email))
+		if err != nil {
+			return err
+		}
+		u := userFromRow(row)
+		if updateErr = update(&u); updateErr != nil {
+			return updateErr
+		}
+		if u.ID != row.ID || string(u.Email) != row.Email {
+			return errIdentityChanged
+		}
+		n, err := q.UpdateUser(ctx, sqlcgen.UpdateUserParams(userParams(u)))
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			// The row was read in this transaction, so it cannot have gone.
+			return sql.ErrNoRows
+		}
+		saved = u
+		return nil
+	})
+	switch {
+	case updateErr != nil:
+		return domain.User{}, updateErr
+	case errors.Is(err, errIdentityChanged):
+		return domain.User{}, err
+	case err != nil:
+		return domain.User{}, translate(ctx, "update user", err)
+	}
+	return saved, nil
+}
+
+// userFromRow is the one conversion from a stored row to an account.
+func userFromRow(r sqlcgen.User) domain.User {
+	return domain.User{
+		ID:           r.ID,
+		Email:        domain.Email(r.Email),
+		FirstName:    r.FirstName,
+		LastName:     r.LastName,
+		PasswordHash: r.PasswordHash,
+		Active:       r.IsActive != 0,
+		Activation: domain.ActivationState{
+			CodeHash:  nonEmpty(r.ActivationCodeHash),
+			ExpiresAt: timeFromNull(r.ActivationExpiresAt),
+			Attempts:  int(r.ActivationAttempts),
+		},
+		CreatedAt:   timeFromMillis(r.CreatedAt),
+		UpdatedAt:   timeFromMillis(r.UpdatedAt),
+		ActivatedAt: timeFromNull(r.ActivatedAt),
+	}
+}
+
+// userParams is the one conversion from an account to query parameters.
+// UpdateUser takes the same parameters as CreateUser, in the same order
+// (db/queries/users.sql keeps them so), which lets the result convert to
+// sqlcgen.UpdateUserParams; the compiler rejects the conversion if the two
+// queries ever drift apart.
+func userParams(u domain.User) sqlcgen.CreateUserParams {
+	active := int64(0)
+	if u.Active {
+		active = 1
+	}
+	return sqlcgen.CreateUserParams{
+		ID:                  u.ID,
+		Email:               string(u.Email),
+		FirstName:           u.FirstName,
+		LastName:            u.LastName,
+		PasswordHash:        u.PasswordHash,
+		IsActive:            active,
+		ActivationCodeHash:  nonEmpty(u.Activation.CodeHash),
+		ActivationExpiresAt: nullFromTime(u.Activation.ExpiresAt),
+		ActivationAttempts:  int64(u.Activation.Attempts),
+		CreatedAt:           u.CreatedAt.UnixMilli(),
+		UpdatedAt:           u.UpdatedAt.UnixMilli(),
+		ActivatedAt:         nullFromTime(u.ActivatedAt),
+	}
+}
+
+// nonEmpty maps an empty byte slice to nil, which is stored as NULL: "no code
+// pending" has one representation.
+func nonEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func timeFromMillis(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+// nullFromTime stores the zero time, meaning "not set", as NULL.
+func nullFromTime(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
+}
+
+func timeFromNull(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return timeFromMillis(n.Int64)
+}
