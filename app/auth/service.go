@@ -215,6 +215,11 @@ func (s *Service) Login(ctx context.Context, email, password string) (ports.Toke
 
 // Refresh exchanges a refresh token for a new access token.
 func (s *Service) Refresh(ctx context.Context, refreshToken string) (ports.IssuedToken, error) {
+	var v domain.Validation
+	v.Require("refresh_token", refreshToken)
+	if err := v.Err(); err != nil {
+		return ports.IssuedToken{}, err
+	}
 	now := s.now()
 	claims, err := s.tokens.Verify(refreshToken, domain.RefreshToken, now)
 	if err != nil {

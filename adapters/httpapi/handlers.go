@@ -1,0 +1,205 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"authapi/domain"
+	"authapi/ports"
+)
+
+// timestampLayout is RFC 3339 at the millisecond precision that accounts are
+// stored with, so a timestamp reads the same in every response.
+const timestampLayout = "2006-01-02T15:04:05.000Z07:00"
+
+type handlers struct {
+	auth  ports.AuthService
+	ready Pinger
+	jwks  []byte
+}
+
+type signupRequest struct {
+	Email     string `json:"email"`
+	Password  string `json:"password"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+}
+
+type verifyRequest struct {
+	Email          string `json:"email"`
+	ActivationCode string `json:"activation_code"`
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+type emailRequest struct {
+	Email string `json:"email"`
+}
+
+type userResponse struct {
+	ID        string `json:"id"`
+	Email     string `json:"email"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	IsActive  bool   `json:"is_active"`
+	CreatedAt string `json:"created_at"`
+}
+
+type loginResponse struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+}
+
+type refreshResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+}
+
+type messageResponse struct {
+	Message string `json:"message"`
+}
+
+type statusResponse struct {
+	Status string `json:"status"`
+}
+
+func newUserResponse(u domain.User) userResponse {
+	return userResponse{
+		ID:        u.ID,
+		Email:     string(u.Email),
+		FirstName: u.FirstName,
+		LastName:  u.LastName,
+		IsActive:  u.Active,
+		CreatedAt: u.CreatedAt.UTC().Format(timestampLayout),
+	}
+}
+
+func (h *handlers) signup(c *gin.Context) {
+	var req signupRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	user, err := h.auth.Signup(c.Request.Context(), ports.SignupRequest{
+		Email: req.Email, Password: req.Password, FirstName: req.FirstName, LastName: req.LastName,
+	})
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, newUserResponse(user))
+}
+
+func (h *handlers) verify(c *gin.Context) {
+	var req verifyRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	if err := h.auth.Verify(c.Request.Context(), req.Email, req.ActivationCode); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, messageResponse{Message: "account activated; you can now log in"})
+}
+
+func (h *handlers) resendActivation(c *gin.Context) {
+	var req emailRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	if err := h.auth.ResendActivation(c.Request.Context(), req.Email); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, messageResponse{Message: "a new activation code has been sent"})
+}
+
+func (h *handlers) login(c *gin.Context) {
+	var req loginRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	pair, err := h.auth.Login(c.Request.Context(), req.Email, req.Password)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	noStore(c)
+	c.JSON(http.StatusOK, loginResponse{
+		AccessToken:  pair.Access.Token,
+		RefreshToken: pair.Refresh.Token,
+		TokenType:    "bearer",
+		ExpiresIn:    seconds(pair.Access.ExpiresIn),
+	})
+}
+
+func (h *handlers) refresh(c *gin.Context) {
+	var req refreshRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	access, err := h.auth.Refresh(c.Request.Context(), req.RefreshToken)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	noStore(c)
+	c.JSON(http.StatusOK, refreshResponse{
+		AccessToken: access.Token,
+		TokenType:   "bearer",
+		ExpiresIn:   seconds(access.ExpiresIn),
+	})
+}
+
+func (h *handlers) authenticate(c *gin.Context, token string) (domain.Claims, error) {
+	return h.auth.Authenticate(c.Request.Context(), token)
+}
+
+func (h *handlers) me(c *gin.Context) {
+	user, err := h.auth.CurrentUser(c.Request.Context(), claimsOf(c).UserID)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, newUserResponse(user))
+}
+
+func (h *handlers) healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, statusResponse{Status: "ok"})
+}
+
+func (h *handlers) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := h.ready.Ping(ctx); err != nil {
+		logger(c).WarnContext(ctx, "not ready", "error", err)
+		writeProblem(c, domain.CodeUnavailable, "the database does not answer", nil)
+		return
+	}
+	c.JSON(http.StatusOK, statusResponse{Status: "ready"})
+}
+
+func (h *handlers) jwksDocument(c *gin.Context) {
+	c.Header("Cache-Control", "public, max-age=300")
+	c.Data(http.StatusOK, "application/jwk-set+json", h.jwks)
+}
+
+// noStore keeps responses that carry tokens out of caches (RFC 6749 5.1).
+func noStore(c *gin.Context) {
+	c.Header("Cache-Control", "no-store")
+	c.Header("Pragma", "no-cache")
+}
+
+func seconds(d time.Duration) int64 { return int64(d / time.Second) }

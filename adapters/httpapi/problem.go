@@ -1,0 +1,116 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"authapi/domain"
+)
+
+// ProblemContentType is the media type of every error response (RFC 9457).
+const ProblemContentType = "application/problem+json"
+
+// Problem is the one shape of every error response: RFC 9457 problem details
+// with a stable machine-readable code and, for validation failures, the list
+// of invalid fields.
+type Problem struct {
+	Type      string         `json:"type"`
+	Title     string         `json:"title"`
+	Status    int            `json:"status"`
+	Detail    string         `json:"detail"`
+	Code      string         `json:"code"`
+	Errors    []FieldProblem `json:"errors,omitempty"`
+	RequestID string         `json:"request_id,omitempty"`
+}
+
+// FieldProblem names one invalid request field.
+type FieldProblem struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Codes of problems that arise in HTTP itself rather than in the core.
+const (
+	codeMalformedBody        domain.Code = "malformed_body"
+	codeBodyTooLarge         domain.Code = "body_too_large"
+	codeUnsupportedMediaType domain.Code = "unsupported_media_type"
+	codeRouteNotFound        domain.Code = "not_found"
+	codeMethodNotAllowed     domain.Code = "method_not_allowed"
+)
+
+type problemKind struct {
+	status int
+	title  string
+}
+
+// problemKinds is the one place where error codes become HTTP statuses.
+var problemKinds = map[domain.Code]problemKind{
+	domain.CodeValidationFailed:   {http.StatusBadRequest, "Validation failed"},
+	domain.CodeEmailTaken:         {http.StatusBadRequest, "Email already registered"},
+	domain.CodeUserNotFound:       {http.StatusNotFound, "User not found"},
+	domain.CodeInvalidCode:        {http.StatusBadRequest, "Invalid activation code"},
+	domain.CodeCodeExpired:        {http.StatusBadRequest, "Activation code expired"},
+	domain.CodeCodeExhausted:      {http.StatusBadRequest, "Activation code exhausted"},
+	domain.CodeAlreadyActive:      {http.StatusBadRequest, "Account already active"},
+	domain.CodeInvalidCredentials: {http.StatusUnauthorized, "Invalid credentials"},
+	domain.CodeAccountNotActive:   {http.StatusForbidden, "Account not active"},
+	domain.CodeInvalidToken:       {http.StatusUnauthorized, "Invalid token"},
+	domain.CodeUnavailable:        {http.StatusServiceUnavailable, "Service unavailable"},
+	domain.CodeInternal:           {http.StatusInternalServerError, "Internal server error"},
+	codeMalformedBody:             {http.StatusBadRequest, "Malformed request body"},
+	codeBodyTooLarge:              {http.StatusRequestEntityTooLarge, "Request body too large"},
+	codeUnsupportedMediaType:      {http.StatusUnsupportedMediaType, "Unsupported media type"},
+	codeRouteNotFound:             {http.StatusNotFound, "Not found"},
+	codeMethodNotAllowed:          {http.StatusMethodNotAllowed, "Method not allowed"},
+}
+
+// retryAfterSeconds is what a 503 advises clients to wait.
+const retryAfterSeconds = "5"
+
+// writeError answers with the problem that err stands for. Errors that are not
+// domain errors are internal: they are logged, and the client learns nothing
+// about them.
+func writeError(c *gin.Context, err error) {
+	var de *domain.Error
+	if !errors.As(err, &de) {
+		logger(c).ErrorContext(c.Request.Context(), "request failed", "error", err)
+		writeProblem(c, domain.CodeInternal, "an unexpected error occurred; it has been logged", nil)
+		return
+	}
+	if de.Code == domain.CodeUnavailable {
+		logger(c).WarnContext(c.Request.Context(), "dependency unavailable", "error", err)
+	}
+	var fields []FieldProblem
+	for _, f := range de.Fields {
+		fields = append(fields, FieldProblem{Field: f.Field, Message: f.Message})
+	}
+	writeProblem(c, de.Code, de.Message, fields)
+}
+
+// writeProblem aborts the request with a problem response.
+func writeProblem(c *gin.Context, code domain.Code, detail string, fields []FieldProblem) {
+	kind, ok := problemKinds[code]
+	if !ok {
+		kind = problemKinds[domain.CodeInternal]
+	}
+	switch kind.status {
+	case http.StatusUnauthorized:
+		if code == domain.CodeInvalidToken && c.GetBool(bearerProtectedKey) {
+			c.Header("WWW-Authenticate", `Bearer error="invalid_token"`)
+		}
+	case http.StatusServiceUnavailable:
+		c.Header("Retry-After", retryAfterSeconds)
+	}
+	c.Header("Content-Type", ProblemContentType)
+	c.AbortWithStatusJSON(kind.status, Problem{
+		Type:      "/problems/" + string(code),
+		Title:     kind.title,
+		Status:    kind.status,
+		Detail:    detail,
+		Code:      string(code),
+		Errors:    fields,
+		RequestID: requestID(c),
+	})
+}

@@ -1,0 +1,62 @@
+// Package httpapi is the HTTP adapter: it serves the auth use cases as a JSON
+// API with Gin, maps domain errors to problem responses in one table, and
+// keeps HTTP concerns (headers, bodies, statuses) out of the core.
+package httpapi
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"authapi/ports"
+)
+
+// Pinger reports whether a dependency, such as the database, answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Config is what the router needs.
+type Config struct {
+	Auth   ports.AuthService
+	Ready  Pinger // checked by GET /readyz
+	JWKS   []byte // served at /.well-known/jwks.json
+	Logger *slog.Logger
+	Random io.Reader // source of request ids
+}
+
+// NewRouter returns the HTTP handler of the service.
+func NewRouter(cfg Config) http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	// Redirects would turn a POST to "/login/" into a confusing 307.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	// Client addresses come from the socket; forwarded headers are not trusted.
+	_ = r.SetTrustedProxies(nil)
+
+	h := &handlers{auth: cfg.Auth, ready: cfg.Ready, jwks: cfg.JWKS}
+	r.Use(withRequestID(cfg.Random, cfg.Logger), accessLog(), recoverPanics(), securityHeaders(), limitBody())
+	r.NoRoute(func(c *gin.Context) {
+		writeProblem(c, codeRouteNotFound, "no such route", nil)
+	})
+	r.NoMethod(func(c *gin.Context) {
+		writeProblem(c, codeMethodNotAllowed, "this route does not accept the method "+c.Request.Method, nil)
+	})
+
+	r.POST("/signup", h.signup)
+	r.POST("/verify", h.verify)
+	r.POST("/login", h.login)
+	r.POST("/refresh", h.refresh)
+	r.POST("/resend-activation", h.resendActivation)
+	r.GET("/me", requireBearer(h.authenticate), h.me)
+	r.GET("/activate", h.activatePage)
+	r.GET("/healthz", h.healthz)
+	r.GET("/readyz", h.readyz)
+	r.GET("/.well-known/jwks.json", h.jwksDocument)
+	return r
+}

@@ -1,0 +1,223 @@
+// Package app reads the configuration, builds the adapters, wires them to the
+// auth use cases and runs the service. It is the only package that knows
+// every piece.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"time"
+
+	"authapi/adapters/hasher"
+	"authapi/adapters/httpapi"
+	"authapi/adapters/mailer"
+	"authapi/adapters/sqlite"
+	"authapi/adapters/token"
+	"authapi/app/auth"
+	"authapi/ports"
+)
+
+// Server timeouts. Reads are short because every request body is small;
+// shutdown waits long enough for a queued password hash to finish.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 15 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+	shutdownTimeout   = 30 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
+// Main runs the command line in args (without the program name) and returns
+// the process exit code. It serves until ctx is cancelled.
+func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	command := "serve"
+	if len(args) > 0 && (args[0] == "serve" || args[0] == "migrate") {
+		command, args = args[0], args[1:]
+	}
+	cfg, rest, err := parseConfig(args, getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "authapi:", err)
+		return 2
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "authapi: unknown command %q (want serve or migrate; see --help)\n", rest[0])
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	switch command {
+	case "migrate":
+		err = migrate(ctx, cfg, log)
+	default:
+		err = serve(ctx, cfg, log)
+	}
+	if err != nil {
+		log.Error("authapi stopped", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
+	db, err := sqlite.Open(ctx, cfg.DatabasePath, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	log.Info("database is up to date", "path", cfg.DatabasePath)
+	return nil
+}
+
+func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
+	db, err := sqlite.Open(ctx, cfg.DatabasePath, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+
+	mail, err := newMailer(cfg, log)
+	if err != nil {
+		return err
+	}
+	handler, err := newHandler(cfg, log, db, runtimeDeps{
+		mailer:     mail,
+		clock:      systemClock{},
+		random:     rand.Reader,
+		hashParams: hasher.DefaultParams(),
+	})
+	if err != nil {
+		return err
+	}
+	return listenAndServe(ctx, cfg.Addr, handler, log)
+}
+
+// runtimeDeps are the pieces that tests replace: where mail goes, the time,
+// the randomness and how much work a password hash takes.
+type runtimeDeps struct {
+	mailer     ports.Mailer
+	clock      ports.Clock
+	random     io.Reader
+	hashParams hasher.Params
+}
+
+// newHandler wires the adapters to the use cases and returns the HTTP API.
+func newHandler(cfg Config, log *slog.Logger, db *sqlite.DB, d runtimeDeps) (http.Handler, error) {
+	tokens, err := newTokens(cfg, log, d.random)
+	if err != nil {
+		return nil, err
+	}
+	service, err := auth.NewService(auth.Deps{
+		Users:  sqlite.NewStore(db),
+		Hasher: hasher.New(d.hashParams, d.random, runtime.GOMAXPROCS(0)),
+		Tokens: tokens,
+		Mailer: d.mailer,
+		Clock:  d.clock,
+		Random: d.random,
+		Logger: log,
+	}, auth.Config{ActivationCodeTTL: cfg.ActivationCodeTTL, PublicURL: cfg.PublicURL})
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.NewRouter(httpapi.Config{
+		Auth:   service,
+		Ready:  db,
+		JWKS:   tokens.JWKS(),
+		Logger: log,
+		Random: d.random,
+	}), nil
+}
+
+func newTokens(cfg Config, log *slog.Logger, random io.Reader) (*token.Tokens, error) {
+	key, created, err := token.LoadOrCreateKey(cfg.SigningKeyFile, random)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	tokens, err := token.New(token.Config{
+		Key:        key,
+		Issuer:     cfg.PublicURL.String(),
+		AccessTTL:  cfg.AccessTokenTTL,
+		RefreshTTL: cfg.RefreshTokenTTL,
+		Random:     random,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("generated a new token signing key; keep this file to keep tokens valid across restarts",
+			"path", cfg.SigningKeyFile, "kid", tokens.KeyID())
+	}
+	return tokens, nil
+}
+
+func newMailer(cfg Config, log *slog.Logger) (ports.Mailer, error) {
+	if cfg.Mailer == "smtp" {
+		return mailer.NewSMTP(cfg.SMTP)
+	}
+	log.Warn("emails are printed to this log instead of being sent (AUTH_MAILER=log); use smtp in production")
+	return mailer.NewLog(log), nil
+}
+
+// listenAndServe serves until ctx is cancelled, then stops accepting
+// connections and lets in-flight requests finish.
+func listenAndServe(ctx context.Context, addr string, handler http.Handler, log *slog.Logger) error {
+	listener, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	server := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	served := make(chan error, 1)
+	go func() { served <- server.Serve(listener) }()
+	log.Info("authapi is serving", "addr", listener.Addr().String())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down; waiting for requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := server.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
