@@ -5,6 +5,7 @@ package memstore
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"authapi/domain"
@@ -12,6 +13,8 @@ import (
 )
 
 var _ ports.UserStore = (*Store)(nil)
+
+var errIdentityChanged = errors.New("memstore: update user: the update changed the account's id or email")
 
 // Store keeps accounts in maps guarded by one mutex.
 type Store struct {
@@ -71,6 +74,11 @@ func (s *Store) UpdateUser(_ context.Context, email domain.Email, update func(*d
 	u := clone(s.byID[id])
 	if err := update(&u); err != nil {
 		return domain.User{}, err
+	}
+	if u.ID != id || u.Email != email {
+		// The SQLite store refuses this too: accounts are found by email and
+		// saved by id, so changing either would lose track of the account.
+		return domain.User{}, errIdentityChanged
 	}
 	s.byID[id] = clone(u)
 	return clone(u), nil

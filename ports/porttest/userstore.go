@@ -39,6 +39,7 @@ func TestUserStore(t *testing.T, newStore func(t *testing.T) ports.UserStore) {
 	t.Run("UpdateUser saves changes", func(t *testing.T) { testUpdateSaves(t, newStore) })
 	t.Run("UpdateUser error saves nothing", func(t *testing.T) { testUpdateError(t, newStore) })
 	t.Run("UpdateUser unknown email", func(t *testing.T) { testUpdateUnknown(t, newStore) })
+	t.Run("UpdateUser refuses identity changes", func(t *testing.T) { testUpdateIdentity(t, newStore) })
 	t.Run("users are copies", func(t *testing.T) { testCopies(t, newStore) })
 	t.Run("concurrent updates lose nothing", func(t *testing.T) { testConcurrentUpdates(t, newStore) })
 	t.Run("concurrent creates of one email", func(t *testing.T) { testConcurrentCreates(t, newStore) })
@@ -238,6 +239,39 @@ func testUpdateUnknown(t *testing.T, newStore func(t *testing.T) ports.UserStore
 	}
 	if called {
 		t.Error("UpdateUser called update for an account that does not exist")
+	}
+}
+
+func testUpdateIdentity(t *testing.T, newStore func(t *testing.T) ports.UserStore) {
+	tests := []struct {
+		name   string
+		change func(u *domain.User)
+	}{
+		{"email", func(u *domain.User) { u.Email = "renamed@example.com" }},
+		{"id", func(u *domain.User) { u.ID = "another-id" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := newStore(t)
+			original := newTestUser(t, 1, "someone@example.com")
+			if err := store.CreateUser(t.Context(), original); err != nil {
+				t.Fatalf("CreateUser: %v", err)
+			}
+			_, err := store.UpdateUser(t.Context(), original.Email, func(u *domain.User) error {
+				tt.change(u)
+				return nil
+			})
+			if err == nil {
+				t.Fatal("UpdateUser saved a change of identity")
+			}
+			got, err := store.UserByEmail(t.Context(), original.Email)
+			if err != nil || got.ID != original.ID {
+				t.Errorf("after refused update: %+v, %v", got, err)
+			}
+			if _, err := store.UserByEmail(t.Context(), "renamed@example.com"); !errors.Is(err, domain.ErrUserNotFound) {
+				t.Errorf("renamed account findable: %v", err)
+			}
+		})
 	}
 }
 
