@@ -142,19 +142,18 @@ type response struct {
 
 func (api *testAPI) do(t *testing.T, method, path string, body any, header ...string) response {
 	t.Helper()
-	var reader io.Reader
+	var data []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		reader = strings.NewReader(b)
+		data = []byte(b)
 	default:
-		data, err := json.Marshal(b)
-		if err != nil {
+		var err error
+		if data, err = json.Marshal(b); err != nil {
 			t.Fatal(err)
 		}
-		reader = bytes.NewReader(data)
 	}
-	req := httptest.NewRequest(method, path, reader)
+	req := httptest.NewRequest(method, path, bytes.NewReader(data))
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -163,6 +162,7 @@ func (api *testAPI) do(t *testing.T, method, path string, body any, header ...st
 	}
 	rec := httptest.NewRecorder()
 	api.handler.ServeHTTP(rec, req)
+	checkContract(t, req, data, rec)
 	res := response{ResponseRecorder: rec}
 	if strings.Contains(rec.Header().Get("Content-Type"), "json") && rec.Body.Len() > 0 {
 		if err := json.Unmarshal(rec.Body.Bytes(), &res.body); err != nil {
@@ -453,6 +453,7 @@ func TestRequestErrors(t *testing.T) {
 			}
 			rec := httptest.NewRecorder()
 			api.handler.ServeHTTP(rec, req)
+			checkContract(t, req, []byte(tt.body), rec)
 			res := response{ResponseRecorder: rec}
 			if err := json.Unmarshal(rec.Body.Bytes(), &res.body); err != nil {
 				t.Fatalf("body is not JSON: %s", rec.Body)
@@ -495,6 +496,11 @@ func TestOperationalRoutes(t *testing.T) {
 
 	api.db.Close()
 	wantProblem(t, api.do(t, "GET", "/readyz", nil), http.StatusServiceUnavailable, "unavailable")
+	res = api.do(t, "POST", "/signup", signupBody)
+	wantProblem(t, res, http.StatusServiceUnavailable, "unavailable")
+	if res.Header().Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
 }
 
 func TestActivatePageChangesNothing(t *testing.T) {

@@ -58,5 +58,9 @@ func NewRouter(cfg Config) http.Handler {
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
 	r.GET("/.well-known/jwks.json", h.jwksDocument)
+	r.GET("/openapi.json", h.openapiJSON)
+	r.GET("/openapi.yaml", h.openapiYAML)
+	r.GET("/docs", h.docs)
+	r.GET("/docs/:asset", h.docsAsset)
 	return r
 }

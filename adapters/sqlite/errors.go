@@ -51,6 +51,12 @@ func translate(ctx context.Context, op string, err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return domain.ErrUserNotFound
 	}
+	// A closed pool is the database being gone for now, as during shutdown,
+	// not a bug in the request. database/sql does not export the closed-pool
+	// error, so its text is all there is to match.
+	if errors.Is(err, sql.ErrConnDone) || err.Error() == "sql: database is closed" {
+		return fmt.Errorf("sqlite: %s: %v: %w", op, err, domain.ErrUnavailable)
+	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {
 		switch classify(se.Code()) {
