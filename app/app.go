@@ -22,6 +22,7 @@ import (
 	"authapi/adapters/sqlite"
 	"authapi/adapters/token"
 	"authapi/app/auth"
+	"authapi/app/outbox"
 	"authapi/ports"
 )
 
@@ -104,16 +105,31 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	handler, err := newHandler(cfg, log, db, runtimeDeps{
+	svc, err := wire(cfg, log, db, runtimeDeps{
 		mailer:     mail,
 		clock:      systemClock{},
 		random:     rand.Reader,
 		hashParams: hasher.DefaultParams(),
+		outbox:     cfg.Outbox,
 	})
 	if err != nil {
 		return err
 	}
-	return listenAndServe(ctx, cfg.Addr, handler, log)
+
+	// The dispatcher outlives the HTTP server by a little: it stops only
+	// after the last request has been answered, so that mail queued by
+	// requests in flight is handed on now rather than after a restart.
+	dispatchCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	dispatched := make(chan struct{})
+	go func() {
+		defer close(dispatched)
+		svc.dispatcher.Run(dispatchCtx)
+	}()
+	serveErr := listenAndServe(ctx, cfg.Addr, svc.handler, log)
+	svc.dispatcher.MailQueued()
+	stopDispatch()
+	<-dispatched
+	return serveErr
 }
 
 // runtimeDeps are the pieces that tests replace: where mail goes, the time,
@@ -123,33 +139,48 @@ type runtimeDeps struct {
 	clock      ports.Clock
 	random     io.Reader
 	hashParams hasher.Params
+	outbox     outbox.Config
 }
 
-// newHandler wires the adapters to the use cases and returns the HTTP API.
-func newHandler(cfg Config, log *slog.Logger, db *sqlite.DB, d runtimeDeps) (http.Handler, error) {
+// service is the wired application: the HTTP API and the mail dispatcher
+// that delivers what the API queues.
+type service struct {
+	handler    http.Handler
+	dispatcher *outbox.Dispatcher
+}
+
+// wire builds the adapters and connects them to the use cases.
+func wire(cfg Config, log *slog.Logger, db *sqlite.DB, d runtimeDeps) (service, error) {
 	tokens, err := newTokens(cfg, log, d.random)
 	if err != nil {
-		return nil, err
+		return service{}, err
 	}
-	service, err := auth.NewService(auth.Deps{
-		Users:  sqlite.NewStore(db),
+	store := sqlite.NewStore(db)
+	dispatcher, err := outbox.New(store, d.mailer, d.clock, d.random, log, d.outbox)
+	if err != nil {
+		return service{}, err
+	}
+	auths, err := auth.NewService(auth.Deps{
+		Users:  store,
 		Hasher: hasher.New(d.hashParams, d.random, runtime.GOMAXPROCS(0)),
 		Tokens: tokens,
-		Mailer: d.mailer,
+		Mail:   dispatcher,
 		Clock:  d.clock,
 		Random: d.random,
 		Logger: log,
 	}, auth.Config{ActivationCodeTTL: cfg.ActivationCodeTTL, PublicURL: cfg.PublicURL})
 	if err != nil {
-		return nil, err
+		return service{}, err
 	}
-	return httpapi.NewRouter(httpapi.Config{
-		Auth:   service,
+	handler := httpapi.NewRouter(httpapi.Config{
+		Auth:   auths,
 		Ready:  db,
+		Mail:   dispatcher,
 		JWKS:   tokens.JWKS(),
 		Logger: log,
 		Random: d.random,
-	}), nil
+	})
+	return service{handler: handler, dispatcher: dispatcher}, nil
 }
 
 func newTokens(cfg Config, log *slog.Logger, random io.Reader) (*token.Tokens, error) {

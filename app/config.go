@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"authapi/adapters/mailer"
+	"authapi/app/outbox"
 )
 
 // Config is the service's configuration, read from flags and AUTH_*
@@ -30,6 +31,7 @@ type Config struct {
 	SMTP              mailer.SMTPConfig
 	LogFormat         string // "text" or "json"
 	LogLevel          slog.Level
+	Outbox            outbox.Config
 }
 
 // setting is one configuration value: its flag, its environment variable,
@@ -112,6 +114,15 @@ var settings = []setting{
 		c.SMTP.TLS = mode
 		return nil
 	}},
+	{"mail-max-attempts", "AUTH_MAIL_MAX_ATTEMPTS", "12", "failed delivery attempts after which an email is given up", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return errors.New("want a whole number from 1 to 1000")
+		}
+		c.Outbox.MaxAttempts = n
+		return nil
+	}},
+	{"mail-max-age", "AUTH_MAIL_MAX_AGE", "24h", "how long an email is retried before it is given up", durationInto(func(c *Config) *time.Duration { return &c.Outbox.MaxAge })},
 	{"log-format", "AUTH_LOG_FORMAT", "text", "log format: text or json", func(c *Config, v string) error {
 		if v != "text" && v != "json" {
 			return errors.New("want text or json")
@@ -155,7 +166,7 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 
-	var cfg Config
+	cfg := Config{Outbox: outbox.DefaultConfig()}
 	for _, s := range settings {
 		value := *values[s.flag]
 		if env, ok := lookup(getenv, s.env); ok && !given[s.flag] {

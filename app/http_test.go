@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"authapi/adapters/hasher"
 	"authapi/adapters/httpapi"
 	"authapi/adapters/sqlite"
+	"authapi/app/outbox"
 	"authapi/ports"
 )
 
@@ -29,13 +31,23 @@ import (
 type captureMailer struct {
 	mu   sync.Mutex
 	sent []ports.Message
+	down error // when set, every Send fails with it
 }
 
 func (m *captureMailer) Send(_ context.Context, msg ports.Message) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.down != nil {
+		return m.down
+	}
 	m.sent = append(m.sent, msg)
 	return nil
+}
+
+func (m *captureMailer) setDown(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.down = err
 }
 
 var mailedCode = regexp.MustCompile(`activation code is (\d{6})`)
@@ -91,11 +103,12 @@ func (b *syncBuffer) String() string {
 }
 
 type testAPI struct {
-	handler http.Handler
-	db      *sqlite.DB
-	mailer  *captureMailer
-	clock   *stepClock
-	logs    *syncBuffer
+	handler    http.Handler
+	dispatcher *outbox.Dispatcher
+	db         *sqlite.DB
+	mailer     *captureMailer
+	clock      *stepClock
+	logs       *syncBuffer
 }
 
 // cheapHash keeps the tests fast; the hashing code path is the production one.
@@ -126,13 +139,29 @@ func newTestAPI(t *testing.T) *testAPI {
 	if err := api.db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	api.handler, err = newHandler(cfg, log, api.db, runtimeDeps{
-		mailer: api.mailer, clock: api.clock, random: rand.Reader, hashParams: cheapHash,
+	svc, err := wire(cfg, log, api.db, runtimeDeps{
+		mailer: api.mailer, clock: api.clock, random: rand.Reader, hashParams: cheapHash, outbox: cfg.Outbox,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	api.handler, api.dispatcher = svc.handler, svc.dispatcher
 	return api
+}
+
+// deliverMail runs the mail dispatcher once, as its goroutine would.
+func (api *testAPI) deliverMail(t *testing.T) {
+	t.Helper()
+	if _, err := api.dispatcher.DeliverDue(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// code delivers the queued mail and returns the code last mailed to email.
+func (api *testAPI) code(t *testing.T, email string) string {
+	t.Helper()
+	api.deliverMail(t)
+	return api.mailer.lastCode(t, email)
 }
 
 type response struct {
@@ -213,7 +242,7 @@ var signupBody = map[string]string{"email": email, "password": password, "first_
 func (api *testAPI) signup(t *testing.T) string {
 	t.Helper()
 	wantStatus(t, api.do(t, "POST", "/signup", signupBody), http.StatusCreated)
-	return api.mailer.lastCode(t, email)
+	return api.code(t, email)
 }
 
 func (api *testAPI) activeUser(t *testing.T) {
@@ -250,7 +279,7 @@ func TestFullFlow(t *testing.T) {
 	if _, err := time.Parse(time.RFC3339, createdAt); err != nil {
 		t.Errorf("created_at: %v", err)
 	}
-	code := api.mailer.lastCode(t, email)
+	code := api.code(t, email)
 
 	wantStatus(t, api.do(t, "POST", "/verify", map[string]string{"email": email, "activation_code": code}), http.StatusOK)
 
@@ -363,7 +392,7 @@ func TestResendActivation(t *testing.T) {
 	if res.body["message"] == "" {
 		t.Errorf("no message: %s", res.Body)
 	}
-	newCode := api.mailer.lastCode(t, email)
+	newCode := api.code(t, email)
 	if newCode == oldCode {
 		t.Skip("the new code equals the old one by chance (one in a million)")
 	}
@@ -482,7 +511,11 @@ func TestOperationalRoutes(t *testing.T) {
 	if res.body["status"] != "ok" {
 		t.Errorf("healthz body %s", res.Body)
 	}
-	wantStatus(t, api.do(t, "GET", "/readyz", nil), 200)
+	res = api.do(t, "GET", "/readyz", nil)
+	wantStatus(t, res, 200)
+	if res.body["status"] != "ready" || res.body["mail"] == nil {
+		t.Errorf("readyz body %s", res.Body)
+	}
 
 	res = api.do(t, "GET", "/.well-known/jwks.json", nil)
 	wantStatus(t, res, 200)
@@ -501,6 +534,31 @@ func TestOperationalRoutes(t *testing.T) {
 	if res.Header().Get("Retry-After") == "" {
 		t.Error("503 without Retry-After")
 	}
+}
+
+func TestMailOutageDelaysMailButFailsNothing(t *testing.T) {
+	api := newTestAPI(t)
+	api.mailer.setDown(errors.New("dial tcp 127.0.0.1:25: connection refused"))
+	wantStatus(t, api.do(t, "POST", "/signup", signupBody), http.StatusCreated)
+	api.deliverMail(t) // fails and schedules a retry
+	api.clock.advance(time.Minute)
+	wantStatus(t, api.do(t, "POST", "/resend-activation", map[string]string{"email": email}), http.StatusOK)
+	api.deliverMail(t)
+
+	res := api.do(t, "GET", "/readyz", nil)
+	wantStatus(t, res, http.StatusOK)
+	mail, _ := res.body["mail"].(map[string]any)
+	if mail["pending"] != float64(1) || mail["superseded"] != float64(1) || mail["oldest_pending_seconds"] != float64(0) {
+		t.Errorf("readyz mail = %v, want the resent email pending and the first superseded", mail)
+	}
+
+	api.mailer.setDown(nil)
+	api.clock.advance(10 * time.Minute) // past any backoff
+	code := api.code(t, email)
+	if len(api.mailer.sent) != 1 {
+		t.Fatalf("delivered %d emails, want only the live code's", len(api.mailer.sent))
+	}
+	wantStatus(t, api.do(t, "POST", "/verify", map[string]string{"email": email, "activation_code": code}), http.StatusOK)
 }
 
 func TestActivatePageChangesNothing(t *testing.T) {

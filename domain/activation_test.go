@@ -35,24 +35,24 @@ func TestGenerateActivationCodeFailsOnShortRandom(t *testing.T) {
 	}
 }
 
-func TestNewUserID(t *testing.T) {
+func TestNewID(t *testing.T) {
 	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	random := bytes.Repeat([]byte{0xff}, 10)
-	id, err := NewUserID(now, bytes.NewReader(random))
+	id, err := NewID(now, bytes.NewReader(random))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(id) {
 		t.Errorf("id %q is not a UUIDv7", id)
 	}
-	later, err := NewUserID(now.Add(time.Millisecond), bytes.NewReader(make([]byte, 10)))
+	later, err := NewID(now.Add(time.Millisecond), bytes.NewReader(make([]byte, 10)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if later <= id {
 		t.Errorf("ids not time-ordered: %q then %q", id, later)
 	}
-	if _, err := NewUserID(now, bytes.NewReader(nil)); err == nil {
+	if _, err := NewID(now, bytes.NewReader(nil)); err == nil {
 		t.Error("no error from an exhausted random source")
 	}
 }

@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// NewUserID returns a UUIDv7 (RFC 9562): a millisecond timestamp followed by
+// NewID returns a UUIDv7 (RFC 9562): a millisecond timestamp followed by
 // random bits. Time-ordered ids keep the primary-key index append-mostly,
 // while the random part keeps ids unguessable.
-func NewUserID(now time.Time, r io.Reader) (string, error) {
+func NewID(now time.Time, r io.Reader) (string, error) {
 	var u [16]byte
 	if _, err := io.ReadFull(r, u[6:]); err != nil {
 		return "", fmt.Errorf("read random bytes: %w", err)

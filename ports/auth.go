@@ -31,7 +31,8 @@ type TokenPair struct {
 // Every error it returns is, or wraps, a *domain.Error with a code, except
 // unexpected failures, which drivers report as internal errors.
 type AuthService interface {
-	// Signup creates an inactive account and emails its activation code.
+	// Signup creates an inactive account and queues the email with its
+	// activation code in the same transaction.
 	// Errors: validation failures, domain.ErrEmailTaken.
 	Signup(ctx context.Context, req SignupRequest) (domain.User, error)
 
@@ -41,8 +42,8 @@ type AuthService interface {
 	Verify(ctx context.Context, email, code string) error
 
 	// ResendActivation issues a new activation code, invalidating the old
-	// one, and emails it. Errors: domain.ErrUserNotFound, ErrAlreadyActive,
-	// ErrUnavailable when the email cannot be sent.
+	// one, and queues its email, superseding any unsent earlier one.
+	// Errors: domain.ErrUserNotFound, ErrAlreadyActive.
 	ResendActivation(ctx context.Context, email string) error
 
 	// Login checks credentials and returns an access and a refresh token.

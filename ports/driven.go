@@ -10,11 +10,14 @@ import (
 	"authapi/domain"
 )
 
-// UserStore persists accounts.
+// UserStore persists accounts, and queues the mail that account changes
+// cause in the same transaction as the change, so that neither is ever stored
+// without the other.
 type UserStore interface {
-	// CreateUser stores a new account. It returns domain.ErrEmailTaken if an
-	// account with the same email exists.
-	CreateUser(ctx context.Context, u domain.User) error
+	// CreateUser stores a new account and queues mail with it. It returns
+	// domain.ErrEmailTaken if an account with the same email exists, in which
+	// case nothing is queued.
+	CreateUser(ctx context.Context, u domain.User, mail ...OutgoingMail) error
 
 	// UserByEmail returns the account with the given normalized email, or
 	// domain.ErrUserNotFound.
@@ -24,12 +27,70 @@ type UserStore interface {
 	UserByID(ctx context.Context, id string) (domain.User, error)
 
 	// UpdateUser loads the account with the given email inside one write
-	// transaction and passes it to update. If update returns nil the changed
-	// account is saved and returned; otherwise nothing is saved and update's
-	// error is returned. Concurrent updates of one account are serialized, so
-	// no change is lost. It returns domain.ErrUserNotFound if there is no such
-	// account.
-	UpdateUser(ctx context.Context, email domain.Email, update func(*domain.User) error) (domain.User, error)
+	// transaction and passes it to update. If update returns a nil error the
+	// changed account is saved, the mail update returned is queued, and the
+	// saved account is returned; otherwise nothing is saved and update's error
+	// is returned. Concurrent updates of one account are serialized, so no
+	// change is lost. update must not change the account's id or email. It
+	// returns domain.ErrUserNotFound if there is no such account.
+	UpdateUser(ctx context.Context, email domain.Email, update func(*domain.User) ([]OutgoingMail, error)) (domain.User, error)
+}
+
+// OutgoingMail is a message to queue for delivery.
+type OutgoingMail struct {
+	Message
+	// Slot, when set, makes the message replace any message of the same slot
+	// that has not been sent yet: a new activation code supersedes the old.
+	Slot string
+	// ExpiresAt, when set, is when the message becomes pointless, such as
+	// when the code it carries expires; it is not delivered after that.
+	ExpiresAt time.Time
+	// QueuedAt is when the change that caused the message happened; the
+	// first delivery attempt is due then.
+	QueuedAt time.Time
+}
+
+// QueuedMail is an outgoing message waiting in the outbox.
+type QueuedMail struct {
+	OutgoingMail
+	Attempts int // failed delivery attempts so far
+}
+
+// MailStats summarizes the outbox.
+type MailStats struct {
+	Pending, Sent, Dead, Superseded int
+	// OldestPending is the age of the oldest message not yet delivered; zero
+	// when none is pending.
+	OldestPending time.Duration
+}
+
+// Outbox is the delivery side of the mail queue that UserStore fills.
+type Outbox interface {
+	// DueMail returns up to limit pending messages whose next attempt is due
+	// at now, oldest first.
+	DueMail(ctx context.Context, now time.Time, limit int) ([]QueuedMail, error)
+
+	// MarkSent records that the message was delivered.
+	MarkSent(ctx context.Context, id string, now time.Time) error
+
+	// RetryLater records a failed attempt and when to try again.
+	RetryLater(ctx context.Context, id string, attempts int, next time.Time, lastError string) error
+
+	// MarkDead gives up on the message, keeping the reason.
+	MarkDead(ctx context.Context, id string, attempts int, now time.Time, reason string) error
+
+	// MailStats counts messages by state at time now.
+	MailStats(ctx context.Context, now time.Time) (MailStats, error)
+
+	// PruneMail deletes messages that are no longer pending and were queued
+	// before the given time.
+	PruneMail(ctx context.Context, before time.Time) (int, error)
+}
+
+// MailNotifier hears that mail has been queued, so that delivery need not
+// wait for the next poll of the outbox.
+type MailNotifier interface {
+	MailQueued()
 }
 
 // PasswordHasher turns passwords into self-describing hashes and checks them.
@@ -68,6 +129,9 @@ type Tokens interface {
 // Message is an email ready to send: a plain-text body and its HTML
 // alternative.
 type Message struct {
+	// ID identifies the message across delivery attempts; mailers derive the
+	// Message-ID header from it, so a repeated delivery is recognisable.
+	ID      string
 	To      domain.Email
 	Subject string
 	Text    string

@@ -18,6 +18,7 @@ const timestampLayout = "2006-01-02T15:04:05.000Z07:00"
 type handlers struct {
 	auth  ports.AuthService
 	ready Pinger
+	mail  MailStatus
 	jwks  []byte
 }
 
@@ -74,6 +75,19 @@ type messageResponse struct {
 
 type statusResponse struct {
 	Status string `json:"status"`
+}
+
+type readyResponse struct {
+	Status string       `json:"status"`
+	Mail   mailResponse `json:"mail"`
+}
+
+type mailResponse struct {
+	Pending              int   `json:"pending"`
+	Sent                 int   `json:"sent"`
+	Dead                 int   `json:"dead"`
+	Superseded           int   `json:"superseded"`
+	OldestPendingSeconds int64 `json:"oldest_pending_seconds"`
 }
 
 func newUserResponse(u domain.User) userResponse {
@@ -180,6 +194,9 @@ func (h *handlers) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, statusResponse{Status: "ok"})
 }
 
+// readyz reports whether the database answers, with the state of the mail
+// outbox for operators: dead or long-pending mail needs a look at the mail
+// server, though it does not make the service unready.
 func (h *handlers) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
@@ -188,7 +205,19 @@ func (h *handlers) readyz(c *gin.Context) {
 		writeProblem(c, domain.CodeUnavailable, "the database does not answer", nil)
 		return
 	}
-	c.JSON(http.StatusOK, statusResponse{Status: "ready"})
+	stats, err := h.mail.Stats(ctx)
+	if err != nil {
+		logger(c).WarnContext(ctx, "not ready: outbox unreadable", "error", err)
+		writeProblem(c, domain.CodeUnavailable, "the database does not answer", nil)
+		return
+	}
+	c.JSON(http.StatusOK, readyResponse{Status: "ready", Mail: mailResponse{
+		Pending:              stats.Pending,
+		Sent:                 stats.Sent,
+		Dead:                 stats.Dead,
+		Superseded:           stats.Superseded,
+		OldestPendingSeconds: seconds(stats.OldestPending),
+	}})
 }
 
 func (h *handlers) jwksDocument(c *gin.Context) {

@@ -19,11 +19,17 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// MailStatus reports the state of the mail outbox.
+type MailStatus interface {
+	Stats(ctx context.Context) (ports.MailStats, error)
+}
+
 // Config is what the router needs.
 type Config struct {
 	Auth   ports.AuthService
-	Ready  Pinger // checked by GET /readyz
-	JWKS   []byte // served at /.well-known/jwks.json
+	Ready  Pinger     // checked by GET /readyz
+	Mail   MailStatus // reported by GET /readyz
+	JWKS   []byte     // served at /.well-known/jwks.json
 	Logger *slog.Logger
 	Random io.Reader // source of request ids
 }
@@ -39,7 +45,7 @@ func NewRouter(cfg Config) http.Handler {
 	// Client addresses come from the socket; forwarded headers are not trusted.
 	_ = r.SetTrustedProxies(nil)
 
-	h := &handlers{auth: cfg.Auth, ready: cfg.Ready, jwks: cfg.JWKS}
+	h := &handlers{auth: cfg.Auth, ready: cfg.Ready, mail: cfg.Mail, jwks: cfg.JWKS}
 	r.Use(withRequestID(cfg.Random, cfg.Logger), accessLog(), recoverPanics(), securityHeaders(), limitBody())
 	r.NoRoute(func(c *gin.Context) {
 		writeProblem(c, codeRouteNotFound, "no such route", nil)

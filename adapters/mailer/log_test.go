@@ -16,6 +16,7 @@ import (
 
 func activationMessage() ports.Message {
 	return ports.Message{
+		ID:      "01936f5c-7a2e-7c1d-9f3b-2a6e8d4c1b0f",
 		To:      "zoe@example.com",
 		Subject: "Welcome, Zoë",
 		Text:    "Your activation code is 493817.\nOr open https://auth.example.com/activate?code=493817\n",

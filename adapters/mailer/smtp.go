@@ -185,7 +185,13 @@ func (m *SMTPMailer) compose(msg ports.Message) (*mail.Msg, error) {
 	// non-ASCII or control characters, so a CR LF cannot inject headers.
 	email.Subject(msg.Subject)
 	email.SetDate()
-	email.SetMessageID()
+	if msg.ID != "" {
+		// A stable Message-ID makes a repeated delivery of the same outbox
+		// message recognisable as a duplicate.
+		email.SetMessageIDWithValue(msg.ID + "@" + domainOf(m.from.Address))
+	} else {
+		email.SetMessageID()
+	}
 	email.SetBodyString(mail.TypeTextPlain, msg.Text)
 	email.AddAlternativeString(mail.TypeTextHTML, msg.HTML)
 	return email, nil
@@ -267,6 +273,15 @@ func (c SMTPConfig) tlsConfig() *tls.Config {
 		cfg.MinVersion = tls.VersionTLS12
 	}
 	return cfg
+}
+
+// domainOf returns the domain part of an address, for Message-IDs that are
+// unique to the sender.
+func domainOf(address string) string {
+	if at := strings.LastIndexByte(address, '@'); at >= 0 {
+		return address[at+1:]
+	}
+	return "localhost"
 }
 
 // scrub removes secret from text.

@@ -468,6 +468,9 @@ func checkMessage(t *testing.T, data []byte, msg ports.Message) {
 	if id := h.Get("Message-Id"); !regexp.MustCompile(`^<[^<>@\s]+@[^<>@\s]+>$`).MatchString(id) {
 		t.Errorf("Message-ID = %q, want <local@domain>", id)
 	}
+	if msg.ID != "" && !strings.HasPrefix(h.Get("Message-Id"), "<"+msg.ID+"@") {
+		t.Errorf("Message-ID = %q, want it derived from the message id %q", h.Get("Message-Id"), msg.ID)
+	}
 
 	mediaType, params, err := mime.ParseMediaType(h.Get("Content-Type"))
 	if err != nil || mediaType != "multipart/alternative" {

@@ -1,26 +1,47 @@
-// Package memstore is an in-memory ports.UserStore for tests and examples.
-// It obeys the same contract as the SQLite store (see porttest), so tests
-// written against it mean the same thing against the real database.
+// Package memstore is an in-memory ports.UserStore and ports.Outbox for tests
+// and examples. It obeys the same contracts as the SQLite store (see
+// porttest), so tests written against it mean the same against the database.
 package memstore
 
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
+	"time"
 
 	"authapi/domain"
 	"authapi/ports"
 )
 
-var _ ports.UserStore = (*Store)(nil)
+var (
+	_ ports.UserStore = (*Store)(nil)
+	_ ports.Outbox    = (*Store)(nil)
+)
 
 var errIdentityChanged = errors.New("memstore: update user: the update changed the account's id or email")
 
-// Store keeps accounts in maps guarded by one mutex.
+// Mail states, as the SQLite store names them.
+const (
+	statePending    = "pending"
+	stateSent       = "sent"
+	stateDead       = "dead"
+	stateSuperseded = "superseded"
+)
+
+type mailRecord struct {
+	ports.QueuedMail
+	state       string
+	nextAttempt time.Time
+	lastError   string
+}
+
+// Store keeps accounts and queued mail in memory, guarded by one mutex.
 type Store struct {
 	mu      sync.Mutex
 	byID    map[string]domain.User
 	idByKey map[domain.Email]string
+	mail    []*mailRecord
 }
 
 // New returns an empty store.
@@ -28,8 +49,8 @@ func New() *Store {
 	return &Store{byID: map[string]domain.User{}, idByKey: map[domain.Email]string{}}
 }
 
-// CreateUser stores u, or returns domain.ErrEmailTaken.
-func (s *Store) CreateUser(_ context.Context, u domain.User) error {
+// CreateUser stores u and queues mail, or returns domain.ErrEmailTaken.
+func (s *Store) CreateUser(_ context.Context, u domain.User, mail ...ports.OutgoingMail) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, taken := s.idByKey[u.Email]; taken {
@@ -37,6 +58,7 @@ func (s *Store) CreateUser(_ context.Context, u domain.User) error {
 	}
 	s.byID[u.ID] = clone(u)
 	s.idByKey[u.Email] = u.ID
+	s.queue(mail)
 	return nil
 }
 
@@ -64,7 +86,7 @@ func (s *Store) UserByID(_ context.Context, id string) (domain.User, error) {
 
 // UpdateUser applies update to the account with email while holding the lock,
 // which serializes updates as the database's write transaction does.
-func (s *Store) UpdateUser(_ context.Context, email domain.Email, update func(*domain.User) error) (domain.User, error) {
+func (s *Store) UpdateUser(_ context.Context, email domain.Email, update func(*domain.User) ([]ports.OutgoingMail, error)) (domain.User, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	id, ok := s.idByKey[email]
@@ -72,7 +94,8 @@ func (s *Store) UpdateUser(_ context.Context, email domain.Email, update func(*d
 		return domain.User{}, domain.ErrUserNotFound
 	}
 	u := clone(s.byID[id])
-	if err := update(&u); err != nil {
+	mail, err := update(&u)
+	if err != nil {
 		return domain.User{}, err
 	}
 	if u.ID != id || u.Email != email {
@@ -81,7 +104,113 @@ func (s *Store) UpdateUser(_ context.Context, email domain.Email, update func(*d
 		return domain.User{}, errIdentityChanged
 	}
 	s.byID[id] = clone(u)
+	s.queue(mail)
 	return clone(u), nil
+}
+
+// queue adds mail, superseding unsent messages of the same slot. The caller
+// holds the lock.
+func (s *Store) queue(mail []ports.OutgoingMail) {
+	for _, m := range mail {
+		if m.Slot != "" {
+			for _, r := range s.mail {
+				if r.Slot == m.Slot && r.state == statePending {
+					r.state = stateSuperseded
+					r.Text, r.HTML = "", ""
+				}
+			}
+		}
+		s.mail = append(s.mail, &mailRecord{
+			QueuedMail:  ports.QueuedMail{OutgoingMail: m},
+			state:       statePending,
+			nextAttempt: m.QueuedAt,
+		})
+	}
+}
+
+// DueMail returns pending messages due at now, oldest first.
+func (s *Store) DueMail(_ context.Context, now time.Time, limit int) ([]ports.QueuedMail, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var due []*mailRecord
+	for _, r := range s.mail {
+		if r.state == statePending && !r.nextAttempt.After(now) {
+			due = append(due, r)
+		}
+	}
+	slices.SortStableFunc(due, func(a, b *mailRecord) int { return a.nextAttempt.Compare(b.nextAttempt) })
+	var out []ports.QueuedMail
+	for _, r := range due[:min(limit, len(due))] {
+		out = append(out, r.QueuedMail)
+	}
+	return out, nil
+}
+
+// MarkSent records a delivery and forgets the body.
+func (s *Store) MarkSent(_ context.Context, id string, _ time.Time) error {
+	return s.settle(id, func(r *mailRecord) {
+		r.state = stateSent
+		r.Text, r.HTML = "", ""
+	})
+}
+
+// RetryLater records a failed attempt.
+func (s *Store) RetryLater(_ context.Context, id string, attempts int, next time.Time, lastError string) error {
+	return s.settle(id, func(r *mailRecord) {
+		r.Attempts, r.nextAttempt, r.lastError = attempts, next, lastError
+	})
+}
+
+// MarkDead gives up on a message and forgets its body.
+func (s *Store) MarkDead(_ context.Context, id string, attempts int, _ time.Time, reason string) error {
+	return s.settle(id, func(r *mailRecord) {
+		r.state, r.Attempts, r.lastError = stateDead, attempts, reason
+		r.Text, r.HTML = "", ""
+	})
+}
+
+// settle changes a pending message; messages in other states stay as they are.
+func (s *Store) settle(id string, change func(*mailRecord)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.mail {
+		if r.ID == id && r.state == statePending {
+			change(r)
+		}
+	}
+	return nil
+}
+
+// MailStats counts messages by state.
+func (s *Store) MailStats(_ context.Context, now time.Time) (ports.MailStats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var st ports.MailStats
+	for _, r := range s.mail {
+		switch r.state {
+		case statePending:
+			st.Pending++
+			st.OldestPending = max(st.OldestPending, now.Sub(r.QueuedAt))
+		case stateSent:
+			st.Sent++
+		case stateDead:
+			st.Dead++
+		case stateSuperseded:
+			st.Superseded++
+		}
+	}
+	return st, nil
+}
+
+// PruneMail deletes settled messages queued before the given time.
+func (s *Store) PruneMail(_ context.Context, before time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := len(s.mail)
+	s.mail = slices.DeleteFunc(s.mail, func(r *mailRecord) bool {
+		return r.state != statePending && r.QueuedAt.Before(before)
+	})
+	return n - len(s.mail), nil
 }
 
 // clone copies the one reference field, so callers cannot change stored state

@@ -11,3 +11,7 @@ import (
 func TestStoreContract(t *testing.T) {
 	porttest.TestUserStore(t, func(*testing.T) ports.UserStore { return memstore.New() })
 }
+
+func TestOutboxContract(t *testing.T) {
+	porttest.TestOutbox(t, func(*testing.T) porttest.MailStore { return memstore.New() })
+}

@@ -31,12 +31,16 @@ func NewStore(db *DB) *Store {
 	return &Store{db: db, reads: sqlcgen.New(db.reader), writes: sqlcgen.New(db.writer)}
 }
 
-// CreateUser stores u, or returns domain.ErrEmailTaken.
-func (s *Store) CreateUser(ctx context.Context, u domain.User) error {
-	if err := s.writes.CreateUser(ctx, userParams(u)); err != nil {
-		return translate(ctx, "create user", err)
-	}
-	return nil
+// CreateUser stores u and queues mail in one transaction, or returns
+// domain.ErrEmailTaken.
+func (s *Store) CreateUser(ctx context.Context, u domain.User, mail ...ports.OutgoingMail) error {
+	err := s.db.inTx(ctx, func(q *sqlcgen.Queries) error {
+		if err := q.CreateUser(ctx, userParams(u)); err != nil {
+			return err
+		}
+		return queueMail(ctx, q, mail)
+	})
+	return translate(ctx, "create user", err)
 }
 
 // UserByEmail returns the account with email, or domain.ErrUserNotFound.
@@ -57,11 +61,11 @@ func (s *Store) UserByID(ctx context.Context, id string) (domain.User, error) {
 	return userFromRow(row), nil
 }
 
-// UpdateUser loads the account with email, applies update and saves the
-// result, all in one write transaction. update's error is returned as it is,
+// UpdateUser loads the account with email, applies update, saves the result
+// and queues the mail update returns, all in one write transaction. update's error is returned as it is,
 // and nothing is saved. update runs while the writer connection is held, so it
 // must be quick and must not write through this store.
-func (s *Store) UpdateUser(ctx context.Context, email domain.Email, update func(*domain.User) error) (domain.User, error) {
+func (s *Store) UpdateUser(ctx context.Context, email domain.Email, update func(*domain.User) ([]ports.OutgoingMail, error)) (domain.User, error) {
 	var (
 		saved     domain.User
 		updateErr error
@@ -72,7 +76,8 @@ func (s *Store) UpdateUser(ctx context.Context, email domain.Email, update func(
 			return err
 		}
 		u := userFromRow(row)
-		if updateErr = update(&u); updateErr != nil {
+		var mail []ports.OutgoingMail
+		if mail, updateErr = update(&u); updateErr != nil {
 			return updateErr
 		}
 		if u.ID != row.ID || string(u.Email) != row.Email {
@@ -87,7 +92,7 @@ func (s *Store) UpdateUser(ctx context.Context, email domain.Email, update func(
 			return sql.ErrNoRows
 		}
 		saved = u
-		return nil
+		return queueMail(ctx, q, mail)
 	})
 	switch {
 	case updateErr != nil:

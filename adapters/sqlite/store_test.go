@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/url"
@@ -27,6 +28,57 @@ func TestStoreContract(t *testing.T) {
 	porttest.TestUserStore(t, func(t *testing.T) ports.UserStore {
 		return NewStore(openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
 	})
+}
+
+func TestOutboxContract(t *testing.T) {
+	porttest.TestOutbox(t, func(t *testing.T) porttest.MailStore {
+		return NewStore(openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
+	})
+}
+
+// TestSettledMailForgetsItsBody checks what the port cannot show: the code in
+// a message's body leaves the database once the message is settled.
+func TestSettledMailForgetsItsBody(t *testing.T) {
+	db := openTestDB(t, filepath.Join(t.TempDir(), "auth.db"))
+	store := NewStore(db)
+	now := time.UnixMilli(1_700_000_000_000).UTC()
+	mail := func(id, slot string) ports.OutgoingMail {
+		return ports.OutgoingMail{Message: ports.Message{ID: id, To: "a@example.com", Subject: "s", Text: "code 482913", HTML: "<b>482913</b>"}, Slot: slot, QueuedAt: now}
+	}
+	if err := store.CreateUser(t.Context(), testUser(t, "a@example.com"), mail("sent", ""), mail("dead", ""), mail("old", "slot"), mail("pending", "")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.UpdateUser(t.Context(), "a@example.com", func(*domain.User) ([]ports.OutgoingMail, error) {
+		return []ports.OutgoingMail{mail("new", "slot")}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.MarkSent(t.Context(), "sent", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.MarkDead(t.Context(), "dead", 3, now, "gave up"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.reader.QueryContext(t.Context(), `SELECT id, state, text_body || html_body FROM outbox ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	got := map[string]string{}
+	for rows.Next() {
+		var id, state, body string
+		if err := rows.Scan(&id, &state, &body); err != nil {
+			t.Fatal(err)
+		}
+		got[id] = state + ":" + body
+	}
+	want := map[string]string{
+		"sent": "sent:", "dead": "dead:", "old": "superseded:",
+		"pending": "pending:code 482913<b>482913</b>", "new": "pending:code 482913<b>482913</b>",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("outbox rows = %v\nwant %v", got, want)
+	}
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {
@@ -74,9 +126,9 @@ func TestDataSurvivesReopen(t *testing.T) {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	activatedAt := u.CreatedAt.Add(time.Minute)
-	want, err := store.UpdateUser(t.Context(), u.Email, func(u *domain.User) error {
+	want, err := store.UpdateUser(t.Context(), u.Email, noMail(func(u *domain.User) error {
 		return u.Activate("123456", activatedAt)
-	})
+	}))
 	if err != nil {
 		t.Fatalf("UpdateUser: %v", err)
 	}
@@ -286,11 +338,11 @@ func TestUpdateUserRefusesIdentityChange(t *testing.T) {
 			if err := store.CreateUser(t.Context(), u); err != nil {
 				t.Fatalf("CreateUser: %v", err)
 			}
-			_, err := store.UpdateUser(t.Context(), u.Email, func(u *domain.User) error {
+			_, err := store.UpdateUser(t.Context(), u.Email, noMail(func(u *domain.User) error {
 				tt.change(u)
 				u.FirstName = "Changed"
 				return nil
-			})
+			}))
 			if err == nil {
 				t.Fatal("UpdateUser succeeded, want an error")
 			}
@@ -408,10 +460,10 @@ func writeWhileLocked(t *testing.T, db *DB, path string) error {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	var writeErr error
-	_, err := store.UpdateUser(t.Context(), u.Email, func(*domain.User) error {
+	_, err := store.UpdateUser(t.Context(), u.Email, noMail(func(*domain.User) error {
 		_, writeErr = other.ExecContext(t.Context(), "CREATE TABLE intruder (x INTEGER)")
 		return nil
-	})
+	}))
 	if err != nil {
 		t.Fatalf("UpdateUser: %v", err)
 	}
@@ -477,9 +529,14 @@ func testUser(t *testing.T, email string) domain.User {
 		t.Fatalf("NewRegistration: %v", err)
 	}
 	now := time.Date(2025, time.May, 4, 12, 0, 0, 0, time.UTC)
-	id, err := domain.NewUserID(now, bytes.NewReader(bytes.Repeat([]byte{7}, 10)))
+	id, err := domain.NewID(now, bytes.NewReader(bytes.Repeat([]byte{7}, 10)))
 	if err != nil {
-		t.Fatalf("NewUserID: %v", err)
+		t.Fatalf("NewID: %v", err)
 	}
 	return domain.NewUser(id, reg, "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA", "123456", now, 15*time.Minute)
+}
+
+// noMail adapts an update that queues no mail to UpdateUser's signature.
+func noMail(update func(*domain.User) error) func(*domain.User) ([]ports.OutgoingMail, error) {
+	return func(u *domain.User) ([]ports.OutgoingMail, error) { return nil, update(u) }
 }

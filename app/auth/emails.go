@@ -2,7 +2,6 @@ package auth
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	htmltemplate "html/template"
 	"net/url"
@@ -44,7 +43,10 @@ type activationEmail struct {
 	Link      string
 }
 
-func (s *Service) sendActivation(ctx context.Context, user domain.User, code domain.ActivationCode) error {
+// activationMail composes the email that carries an activation code. Its
+// slot makes a newer code's email supersede an older one still queued, and it
+// expires with the code.
+func (s *Service) activationMail(user domain.User, code domain.ActivationCode, now time.Time) (ports.OutgoingMail, error) {
 	data := activationEmail{
 		FirstName: user.FirstName,
 		Code:      code,
@@ -53,17 +55,27 @@ func (s *Service) sendActivation(ctx context.Context, user domain.User, code dom
 	}
 	var text, html bytes.Buffer
 	if err := activationText.Execute(&text, data); err != nil {
-		return fmt.Errorf("render activation email: %w", err)
+		return ports.OutgoingMail{}, fmt.Errorf("render activation email: %w", err)
 	}
 	if err := activationHTML.Execute(&html, data); err != nil {
-		return fmt.Errorf("render activation email: %w", err)
+		return ports.OutgoingMail{}, fmt.Errorf("render activation email: %w", err)
 	}
-	return s.mailer.Send(ctx, ports.Message{
-		To:      user.Email,
-		Subject: activationSubject,
-		Text:    text.String(),
-		HTML:    html.String(),
-	})
+	id, err := domain.NewID(now, s.random)
+	if err != nil {
+		return ports.OutgoingMail{}, err
+	}
+	return ports.OutgoingMail{
+		Message: ports.Message{
+			ID:      id,
+			To:      user.Email,
+			Subject: activationSubject,
+			Text:    text.String(),
+			HTML:    html.String(),
+		},
+		Slot:      "activation:" + user.ID,
+		ExpiresAt: user.Activation.ExpiresAt,
+		QueuedAt:  now,
+	}, nil
 }
 
 // activationLink points to the service's /activate page, which shows the code

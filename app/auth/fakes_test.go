@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"authapi/domain"
-	"authapi/ports"
 )
 
 // manualClock is a clock the test moves by hand.
@@ -84,26 +83,10 @@ func (f *fakeTokens) Verify(token string, kind domain.TokenKind, now time.Time) 
 	return c, nil
 }
 
-// fakeMailer records messages, or fails when told to.
-type fakeMailer struct {
-	sent []ports.Message
-	fail error
-}
+// countingNotifier counts wake-ups of the mail dispatcher.
+type countingNotifier struct{ wakeups int }
 
-func (m *fakeMailer) Send(_ context.Context, msg ports.Message) error {
-	if m.fail != nil {
-		return m.fail
-	}
-	m.sent = append(m.sent, msg)
-	return nil
-}
-
-func (m *fakeMailer) last() ports.Message {
-	if len(m.sent) == 0 {
-		return ports.Message{}
-	}
-	return m.sent[len(m.sent)-1]
-}
+func (n *countingNotifier) MailQueued() { n.wakeups++ }
 
 // logBuffer is a concurrency-safe sink for the service's log.
 type logBuffer struct {

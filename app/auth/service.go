@@ -25,7 +25,8 @@ type Deps struct {
 	Users  ports.UserStore
 	Hasher ports.PasswordHasher
 	Tokens ports.Tokens
-	Mailer ports.Mailer
+	// Mail hears when mail has been queued, so delivery can start at once.
+	Mail   ports.MailNotifier
 	Clock  ports.Clock
 	Random ports.Random
 	Logger *slog.Logger
@@ -45,7 +46,7 @@ type Service struct {
 	users  ports.UserStore
 	hasher ports.PasswordHasher
 	tokens ports.Tokens
-	mailer ports.Mailer
+	mail   ports.MailNotifier
 	clock  ports.Clock
 	random ports.Random
 	log    *slog.Logger
@@ -61,7 +62,7 @@ type Service struct {
 // NewService returns the use cases wired to deps.
 func NewService(deps Deps, cfg Config) (*Service, error) {
 	switch {
-	case deps.Users == nil, deps.Hasher == nil, deps.Tokens == nil, deps.Mailer == nil,
+	case deps.Users == nil, deps.Hasher == nil, deps.Tokens == nil, deps.Mail == nil,
 		deps.Clock == nil, deps.Random == nil, deps.Logger == nil:
 		return nil, errors.New("auth: every dependency is required")
 	case cfg.ActivationCodeTTL <= 0:
@@ -73,7 +74,7 @@ func NewService(deps Deps, cfg Config) (*Service, error) {
 		users:  deps.Users,
 		hasher: deps.Hasher,
 		tokens: deps.Tokens,
-		mailer: deps.Mailer,
+		mail:   deps.Mail,
 		clock:  deps.Clock,
 		random: deps.Random,
 		log:    deps.Logger,
@@ -101,7 +102,7 @@ func (s *Service) Signup(ctx context.Context, req ports.SignupRequest) (domain.U
 		return domain.User{}, fmt.Errorf("hash password: %w", err)
 	}
 	now := s.now()
-	id, err := domain.NewUserID(now, s.random)
+	id, err := domain.NewID(now, s.random)
 	if err != nil {
 		return domain.User{}, err
 	}
@@ -110,15 +111,16 @@ func (s *Service) Signup(ctx context.Context, req ports.SignupRequest) (domain.U
 		return domain.User{}, err
 	}
 	user := domain.NewUser(id, reg, hash, code, now, s.cfg.ActivationCodeTTL)
-	if err := s.users.CreateUser(ctx, user); err != nil {
+	mail, err := s.activationMail(user, code, now)
+	if err != nil {
+		return domain.User{}, err
+	}
+	// The email is queued in the same transaction as the account, so neither
+	// exists without the other, and a mail server outage cannot fail a signup.
+	if err := s.users.CreateUser(ctx, user, mail); err != nil {
 		return domain.User{}, fmt.Errorf("create user: %w", err)
 	}
-	// The account is stored: a mail failure must not undo or hide that, since
-	// the user can ask for the code again.
-	if err := s.sendActivation(ctx, user, code); err != nil {
-		s.log.WarnContext(ctx, "activation email not sent after signup; the user can request a resend",
-			"user_id", user.ID, "error", err)
-	}
+	s.mail.MailQueued()
 	return user, nil
 }
 
@@ -132,15 +134,15 @@ func (s *Service) Verify(ctx context.Context, email, code string) error {
 	}
 	now := s.now()
 	var wrongCode error
-	_, err := s.users.UpdateUser(ctx, domain.NormalizeEmail(email), func(u *domain.User) error {
+	_, err := s.users.UpdateUser(ctx, domain.NormalizeEmail(email), func(u *domain.User) ([]ports.OutgoingMail, error) {
 		err := u.Activate(strings.TrimSpace(code), now)
 		if errors.Is(err, domain.ErrInvalidCode) {
 			// Keep the counted attempt: the update must be saved for the
 			// attempt limit to mean anything.
 			wrongCode = err
-			return nil
+			return nil, nil
 		}
-		return err
+		return nil, err
 	})
 	if err != nil {
 		return err
@@ -160,16 +162,19 @@ func (s *Service) ResendActivation(ctx context.Context, email string) error {
 		return err
 	}
 	now := s.now()
-	user, err := s.users.UpdateUser(ctx, domain.NormalizeEmail(email), func(u *domain.User) error {
-		return u.IssueActivationCode(code, now, s.cfg.ActivationCodeTTL)
+	_, err = s.users.UpdateUser(ctx, domain.NormalizeEmail(email), func(u *domain.User) ([]ports.OutgoingMail, error) {
+		if err := u.IssueActivationCode(code, now, s.cfg.ActivationCodeTTL); err != nil {
+			return nil, err
+		}
+		// The new email replaces the old one if that is still queued: nobody
+		// should receive a dead code after a live one.
+		mail, err := s.activationMail(*u, code, now)
+		return []ports.OutgoingMail{mail}, err
 	})
 	if err != nil {
 		return err
 	}
-	if err := s.sendActivation(ctx, user, code); err != nil {
-		s.log.ErrorContext(ctx, "activation email not sent on resend", "user_id", user.ID, "error", err)
-		return fmt.Errorf("send activation email: %w", domain.ErrUnavailable)
-	}
+	s.mail.MailQueued()
 	return nil
 }
 

@@ -22,7 +22,7 @@ type fixture struct {
 	users  *memstore.Store
 	hasher *fakeHasher
 	tokens *fakeTokens
-	mailer *fakeMailer
+	mail   *countingNotifier
 	clock  *manualClock
 	log    *logBuffer
 }
@@ -33,7 +33,7 @@ func newFixture(t *testing.T) *fixture {
 		users:  memstore.New(),
 		hasher: &fakeHasher{},
 		tokens: newFakeTokens(),
-		mailer: &fakeMailer{},
+		mail:   &countingNotifier{},
 		clock:  &manualClock{now: start},
 		log:    &logBuffer{},
 	}
@@ -42,7 +42,7 @@ func newFixture(t *testing.T) *fixture {
 		Users:  f.users,
 		Hasher: f.hasher,
 		Tokens: f.tokens,
-		Mailer: f.mailer,
+		Mail:   f.mail,
 		Clock:  f.clock,
 		Random: &countingRandom{},
 		Logger: slog.New(slog.NewTextHandler(f.log, nil)),
@@ -69,11 +69,31 @@ func (f *fixture) signup(t *testing.T) string {
 	return f.lastCode(t)
 }
 
+// queued returns the pending mail in the order it was queued.
+func (f *fixture) queued(t *testing.T) []ports.QueuedMail {
+	t.Helper()
+	mail, err := f.users.DueMail(context.Background(), start.Add(1000*time.Hour), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mail
+}
+
+func (f *fixture) lastMail(t *testing.T) ports.QueuedMail {
+	t.Helper()
+	mail := f.queued(t)
+	if len(mail) == 0 {
+		t.Fatal("no mail queued")
+	}
+	return mail[len(mail)-1]
+}
+
 func (f *fixture) lastCode(t *testing.T) string {
 	t.Helper()
-	m := codeInMail.FindStringSubmatch(f.mailer.last().Text)
+	text := f.lastMail(t).Text
+	m := codeInMail.FindStringSubmatch(text)
 	if m == nil {
-		t.Fatalf("no activation code in email %q", f.mailer.last().Text)
+		t.Fatalf("no activation code in email %q", text)
 	}
 	return m[1]
 }
@@ -102,14 +122,18 @@ func TestSignup(t *testing.T) {
 	if stored.PasswordHash != "fake$StrongPassword123!" {
 		t.Errorf("stored password hash = %q", stored.PasswordHash)
 	}
-	if len(f.mailer.sent) != 1 {
-		t.Fatalf("sent %d emails, want 1", len(f.mailer.sent))
+	queued := f.queued(t)
+	if len(queued) != 1 || f.mail.wakeups != 1 {
+		t.Fatalf("queued %d emails with %d wake-ups, want 1 and 1", len(queued), f.mail.wakeups)
 	}
-	msg := f.mailer.sent[0]
+	msg := queued[0]
 	code := f.lastCode(t)
 	wantLink := "https://auth.example.com/base/activate?code=" + code + "&email=astro.user%40example.com"
 	if msg.To != "astro.user@example.com" || !strings.Contains(msg.Text, wantLink) || !strings.Contains(msg.HTML, code) {
 		t.Errorf("email to %q with text %q, want link %q and the code in both bodies", msg.To, msg.Text, wantLink)
+	}
+	if msg.ID == "" || msg.Slot != "activation:"+user.ID || !msg.ExpiresAt.Equal(start.Add(time.Hour)) || !msg.QueuedAt.Equal(start) {
+		t.Errorf("queued mail = id %q slot %q expires %v queued %v", msg.ID, msg.Slot, msg.ExpiresAt, msg.QueuedAt)
 	}
 	if !strings.Contains(msg.Text, "expires in 1 hour") {
 		t.Errorf("email does not state the lifetime: %q", msg.Text)
@@ -138,35 +162,13 @@ func TestSignupRejections(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
-			if len(f.mailer.sent) != 1 {
-				t.Errorf("sent %d emails, want only the first signup's", len(f.mailer.sent))
+			if n := len(f.queued(t)); n != 1 {
+				t.Errorf("queued %d emails, want only the first signup's", n)
 			}
 			if f.hasher.hashes != hashesBefore {
 				t.Errorf("rejected signup did hashing work")
 			}
 		})
-	}
-}
-
-func TestSignupSucceedsWhenMailFails(t *testing.T) {
-	f := newFixture(t)
-	f.mailer.fail = errors.New("smtp down")
-	if _, err := f.svc.Signup(context.Background(), astro); err != nil {
-		t.Fatalf("signup failed because of the mailer: %v", err)
-	}
-	if _, err := f.users.UserByEmail(context.Background(), "astro.user@example.com"); err != nil {
-		t.Errorf("account lost: %v", err)
-	}
-	if !strings.Contains(f.log.String(), "smtp down") {
-		t.Errorf("mail failure not logged: %s", f.log.String())
-	}
-	// The user recovers by asking again once mail works.
-	f.mailer.fail = nil
-	if err := f.svc.ResendActivation(context.Background(), astro.Email); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.svc.Verify(context.Background(), astro.Email, f.lastCode(t)); err != nil {
-		t.Errorf("verify after resend: %v", err)
 	}
 }
 
@@ -250,8 +252,11 @@ func TestResendActivation(t *testing.T) {
 		t.Fatal(err)
 	}
 	newCode := f.lastCode(t)
-	if len(f.mailer.sent) != 2 {
-		t.Fatalf("sent %d emails, want 2", len(f.mailer.sent))
+	if queued := f.queued(t); len(queued) != 1 {
+		t.Fatalf("%d emails pending, want the new one to have superseded the unsent old one", len(queued))
+	}
+	if st, _ := f.users.MailStats(context.Background(), start); st.Superseded != 1 {
+		t.Errorf("stats = %+v, want one superseded email", st)
 	}
 	if newCode == oldCode {
 		t.Fatal("resend sent the same code")
@@ -269,13 +274,11 @@ func TestResendActivationRejections(t *testing.T) {
 		name     string
 		activate bool
 		email    string
-		mailErr  error
 		want     error
 	}{
-		{"unknown email", false, "nobody@example.com", nil, domain.ErrUserNotFound},
-		{"already active", true, astro.Email, nil, domain.ErrAlreadyActive},
-		{"missing email", false, "", nil, domain.ErrValidation},
-		{"mail fails", false, astro.Email, errors.New("smtp down"), domain.ErrUnavailable},
+		{"unknown email", false, "nobody@example.com", domain.ErrUserNotFound},
+		{"already active", true, astro.Email, domain.ErrAlreadyActive},
+		{"missing email", false, "", domain.ErrValidation},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -285,13 +288,12 @@ func TestResendActivationRejections(t *testing.T) {
 			} else {
 				f.signup(t)
 			}
-			f.mailer.fail = tt.mailErr
-			sent := len(f.mailer.sent)
+			queued := f.queued(t)
 			if err := f.svc.ResendActivation(context.Background(), tt.email); !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
-			if len(f.mailer.sent) != sent {
-				t.Error("an email was sent")
+			if after := f.queued(t); len(after) != len(queued) || after[len(after)-1].ID != queued[len(queued)-1].ID {
+				t.Error("an email was queued")
 			}
 		})
 	}
@@ -411,9 +413,9 @@ func TestRefreshRejections(t *testing.T) {
 			return token
 		}},
 		{"user not active", func(f *fixture, pair ports.TokenPair) string {
-			_, _ = f.users.UpdateUser(context.Background(), "astro.user@example.com", func(u *domain.User) error {
+			_, _ = f.users.UpdateUser(context.Background(), "astro.user@example.com", func(u *domain.User) ([]ports.OutgoingMail, error) {
 				u.Active = false
-				return nil
+				return nil, nil
 			})
 			return pair.Refresh.Token
 		}},

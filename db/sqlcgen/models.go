@@ -8,6 +8,22 @@ import (
 	"database/sql"
 )
 
+type Outbox struct {
+	ID            string
+	Recipient     string
+	Subject       string
+	TextBody      string
+	HtmlBody      string
+	Slot          sql.NullString
+	State         string
+	Attempts      int64
+	LastError     sql.NullString
+	QueuedAt      int64
+	NextAttemptAt int64
+	ExpiresAt     sql.NullInt64
+	SettledAt     sql.NullInt64
+}
+
 type User struct {
 	ID                  string
 	Email               string

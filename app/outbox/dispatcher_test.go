@@ -1,0 +1,305 @@
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"authapi/adapters/memstore"
+	"authapi/domain"
+	"authapi/ports"
+)
+
+var t0 = time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// zeroRandom makes the jitter draw its minimum, so waits are predictable.
+type zeroRandom struct{}
+
+func (zeroRandom) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// flakyMailer fails while down is set and records what it delivered.
+type flakyMailer struct {
+	mu        sync.Mutex
+	down      error
+	delivered []ports.Message
+	tries     int
+	sent      chan struct{}
+}
+
+func (m *flakyMailer) Send(_ context.Context, msg ports.Message) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tries++
+	if m.down != nil {
+		return m.down
+	}
+	m.delivered = append(m.delivered, msg)
+	if m.sent != nil {
+		m.sent <- struct{}{}
+	}
+	return nil
+}
+
+func (m *flakyMailer) setDown(err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.down = err
+}
+
+type fixture struct {
+	store  *memstore.Store
+	mailer *flakyMailer
+	clock  *manualClock
+	logs   *bytes.Buffer
+	d      *Dispatcher
+}
+
+func testConfig() Config {
+	c := DefaultConfig()
+	c.MaxAttempts = 5
+	c.BaseDelay = time.Second
+	c.MaxDelay = 10 * time.Second
+	return c
+}
+
+func newFixture(t *testing.T, cfg Config) *fixture {
+	t.Helper()
+	f := &fixture{store: memstore.New(), mailer: &flakyMailer{}, clock: &manualClock{now: t0}, logs: &bytes.Buffer{}}
+	d, err := New(f.store, f.mailer, f.clock, zeroRandom{}, slog.New(slog.NewTextHandler(f.logs, nil)), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.d = d
+	return f
+}
+
+// queue stores an account with one activation email, as a signup does.
+func (f *fixture) queue(t *testing.T, n int, mail ports.OutgoingMail) {
+	t.Helper()
+	reg, err := domain.NewRegistration(mail.To.String(), "StrongPassword123!", "Astro", "User")
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := domain.NewUser(mail.ID+"-user", reg, "hash", "123456", f.clock.Now(), time.Hour)
+	if err := f.store.CreateUser(context.Background(), user, mail); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func message(id, to string, queuedAt time.Time) ports.OutgoingMail {
+	return ports.OutgoingMail{
+		Message:  ports.Message{ID: id, To: domain.Email(to), Subject: "Your activation code", Text: "code 123456", HTML: "<p>123456</p>"},
+		QueuedAt: queuedAt,
+	}
+}
+
+func (f *fixture) pass(t *testing.T) int {
+	t.Helper()
+	n, err := f.d.DeliverDue(context.Background())
+	if err != nil {
+		t.Fatalf("DeliverDue: %v", err)
+	}
+	return n
+}
+
+func (f *fixture) stats(t *testing.T) ports.MailStats {
+	t.Helper()
+	st, err := f.store.MailStats(context.Background(), f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func TestDeliversQueuedMail(t *testing.T) {
+	f := newFixture(t, testConfig())
+	f.queue(t, 1, message("m1", "a@example.com", t0))
+	f.queue(t, 2, message("m2", "b@example.com", t0))
+	if n := f.pass(t); n != 2 {
+		t.Fatalf("handled %d, want 2", n)
+	}
+	if len(f.mailer.delivered) != 2 || f.mailer.delivered[0].ID != "m1" || f.mailer.delivered[0].Text != "code 123456" {
+		t.Fatalf("delivered %+v", f.mailer.delivered)
+	}
+	if st := f.stats(t); st.Sent != 2 || st.Pending != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	if n := f.pass(t); n != 0 || len(f.mailer.delivered) != 2 {
+		t.Errorf("a second pass delivered again")
+	}
+}
+
+func TestRetriesWithBackoffUntilTheServerReturns(t *testing.T) {
+	f := newFixture(t, testConfig())
+	f.mailer.setDown(errors.New("dial tcp: connection refused"))
+	f.queue(t, 1, message("m1", "a@example.com", t0))
+
+	// With the jitter at its minimum, the waits are half of 1s, 2s, 4s.
+	for i, wait := range []time.Duration{500 * time.Millisecond, time.Second, 2 * time.Second} {
+		f.pass(t)
+		if f.mailer.tries != i+1 {
+			t.Fatalf("after pass %d: %d tries", i+1, f.mailer.tries)
+		}
+		f.clock.advance(wait - time.Millisecond)
+		f.pass(t)
+		if f.mailer.tries != i+1 {
+			t.Fatalf("retried %v early", time.Millisecond)
+		}
+		f.clock.advance(time.Millisecond)
+	}
+	if st := f.stats(t); st.Pending != 1 || st.OldestPending != 3500*time.Millisecond {
+		t.Errorf("stats while down = %+v", st)
+	}
+	f.mailer.setDown(nil)
+	f.pass(t)
+	if len(f.mailer.delivered) != 1 {
+		t.Fatal("not delivered once the server came back")
+	}
+	if st := f.stats(t); st.Sent != 1 || st.Pending != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+	if logs := f.logs.String(); strings.Contains(logs, "123456") || !strings.Contains(logs, "connection refused") {
+		t.Errorf("failure log leaks the code or lacks the cause:\n%s", logs)
+	}
+}
+
+func TestGivesUp(t *testing.T) {
+	tests := []struct {
+		name     string
+		mail     func() ports.OutgoingMail
+		down     bool
+		advance  time.Duration
+		attempts int // tries before it is dead
+	}{
+		{"after the last attempt", func() ports.OutgoingMail { return message("m", "a@example.com", t0) }, true, time.Minute, 5},
+		{"when its code expired", func() ports.OutgoingMail {
+			m := message("m", "a@example.com", t0)
+			m.ExpiresAt = t0.Add(time.Hour)
+			return m
+		}, false, time.Hour, 0},
+		{"when older than the maximum age", func() ports.OutgoingMail { return message("m", "a@example.com", t0) }, false, 24 * time.Hour, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, testConfig())
+			if tt.down {
+				f.mailer.setDown(errors.New("550 mailbox unavailable"))
+			}
+			f.queue(t, 1, tt.mail())
+			for i := 0; i < 10 && f.stats(t).Pending > 0; i++ {
+				if i > 0 || !tt.down {
+					f.clock.advance(tt.advance)
+				}
+				f.pass(t)
+			}
+			if st := f.stats(t); st.Dead != 1 || st.Pending != 0 {
+				t.Fatalf("stats = %+v, want one dead message", st)
+			}
+			if f.mailer.tries != tt.attempts || len(f.mailer.delivered) != 0 {
+				t.Errorf("%d tries, %d delivered; want %d tries", f.mailer.tries, len(f.mailer.delivered), tt.attempts)
+			}
+		})
+	}
+}
+
+func TestSupersededMailIsNotSent(t *testing.T) {
+	f := newFixture(t, testConfig())
+	f.mailer.setDown(errors.New("down"))
+	first := message("old", "a@example.com", t0)
+	first.Slot = "activation:u1"
+	f.queue(t, 1, first)
+	f.pass(t) // fails, stays queued
+
+	_, err := f.store.UpdateUser(context.Background(), "a@example.com", func(u *domain.User) ([]ports.OutgoingMail, error) {
+		second := message("new", "a@example.com", f.clock.Now())
+		second.Slot = "activation:u1"
+		return []ports.OutgoingMail{second}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.mailer.setDown(nil)
+	f.clock.advance(time.Minute)
+	f.pass(t)
+	if len(f.mailer.delivered) != 1 || f.mailer.delivered[0].ID != "new" {
+		t.Errorf("delivered %+v, want only the new message", f.mailer.delivered)
+	}
+	if st := f.stats(t); st.Superseded != 1 || st.Sent != 1 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	cfg := testConfig()
+	f := newFixture(t, cfg)
+	tests := []struct {
+		attempts int
+		want     time.Duration // the un-jittered delay
+	}{
+		{1, time.Second}, {2, 2 * time.Second}, {3, 4 * time.Second}, {4, 8 * time.Second},
+		{5, 10 * time.Second}, {40, 10 * time.Second}, {1000, 10 * time.Second},
+	}
+	for _, tt := range tests {
+		f.d.random = zeroRandom{}
+		if got := f.d.backoff(tt.attempts); got != tt.want/2 {
+			t.Errorf("backoff(%d) with the least jitter = %v, want %v", tt.attempts, got, tt.want/2)
+		}
+		f.d.random = bytes.NewReader(bytes.Repeat([]byte{0xff}, 8))
+		if got := f.d.backoff(tt.attempts); got < tt.want/2 || got > tt.want {
+			t.Errorf("backoff(%d) = %v, outside [%v, %v]", tt.attempts, got, tt.want/2, tt.want)
+		}
+	}
+}
+
+func TestRunDeliversOnWakeAndStops(t *testing.T) {
+	f := newFixture(t, testConfig())
+	f.d.cfg.PollInterval = time.Hour // only the wake-up can explain a prompt delivery
+	f.mailer.sent = make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.d.Run(ctx); close(done) }()
+
+	f.queue(t, 1, message("m1", "a@example.com", t0))
+	f.d.MailQueued()
+	select {
+	case <-f.mailer.sent:
+	case <-time.After(10 * time.Second):
+		t.Fatal("queued mail not delivered after a wake-up")
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxDelay = cfg.BaseDelay / 2
+	if _, err := New(memstore.New(), &flakyMailer{}, &manualClock{}, zeroRandom{}, slog.New(slog.DiscardHandler), cfg); err == nil {
+		t.Error("accepted a max delay below the base delay")
+	}
+}
