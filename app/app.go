@@ -161,14 +161,21 @@ func wire(cfg Config, log *slog.Logger, db *sqlite.DB, d runtimeDeps) (service, 
 		return service{}, err
 	}
 	auths, err := auth.NewService(auth.Deps{
-		Users:  store,
-		Hasher: hasher.New(d.hashParams, d.random, runtime.GOMAXPROCS(0)),
-		Tokens: tokens,
-		Mail:   dispatcher,
-		Clock:  d.clock,
-		Random: d.random,
-		Logger: log,
-	}, auth.Config{ActivationCodeTTL: cfg.ActivationCodeTTL, PublicURL: cfg.PublicURL})
+		Users:    store,
+		Sessions: store,
+		Hasher:   hasher.New(d.hashParams, d.random, runtime.GOMAXPROCS(0)),
+		Tokens:   tokens,
+		Mail:     dispatcher,
+		Clock:    d.clock,
+		Random:   d.random,
+		Logger:   log,
+	}, auth.Config{
+		ActivationCodeTTL:   cfg.ActivationCodeTTL,
+		PublicURL:           cfg.PublicURL,
+		SessionTTL:          cfg.RefreshTokenTTL,
+		RotateRefreshTokens: cfg.RefreshRotation,
+		ReuseInterval:       cfg.RefreshReuseInterval,
+	})
 	if err != nil {
 		return service{}, err
 	}

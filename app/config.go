@@ -27,11 +27,14 @@ type Config struct {
 	AccessTokenTTL    time.Duration
 	RefreshTokenTTL   time.Duration
 	ActivationCodeTTL time.Duration
-	Mailer            string // "log" or "smtp"
-	SMTP              mailer.SMTPConfig
-	LogFormat         string // "text" or "json"
-	LogLevel          slog.Level
-	Outbox            outbox.Config
+	// RefreshRotation makes /refresh return a new refresh token each time.
+	RefreshRotation      bool
+	RefreshReuseInterval time.Duration
+	Mailer               string // "log" or "smtp"
+	SMTP                 mailer.SMTPConfig
+	LogFormat            string // "text" or "json"
+	LogLevel             slog.Level
+	Outbox               outbox.Config
 }
 
 // setting is one configuration value: its flag, its environment variable,
@@ -74,6 +77,22 @@ var settings = []setting{
 	}},
 	{"access-token-ttl", "AUTH_ACCESS_TOKEN_TTL", "15m", "lifetime of access tokens", durationInto(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
 	{"refresh-token-ttl", "AUTH_REFRESH_TOKEN_TTL", "720h", "lifetime of refresh tokens", durationInto(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
+	{"refresh-rotation", "AUTH_REFRESH_ROTATION", "false", "rotate refresh tokens on every refresh, ending the session when a replaced one is reused", func(c *Config, v string) error {
+		on, err := strconv.ParseBool(v)
+		if err != nil {
+			return errors.New("want true or false")
+		}
+		c.RefreshRotation = on
+		return nil
+	}},
+	{"refresh-reuse-interval", "AUTH_REFRESH_REUSE_INTERVAL", "10s", "with rotation, how long a replaced refresh token still works (concurrent tabs)", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Hour {
+			return errors.New("want a duration from 0s to 1h")
+		}
+		c.RefreshReuseInterval = d
+		return nil
+	}},
 	{"activation-code-ttl", "AUTH_ACTIVATION_CODE_TTL", "1h", "lifetime of activation codes", durationInto(func(c *Config) *time.Duration { return &c.ActivationCodeTTL })},
 	{"mailer", "AUTH_MAILER", "log", "how to send email: log (print it, for development) or smtp", func(c *Config, v string) error {
 		if v != "log" && v != "smtp" {

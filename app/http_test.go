@@ -116,10 +116,19 @@ var cheapHash = hasher.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen
 
 func newTestAPI(t *testing.T) *testAPI {
 	t.Helper()
+	return newTestAPIWith(t, nil)
+}
+
+// newTestAPIWith is newTestAPI with extra AUTH_* settings.
+func newTestAPIWith(t *testing.T, settings map[string]string) *testAPI {
+	t.Helper()
 	dir := t.TempDir()
 	env := map[string]string{
 		"AUTH_DATABASE_URL":     filepath.Join(dir, "auth.db"),
 		"AUTH_SIGNING_KEY_FILE": filepath.Join(dir, "signing-key.pem"),
+	}
+	for k, v := range settings {
+		env[k] = v
 	}
 	cfg, _, err := parseConfig(nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {

@@ -3,6 +3,7 @@ package domain
 import (
 	"net/mail"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -60,6 +61,12 @@ func emailProblem(s string) string {
 	// ParseAddress also accepts "Name <a@b>" and comments; insisting that the
 	// parsed address is the whole input rejects those forms.
 	if err != nil || addr.Address != s || addr.Name != "" {
+		return "must be a valid email address"
+	}
+	// net/mail takes any non-ASCII rune as an address character, including
+	// C1 controls such as NEL and the line separators U+2028 and U+2029,
+	// which break lines in mail headers and logs and print as nothing.
+	if strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) {
 		return "must be a valid email address"
 	}
 	at := strings.LastIndexByte(s, '@')

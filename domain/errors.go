@@ -21,6 +21,7 @@ const (
 	CodeInvalidCredentials Code = "invalid_credentials"
 	CodeAccountNotActive   Code = "account_not_active"
 	CodeInvalidToken       Code = "invalid_token"
+	CodeSessionNotFound    Code = "session_not_found"
 	CodeUnavailable        Code = "unavailable"
 	CodeInternal           Code = "internal"
 )
@@ -70,6 +71,7 @@ var (
 	ErrInvalidCredentials = &Error{Code: CodeInvalidCredentials, Message: "the email or password is incorrect"}
 	ErrAccountNotActive   = &Error{Code: CodeAccountNotActive, Message: "the account is not active; verify the email address first"}
 	ErrInvalidToken       = &Error{Code: CodeInvalidToken, Message: "the token is missing, malformed, expired or not accepted here"}
+	ErrSessionNotFound    = &Error{Code: CodeSessionNotFound, Message: "no such session"}
 	ErrUnavailable        = &Error{Code: CodeUnavailable, Message: "the service is temporarily unavailable; try again later"}
 )
 

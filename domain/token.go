@@ -26,6 +26,7 @@ func (k TokenKind) String() string {
 type Claims struct {
 	Kind      TokenKind
 	UserID    string
+	SessionID string // the session the token belongs to (the JWT sid)
 	ID        string // unique per token (the JWT jti)
 	IssuedAt  time.Time
 	ExpiresAt time.Time

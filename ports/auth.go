@@ -21,7 +21,8 @@ type IssuedToken struct {
 	ExpiresIn time.Duration
 }
 
-// TokenPair is what a successful login returns.
+// TokenPair is what a login returns, and a refresh when refresh tokens
+// rotate; a refresh without rotation leaves Refresh empty.
 type TokenPair struct {
 	Access  IssuedToken
 	Refresh IssuedToken
@@ -46,14 +47,30 @@ type AuthService interface {
 	// Errors: domain.ErrUserNotFound, ErrAlreadyActive.
 	ResendActivation(ctx context.Context, email string) error
 
-	// Login checks credentials and returns an access and a refresh token.
-	// Errors: domain.ErrInvalidCredentials (unknown email or wrong password,
-	// indistinguishable), ErrAccountNotActive (right password, inactive).
-	Login(ctx context.Context, email, password string) (TokenPair, error)
+	// Login checks credentials, starts a session for client and returns its
+	// access and refresh tokens. Errors: domain.ErrInvalidCredentials
+	// (unknown email or wrong password, indistinguishable),
+	// ErrAccountNotActive (right password, inactive account).
+	Login(ctx context.Context, email, password string, client domain.Client) (TokenPair, error)
 
-	// Refresh exchanges a valid refresh token of an existing, active user for
-	// a new access token. Errors: domain.ErrInvalidToken.
-	Refresh(ctx context.Context, refreshToken string) (IssuedToken, error)
+	// Refresh exchanges a refresh token of a live session, whose user exists
+	// and is active, for a new access token. With rotation on it also returns
+	// a new refresh token, and presenting a replaced one ends the session.
+	// Errors: domain.ErrInvalidToken.
+	Refresh(ctx context.Context, refreshToken string) (TokenPair, error)
+
+	// Logout ends the session of a refresh token. Errors: ErrInvalidToken.
+	Logout(ctx context.Context, refreshToken string) error
+
+	// LogoutAll ends every session of the user and returns how many.
+	LogoutAll(ctx context.Context, userID string) (int, error)
+
+	// Sessions lists the user's live sessions, newest first.
+	Sessions(ctx context.Context, userID string) ([]domain.Session, error)
+
+	// EndSession ends one of the user's sessions.
+	// Errors: domain.ErrSessionNotFound, also for another user's session.
+	EndSession(ctx context.Context, userID, sessionID string) error
 
 	// Authenticate verifies an access token and returns its claims. It does
 	// no I/O, so protected routes can call it on every request.

@@ -93,6 +93,27 @@ type MailNotifier interface {
 	MailQueued()
 }
 
+// SessionStore persists sessions.
+type SessionStore interface {
+	// CreateSession stores a new session.
+	CreateSession(ctx context.Context, s domain.Session) error
+
+	// UpdateSession loads the session with the given id inside one write
+	// transaction and passes it to update; if update returns nil the changed
+	// session is saved and returned, otherwise nothing is saved and update's
+	// error is returned. It returns domain.ErrSessionNotFound if there is no
+	// such session.
+	UpdateSession(ctx context.Context, id string, update func(*domain.Session) error) (domain.Session, error)
+
+	// SessionsOfUser returns the user's sessions that are live at now,
+	// newest first.
+	SessionsOfUser(ctx context.Context, userID string, now time.Time) ([]domain.Session, error)
+
+	// RevokeSessions ends every live session of the user at now, except the
+	// one with id except (if not empty), and returns how many it ended.
+	RevokeSessions(ctx context.Context, userID string, now time.Time, except string) (int, error)
+}
+
 // PasswordHasher turns passwords into self-describing hashes and checks them.
 // Hashing is deliberately slow, so implementations bound how many run at once
 // and may block until ctx is done.
@@ -105,11 +126,20 @@ type PasswordHasher interface {
 	Verify(ctx context.Context, password, encoded string) (bool, error)
 }
 
+// TokenSpec says what a token is for.
+type TokenSpec struct {
+	Kind      domain.TokenKind
+	UserID    string
+	SessionID string
+	// ID, when set, is the token id (jti) to use instead of a fresh one.
+	ID string
+}
+
 // TokenIssuer signs tokens.
 type TokenIssuer interface {
-	// Issue returns a signed token of the given kind for userID, valid from
-	// now, and the claims it carries.
-	Issue(kind domain.TokenKind, userID string, now time.Time) (string, domain.Claims, error)
+	// Issue returns a signed token as spec says, valid from now, and the
+	// claims it carries.
+	Issue(spec TokenSpec, now time.Time) (string, domain.Claims, error)
 }
 
 // TokenVerifier checks tokens.

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -65,8 +66,24 @@ type loginResponse struct {
 
 type refreshResponse struct {
 	AccessToken string `json:"access_token"`
-	TokenType   string `json:"token_type"`
-	ExpiresIn   int64  `json:"expires_in"`
+	// RefreshToken is set only when refresh tokens rotate.
+	RefreshToken string `json:"refresh_token,omitempty"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+}
+
+type sessionResponse struct {
+	ID         string `json:"id"`
+	Current    bool   `json:"current"`
+	CreatedAt  string `json:"created_at"`
+	LastUsedAt string `json:"last_used_at"`
+	ExpiresAt  string `json:"expires_at"`
+	UserAgent  string `json:"user_agent"`
+	IP         string `json:"ip"`
+}
+
+type sessionsResponse struct {
+	Sessions []sessionResponse `json:"sessions"`
 }
 
 type messageResponse struct {
@@ -97,7 +114,7 @@ func newUserResponse(u domain.User) userResponse {
 		FirstName: u.FirstName,
 		LastName:  u.LastName,
 		IsActive:  u.Active,
-		CreatedAt: u.CreatedAt.UTC().Format(timestampLayout),
+		CreatedAt: timestamp(u.CreatedAt),
 	}
 }
 
@@ -145,7 +162,10 @@ func (h *handlers) login(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	pair, err := h.auth.Login(c.Request.Context(), req.Email, req.Password)
+	pair, err := h.auth.Login(c.Request.Context(), req.Email, req.Password, domain.Client{
+		IP:        c.ClientIP(),
+		UserAgent: c.GetHeader("User-Agent"),
+	})
 	if err != nil {
 		writeError(c, err)
 		return
@@ -164,17 +184,70 @@ func (h *handlers) refresh(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	access, err := h.auth.Refresh(c.Request.Context(), req.RefreshToken)
+	pair, err := h.auth.Refresh(c.Request.Context(), req.RefreshToken)
 	if err != nil {
 		writeError(c, err)
 		return
 	}
 	noStore(c)
 	c.JSON(http.StatusOK, refreshResponse{
-		AccessToken: access.Token,
-		TokenType:   "bearer",
-		ExpiresIn:   seconds(access.ExpiresIn),
+		AccessToken:  pair.Access.Token,
+		RefreshToken: pair.Refresh.Token,
+		TokenType:    "bearer",
+		ExpiresIn:    seconds(pair.Access.ExpiresIn),
 	})
+}
+
+func (h *handlers) logout(c *gin.Context) {
+	var req refreshRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	if err := h.auth.Logout(c.Request.Context(), req.RefreshToken); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, messageResponse{Message: "the session has ended"})
+}
+
+func (h *handlers) logoutAll(c *gin.Context) {
+	n, err := h.auth.LogoutAll(c.Request.Context(), claimsOf(c).UserID)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, messageResponse{Message: fmt.Sprintf("%d session(s) ended", n)})
+}
+
+func (h *handlers) listSessions(c *gin.Context) {
+	claims := claimsOf(c)
+	sessions, err := h.auth.Sessions(c.Request.Context(), claims.UserID)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	res := sessionsResponse{Sessions: make([]sessionResponse, len(sessions))}
+	for i, s := range sessions {
+		res.Sessions[i] = sessionResponse{
+			ID:         s.ID,
+			Current:    s.ID == claims.SessionID,
+			CreatedAt:  timestamp(s.CreatedAt),
+			LastUsedAt: timestamp(s.LastUsedAt),
+			ExpiresAt:  timestamp(s.ExpiresAt),
+			UserAgent:  s.UserAgent,
+			IP:         s.IP,
+		}
+	}
+	noStore(c)
+	c.JSON(http.StatusOK, res)
+}
+
+func (h *handlers) endSession(c *gin.Context) {
+	if err := h.auth.EndSession(c.Request.Context(), claimsOf(c).UserID, c.Param("id")); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, messageResponse{Message: "the session has ended"})
 }
 
 func (h *handlers) authenticate(c *gin.Context, token string) (domain.Claims, error) {
@@ -232,3 +305,5 @@ func noStore(c *gin.Context) {
 }
 
 func seconds(d time.Duration) int64 { return int64(d / time.Second) }
+
+func timestamp(t time.Time) string { return t.UTC().Format(timestampLayout) }

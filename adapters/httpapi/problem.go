@@ -57,6 +57,7 @@ var problemKinds = map[domain.Code]problemKind{
 	domain.CodeInvalidCredentials: {http.StatusUnauthorized, "Invalid credentials"},
 	domain.CodeAccountNotActive:   {http.StatusForbidden, "Account not active"},
 	domain.CodeInvalidToken:       {http.StatusUnauthorized, "Invalid token"},
+	domain.CodeSessionNotFound:    {http.StatusNotFound, "Session not found"},
 	domain.CodeUnavailable:        {http.StatusServiceUnavailable, "Service unavailable"},
 	domain.CodeInternal:           {http.StatusInternalServerError, "Internal server error"},
 	codeMalformedBody:             {http.StatusBadRequest, "Malformed request body"},

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,8 +16,9 @@ import (
 )
 
 var (
-	_ ports.UserStore = (*Store)(nil)
-	_ ports.Outbox    = (*Store)(nil)
+	_ ports.UserStore    = (*Store)(nil)
+	_ ports.Outbox       = (*Store)(nil)
+	_ ports.SessionStore = (*Store)(nil)
 )
 
 var errIdentityChanged = errors.New("memstore: update user: the update changed the account's id or email")
@@ -38,15 +40,16 @@ type mailRecord struct {
 
 // Store keeps accounts and queued mail in memory, guarded by one mutex.
 type Store struct {
-	mu      sync.Mutex
-	byID    map[string]domain.User
-	idByKey map[domain.Email]string
-	mail    []*mailRecord
+	mu       sync.Mutex
+	byID     map[string]domain.User
+	idByKey  map[domain.Email]string
+	mail     []*mailRecord
+	sessions map[string]domain.Session
 }
 
 // New returns an empty store.
 func New() *Store {
-	return &Store{byID: map[string]domain.User{}, idByKey: map[domain.Email]string{}}
+	return &Store{byID: map[string]domain.User{}, idByKey: map[domain.Email]string{}, sessions: map[string]domain.Session{}}
 }
 
 // CreateUser stores u and queues mail, or returns domain.ErrEmailTaken.
@@ -211,6 +214,70 @@ func (s *Store) PruneMail(_ context.Context, before time.Time) (int, error) {
 		return r.state != statePending && r.QueuedAt.Before(before)
 	})
 	return n - len(s.mail), nil
+}
+
+// CreateSession stores a new session.
+func (s *Store) CreateSession(_ context.Context, sess domain.Session) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.byID[sess.UserID]; !ok {
+		return errors.New("memstore: create session: no such user")
+	}
+	if _, dup := s.sessions[sess.ID]; dup {
+		return errors.New("memstore: create session: duplicate id")
+	}
+	s.sessions[sess.ID] = sess
+	return nil
+}
+
+// UpdateSession changes a session under the lock.
+func (s *Store) UpdateSession(_ context.Context, id string, update func(*domain.Session) error) (domain.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[id]
+	if !ok {
+		return domain.Session{}, domain.ErrSessionNotFound
+	}
+	if err := update(&sess); err != nil {
+		return domain.Session{}, err
+	}
+	sess.ID, sess.UserID = id, s.sessions[id].UserID
+	s.sessions[id] = sess
+	return sess, nil
+}
+
+// SessionsOfUser returns the user's live sessions, newest first.
+func (s *Store) SessionsOfUser(_ context.Context, userID string, now time.Time) ([]domain.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var live []domain.Session
+	for _, sess := range s.sessions {
+		if sess.UserID == userID && sess.Live(now) {
+			live = append(live, sess)
+		}
+	}
+	slices.SortFunc(live, func(a, b domain.Session) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	return live, nil
+}
+
+// RevokeSessions ends the user's live sessions but one.
+func (s *Store) RevokeSessions(_ context.Context, userID string, now time.Time, except string) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for id, sess := range s.sessions {
+		if sess.UserID == userID && id != except && sess.Live(now) {
+			sess.Revoke(now)
+			s.sessions[id] = sess
+			n++
+		}
+	}
+	return n, nil
 }
 
 // clone copies the one reference field, so callers cannot change stored state

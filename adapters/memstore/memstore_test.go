@@ -15,3 +15,7 @@ func TestStoreContract(t *testing.T) {
 func TestOutboxContract(t *testing.T) {
 	porttest.TestOutbox(t, func(*testing.T) porttest.MailStore { return memstore.New() })
 }
+
+func TestSessionStoreContract(t *testing.T) {
+	porttest.TestSessionStore(t, func(*testing.T) porttest.SessionUserStore { return memstore.New() })
+}

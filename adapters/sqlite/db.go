@@ -19,9 +19,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
 	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	dbfiles "authapi/db"
 	"authapi/db/sqlcgen"
@@ -35,10 +37,18 @@ const busyTimeoutMillis = 5000
 // pool of read-only connections. SQLite allows one writer at a time; funnelling
 // writes through a single connection makes them queue in Go instead of failing
 // with SQLITE_BUSY, while WAL mode lets the readers proceed alongside.
+//
+// A read succeeds on a full disk or a file gone read-only, so DB also
+// remembers when a write failed because the file could not be written: until
+// a write probe succeeds, Ping reports the database as unavailable.
 type DB struct {
-	writer *sql.DB
+	path   string
+	writer *writePool
 	reader *sql.DB
 	logger *slog.Logger
+	// writesFailing is set when a write fails for want of a writable file
+	// and cleared when a write probe succeeds.
+	writesFailing atomic.Bool
 }
 
 // Open opens (creating if needed) the database file at path. The directory
@@ -88,7 +98,9 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 		return nil, err
 	}
 	logger.InfoContext(ctx, "database opened", "path", abs)
-	return &DB{writer: writer, reader: reader, logger: logger}, nil
+	db := &DB{path: abs, reader: reader, logger: logger}
+	db.writer = &writePool{DB: writer, db: db}
+	return db, nil
 }
 
 // openPool opens a connection pool of at most conns connections and checks
@@ -147,13 +159,44 @@ func (db *DB) Close() error {
 	return errors.Join(db.writer.Close(), db.reader.Close())
 }
 
-// Ping checks that the database answers a query, for readiness probes.
+// Ping checks that the database answers a query, for readiness probes. After
+// a write failed because the file could not be written (a full disk, a file
+// system gone read-only, an I/O error), it also makes a small real write, and
+// reports the database unavailable until that succeeds: a read alone would
+// answer on a full disk. While writes work, Ping costs one read.
 func (db *DB) Ping(ctx context.Context) error {
 	var one int
 	if err := db.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return translate(ctx, "ping", err)
 	}
+	if !db.writesFailing.Load() {
+		return nil
+	}
+	if err := db.probeWrite(ctx); err != nil {
+		return translate(ctx, "write probe", err)
+	}
+	if db.writesFailing.CompareAndSwap(true, false) {
+		db.logger.InfoContext(ctx, "database writes work again")
+	}
 	return nil
+}
+
+// probeWrite commits a transaction that rewrites the header's user_version
+// with its current value. The commit appends a page to the write-ahead log
+// and syncs it, as every real write does, so it fails when they would, yet it
+// changes nothing and needs no table. The application does not otherwise use
+// user_version (goose keeps its own table).
+func (db *DB) probeWrite(ctx context.Context) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error {
+		var version int64
+		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+			return err
+		}
+		// A pragma takes no bound parameters; version is an integer read
+		// from the file, not input.
+		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", version))
+		return err
+	})
 }
 
 // Migrate applies every pending migration from db.Migrations. It is safe to
@@ -183,7 +226,7 @@ func (db *DB) migrator() (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return goose.NewProvider(goose.DialectSQLite3, db.writer, fsys, goose.WithDisableGlobalRegistry(true))
+	return goose.NewProvider(goose.DialectSQLite3, db.writer.DB, fsys, goose.WithDisableGlobalRegistry(true))
 }
 
 // inTx runs fn in a write transaction on the writer connection and commits if
@@ -191,6 +234,13 @@ func (db *DB) migrator() (*goose.Provider, error) {
 // writer is a single connection, transactions run one at a time, and fn must
 // not write through the store itself or it waits forever.
 func (db *DB) inTx(ctx context.Context, fn func(q *sqlcgen.Queries) error) error {
+	return db.withTx(ctx, func(tx *sql.Tx) error { return fn(sqlcgen.New(tx)) })
+}
+
+// withTx is inTx on the bare transaction. A failure to write the file, at
+// any step, marks writes as failing.
+func (db *DB) withTx(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	defer func() { db.noteWriteError(ctx, err) }()
 	tx, err := db.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -204,7 +254,7 @@ func (db *DB) inTx(ctx context.Context, fn func(q *sqlcgen.Queries) error) error
 			db.logger.ErrorContext(ctx, "database rollback failed", "error", err)
 		}
 	}()
-	if err := fn(sqlcgen.New(tx)); err != nil {
+	if err := fn(tx); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -212,4 +262,52 @@ func (db *DB) inTx(ctx context.Context, fn func(q *sqlcgen.Queries) error) error
 	}
 	committed = true
 	return nil
+}
+
+// noteWriteError marks writes as failing if err says that the database file
+// cannot be written. Contention (SQLITE_BUSY, SQLITE_LOCKED) is not such a
+// failure: it passes by itself and says nothing about the disk.
+func (db *DB) noteWriteError(ctx context.Context, err error) {
+	if !isWriteFault(err) {
+		return
+	}
+	if db.writesFailing.CompareAndSwap(false, true) {
+		db.logger.WarnContext(ctx, "database writes are failing; reporting not ready until a write succeeds", "error", err)
+	}
+}
+
+// isWriteFault reports whether err is SQLite failing to write the file: a full
+// disk, a read-only file or file system, an I/O error or a file it cannot open.
+func isWriteFault(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_FULL, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN:
+		return true
+	}
+	return false
+}
+
+// writePool is the writer connection pool. Statements run on it outside a
+// transaction (the store's single-statement writes) note write failures as
+// withTx does; transactions go through withTx.
+type writePool struct {
+	*sql.DB
+	db *DB
+}
+
+// ExecContext runs a statement on the writer and notes a write failure.
+func (p *writePool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	res, err := p.DB.ExecContext(ctx, query, args...)
+	p.db.noteWriteError(ctx, err)
+	return res, err
+}
+
+// QueryContext runs a query on the writer and notes a write failure.
+func (p *writePool) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := p.DB.QueryContext(ctx, query, args...)
+	p.db.noteWriteError(ctx, err)
+	return rows, err
 }

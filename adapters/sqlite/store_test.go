@@ -30,6 +30,12 @@ func TestStoreContract(t *testing.T) {
 	})
 }
 
+func TestSessionStoreContract(t *testing.T) {
+	porttest.TestSessionStore(t, func(t *testing.T) porttest.SessionUserStore {
+		return NewStore(openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
+	})
+}
+
 func TestOutboxContract(t *testing.T) {
 	porttest.TestOutbox(t, func(t *testing.T) porttest.MailStore {
 		return NewStore(openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))

@@ -35,6 +35,13 @@ const (
 // jtiBytes is the entropy of a token id: 128 bits make collisions negligible.
 const jtiBytes = 16
 
+// jwtClaims are the registered claims plus "sid", the session the token
+// belongs to (the claim name of OpenID Connect's session management).
+type jwtClaims struct {
+	jwt.RegisteredClaims
+	SessionID string `json:"sid,omitempty"`
+}
+
 // Config configures Tokens.
 type Config struct {
 	// Key signs new tokens; its public half verifies them.
@@ -130,32 +137,42 @@ func (t *Tokens) JWKS() []byte { return t.jwks }
 // Issue signs a token of the given kind for userID. Times are truncated to
 // whole seconds, the resolution of JWT dates, so the returned claims equal
 // what Verify will later report.
-func (t *Tokens) Issue(kind domain.TokenKind, userID string, now time.Time) (string, domain.Claims, error) {
-	typ, ttl, ok := t.profile(kind)
-	if !ok {
-		return "", domain.Claims{}, fmt.Errorf("issue token: unknown kind %d", int(kind))
-	}
-	if userID == "" {
+func (t *Tokens) Issue(spec ports.TokenSpec, now time.Time) (string, domain.Claims, error) {
+	typ, ttl, ok := t.profile(spec.Kind)
+	switch {
+	case !ok:
+		return "", domain.Claims{}, fmt.Errorf("issue token: unknown kind %d", int(spec.Kind))
+	case spec.UserID == "":
 		return "", domain.Claims{}, errors.New("issue token: user id is required")
+	case spec.SessionID == "":
+		return "", domain.Claims{}, errors.New("issue token: session id is required")
 	}
-	var raw [jtiBytes]byte
-	if _, err := io.ReadFull(t.random, raw[:]); err != nil {
-		return "", domain.Claims{}, fmt.Errorf("issue token: read random id: %w", err)
+	id := spec.ID
+	if id == "" {
+		var raw [jtiBytes]byte
+		if _, err := io.ReadFull(t.random, raw[:]); err != nil {
+			return "", domain.Claims{}, fmt.Errorf("issue token: read random id: %w", err)
+		}
+		id = base64.RawURLEncoding.EncodeToString(raw[:])
 	}
 	claims := domain.Claims{
-		Kind:     kind,
-		UserID:   userID,
-		ID:       base64.RawURLEncoding.EncodeToString(raw[:]),
-		IssuedAt: now.Truncate(time.Second).UTC(),
+		Kind:      spec.Kind,
+		UserID:    spec.UserID,
+		SessionID: spec.SessionID,
+		ID:        id,
+		IssuedAt:  now.Truncate(time.Second).UTC(),
 	}
 	claims.ExpiresAt = claims.IssuedAt.Add(ttl)
 
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.RegisteredClaims{
-		Issuer:    t.issuer,
-		Subject:   claims.UserID,
-		ID:        claims.ID,
-		IssuedAt:  jwt.NewNumericDate(claims.IssuedAt),
-		ExpiresAt: jwt.NewNumericDate(claims.ExpiresAt),
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwtClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    t.issuer,
+			Subject:   claims.UserID,
+			ID:        claims.ID,
+			IssuedAt:  jwt.NewNumericDate(claims.IssuedAt),
+			ExpiresAt: jwt.NewNumericDate(claims.ExpiresAt),
+		},
+		SessionID: claims.SessionID,
 	})
 	tok.Header["typ"] = typ
 	tok.Header["kid"] = t.kid
@@ -199,7 +216,7 @@ func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (dom
 		jwt.WithTimeFunc(func() time.Time { return now }),
 		jwt.WithStrictDecoding(),
 	)
-	var rc jwt.RegisteredClaims
+	var rc jwtClaims
 	_, err := parser.ParseWithClaims(token, &rc, func(tok *jwt.Token) (any, error) {
 		return t.verificationKey(tok.Header, typ)
 	})
@@ -211,12 +228,15 @@ func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (dom
 		return domain.Claims{}, invalid("missing subject")
 	case rc.ID == "":
 		return domain.Claims{}, invalid("missing token id")
+	case rc.SessionID == "":
+		return domain.Claims{}, invalid("missing session id")
 	case rc.IssuedAt == nil:
 		return domain.Claims{}, invalid("missing issue time")
 	}
 	return domain.Claims{
 		Kind:      kind,
 		UserID:    rc.Subject,
+		SessionID: rc.SessionID,
 		ID:        rc.ID,
 		IssuedAt:  rc.IssuedAt.UTC(),
 		ExpiresAt: rc.ExpiresAt.UTC(),

@@ -17,6 +17,7 @@ import (
 
 	"authapi/adapters/token"
 	"authapi/domain"
+	"authapi/ports"
 )
 
 const (
@@ -53,7 +54,7 @@ func newTokens(t *testing.T, key *ecdsa.PrivateKey) *token.Tokens {
 
 func issue(t *testing.T, tokens *token.Tokens, kind domain.TokenKind, at time.Time) (string, domain.Claims) {
 	t.Helper()
-	tok, claims, err := tokens.Issue(kind, "user-123", at)
+	tok, claims, err := tokens.Issue(ports.TokenSpec{Kind: kind, UserID: "user-123", SessionID: "session-9"}, at)
 	if err != nil {
 		t.Fatalf("Issue(%v): %v", kind, err)
 	}
@@ -85,6 +86,7 @@ func goodClaims() jwt.MapClaims {
 		"iss": issuer,
 		"sub": "user-123",
 		"jti": "id-1",
+		"sid": "session-9",
 		"iat": now.Unix(),
 		"exp": now.Add(accessTTL).Unix(),
 	}
@@ -147,6 +149,7 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 			want := domain.Claims{
 				Kind:      tt.kind,
 				UserID:    "user-123",
+				SessionID: "session-9",
 				ID:        issued.ID,
 				IssuedAt:  now,
 				ExpiresAt: now.Add(tt.ttl),
@@ -167,10 +170,22 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 				t.Errorf("header = %v, want alg ES256, typ %s, kid %s", header, tt.wantTyp, tokens.KeyID())
 			}
 			payload := segment(t, tok, 1)
-			if payload["iss"] != issuer || payload["sub"] != "user-123" || payload["jti"] != issued.ID {
+			if payload["iss"] != issuer || payload["sub"] != "user-123" || payload["jti"] != issued.ID || payload["sid"] != "session-9" {
 				t.Errorf("payload = %v", payload)
 			}
 		})
+	}
+}
+
+func TestIssueWithGivenID(t *testing.T) {
+	tokens := newTokens(t, newKey(t, elliptic.P256()))
+	tok, claims, err := tokens.Issue(ports.TokenSpec{Kind: domain.RefreshToken, UserID: "u", SessionID: "s", ID: "current-jti"}, now)
+	if err != nil || claims.ID != "current-jti" {
+		t.Fatalf("Issue = %+v, %v", claims, err)
+	}
+	got, err := tokens.Verify(tok, domain.RefreshToken, now)
+	if err != nil || got.ID != "current-jti" || got.SessionID != "s" {
+		t.Errorf("Verify = %+v, %v", got, err)
 	}
 }
 
@@ -297,6 +312,8 @@ func TestVerifyRejects(t *testing.T) {
 			domain.AccessToken, "missing subject"},
 		{"missing jti", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "jti", nil)),
 			domain.AccessToken, "missing token id"},
+		{"missing sid", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "sid", nil)),
+			domain.AccessToken, "missing session id"},
 		{"missing exp", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "exp", nil)),
 			domain.AccessToken, "missing required claim"},
 		{"missing iat", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "iat", nil)),
@@ -351,16 +368,16 @@ func TestIssueErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		tokens *token.Tokens
-		kind   domain.TokenKind
-		userID string
+		spec   ports.TokenSpec
 	}{
-		{"unknown kind", tokens, domain.TokenKind(0), "user-123"},
-		{"empty user id", tokens, domain.AccessToken, ""},
-		{"random source fails", failing, domain.AccessToken, "user-123"},
+		{"unknown kind", tokens, ports.TokenSpec{Kind: domain.TokenKind(0), UserID: "user-123", SessionID: "s"}},
+		{"empty user id", tokens, ports.TokenSpec{Kind: domain.AccessToken, SessionID: "s"}},
+		{"empty session id", tokens, ports.TokenSpec{Kind: domain.AccessToken, UserID: "user-123"}},
+		{"random source fails", failing, ports.TokenSpec{Kind: domain.AccessToken, UserID: "user-123", SessionID: "s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tok, _, err := tt.tokens.Issue(tt.kind, tt.userID, now)
+			tok, _, err := tt.tokens.Issue(tt.spec, now)
 			if err == nil {
 				t.Fatalf("Issue returned token %q, want an error", tok)
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"authapi/domain"
+	"authapi/ports"
 )
 
 // manualClock is a clock the test moves by hand.
@@ -64,13 +65,17 @@ func newFakeTokens() *fakeTokens {
 	return &fakeTokens{accessTTL: 15 * time.Minute, refreshTTL: 720 * time.Hour, issued: map[string]domain.Claims{}}
 }
 
-func (f *fakeTokens) Issue(kind domain.TokenKind, userID string, now time.Time) (string, domain.Claims, error) {
+func (f *fakeTokens) Issue(spec ports.TokenSpec, now time.Time) (string, domain.Claims, error) {
 	ttl := f.accessTTL
-	if kind == domain.RefreshToken {
+	if spec.Kind == domain.RefreshToken {
 		ttl = f.refreshTTL
 	}
-	token := fmt.Sprintf("%s-token-%d", kind, len(f.issued)+1)
-	claims := domain.Claims{Kind: kind, UserID: userID, ID: token, IssuedAt: now, ExpiresAt: now.Add(ttl)}
+	token := fmt.Sprintf("%s-token-%d", spec.Kind, len(f.issued)+1)
+	id := spec.ID
+	if id == "" {
+		id = token
+	}
+	claims := domain.Claims{Kind: spec.Kind, UserID: spec.UserID, SessionID: spec.SessionID, ID: id, IssuedAt: now, ExpiresAt: now.Add(ttl)}
 	f.issued[token] = claims
 	return token, claims, nil
 }

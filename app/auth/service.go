@@ -22,7 +22,8 @@ var _ ports.AuthService = (*Service)(nil)
 
 // Deps are the driven ports the use cases run on.
 type Deps struct {
-	Users  ports.UserStore
+	Users    ports.UserStore
+	Sessions ports.SessionStore
 	Hasher ports.PasswordHasher
 	Tokens ports.Tokens
 	// Mail hears when mail has been queued, so delivery can start at once.
@@ -39,11 +40,21 @@ type Config struct {
 	// PublicURL is where users reach the service; activation links point to
 	// its /activate page.
 	PublicURL *url.URL
+	// SessionTTL is the absolute lifetime of a login session, which is also
+	// the longest a refresh token can be used.
+	SessionTTL time.Duration
+	// RotateRefreshTokens makes every refresh return a new refresh token and
+	// treat reuse of a replaced one as theft (RFC 9700, section 4.14.2).
+	RotateRefreshTokens bool
+	// ReuseInterval is how long a replaced refresh token is still honoured,
+	// so that two tabs refreshing at once are not mistaken for theft.
+	ReuseInterval time.Duration
 }
 
 // Service implements ports.AuthService.
 type Service struct {
-	users  ports.UserStore
+	users    ports.UserStore
+	sessions ports.SessionStore
 	hasher ports.PasswordHasher
 	tokens ports.Tokens
 	mail   ports.MailNotifier
@@ -62,16 +73,19 @@ type Service struct {
 // NewService returns the use cases wired to deps.
 func NewService(deps Deps, cfg Config) (*Service, error) {
 	switch {
-	case deps.Users == nil, deps.Hasher == nil, deps.Tokens == nil, deps.Mail == nil,
+	case deps.Users == nil, deps.Sessions == nil, deps.Hasher == nil, deps.Tokens == nil, deps.Mail == nil,
 		deps.Clock == nil, deps.Random == nil, deps.Logger == nil:
 		return nil, errors.New("auth: every dependency is required")
 	case cfg.ActivationCodeTTL <= 0:
 		return nil, errors.New("auth: activation code TTL must be positive")
 	case cfg.PublicURL == nil:
 		return nil, errors.New("auth: public URL is required")
+	case cfg.SessionTTL <= 0, cfg.ReuseInterval < 0:
+		return nil, errors.New("auth: session TTL must be positive and the reuse interval not negative")
 	}
 	return &Service{
-		users:  deps.Users,
+		users:    deps.Users,
+		sessions: deps.Sessions,
 		hasher: deps.Hasher,
 		tokens: deps.Tokens,
 		mail:   deps.Mail,
@@ -179,7 +193,7 @@ func (s *Service) ResendActivation(ctx context.Context, email string) error {
 }
 
 // Login checks credentials and returns an access and a refresh token.
-func (s *Service) Login(ctx context.Context, email, password string) (ports.TokenPair, error) {
+func (s *Service) Login(ctx context.Context, email, password string, client domain.Client) (ports.TokenPair, error) {
 	var v domain.Validation
 	v.Require("email", email)
 	v.Require("password", password)
@@ -206,41 +220,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (ports.Toke
 	if err := user.CheckCanLogin(); err != nil {
 		return ports.TokenPair{}, err
 	}
-	now := s.now()
-	access, err := s.issue(domain.AccessToken, user.ID, now)
-	if err != nil {
-		return ports.TokenPair{}, err
-	}
-	refresh, err := s.issue(domain.RefreshToken, user.ID, now)
-	if err != nil {
-		return ports.TokenPair{}, err
-	}
-	return ports.TokenPair{Access: access, Refresh: refresh}, nil
-}
-
-// Refresh exchanges a refresh token for a new access token.
-func (s *Service) Refresh(ctx context.Context, refreshToken string) (ports.IssuedToken, error) {
-	var v domain.Validation
-	v.Require("refresh_token", refreshToken)
-	if err := v.Err(); err != nil {
-		return ports.IssuedToken{}, err
-	}
-	now := s.now()
-	claims, err := s.tokens.Verify(refreshToken, domain.RefreshToken, now)
-	if err != nil {
-		return ports.IssuedToken{}, err
-	}
-	user, err := s.users.UserByID(ctx, claims.UserID)
-	if errors.Is(err, domain.ErrUserNotFound) {
-		return ports.IssuedToken{}, domain.ErrInvalidToken
-	}
-	if err != nil {
-		return ports.IssuedToken{}, fmt.Errorf("look up user: %w", err)
-	}
-	if err := user.CheckCanLogin(); err != nil {
-		return ports.IssuedToken{}, domain.ErrInvalidToken
-	}
-	return s.issue(domain.AccessToken, user.ID, now)
+	return s.startSession(ctx, user.ID, client)
 }
 
 // Authenticate verifies an access token.
@@ -257,12 +237,12 @@ func (s *Service) CurrentUser(ctx context.Context, userID string) (domain.User, 
 	return user, err
 }
 
-func (s *Service) issue(kind domain.TokenKind, userID string, now time.Time) (ports.IssuedToken, error) {
-	token, claims, err := s.tokens.Issue(kind, userID, now)
+func (s *Service) issue(spec ports.TokenSpec, now time.Time) (ports.IssuedToken, domain.Claims, error) {
+	token, claims, err := s.tokens.Issue(spec, now)
 	if err != nil {
-		return ports.IssuedToken{}, fmt.Errorf("issue %s token: %w", kind, err)
+		return ports.IssuedToken{}, domain.Claims{}, fmt.Errorf("issue %s token: %w", spec.Kind, err)
 	}
-	return ports.IssuedToken{Token: token, ExpiresIn: claims.ExpiresAt.Sub(claims.IssuedAt)}, nil
+	return ports.IssuedToken{Token: token, ExpiresIn: claims.ExpiresAt.Sub(claims.IssuedAt)}, claims, nil
 }
 
 // burnHashingWork verifies password against a hash of a random secret, which

@@ -39,14 +39,15 @@ func newFixture(t *testing.T) *fixture {
 	}
 	public, _ := url.Parse("https://auth.example.com/base")
 	svc, err := NewService(Deps{
-		Users:  f.users,
+		Users:    f.users,
+		Sessions: f.users,
 		Hasher: f.hasher,
 		Tokens: f.tokens,
 		Mail:   f.mail,
 		Clock:  f.clock,
 		Random: &countingRandom{},
 		Logger: slog.New(slog.NewTextHandler(f.log, nil)),
-	}, Config{ActivationCodeTTL: time.Hour, PublicURL: public})
+	}, Config{ActivationCodeTTL: time.Hour, PublicURL: public, SessionTTL: 720 * time.Hour, ReuseInterval: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +58,8 @@ func newFixture(t *testing.T) *fixture {
 var astro = ports.SignupRequest{
 	Email: "Astro.User@Example.com", Password: "StrongPassword123!", FirstName: "Astro", LastName: "User",
 }
+
+var laptop = domain.Client{IP: "192.0.2.10", UserAgent: "Mozilla/5.0 (X11; Linux x86_64)"}
 
 var codeInMail = regexp.MustCompile(`activation code is (\d{6})`)
 
@@ -302,7 +305,7 @@ func TestResendActivationRejections(t *testing.T) {
 func TestLogin(t *testing.T) {
 	f := newFixture(t)
 	f.activeUser(t)
-	pair, err := f.svc.Login(context.Background(), " astro.user@EXAMPLE.com", astro.Password)
+	pair, err := f.svc.Login(context.Background(), " astro.user@EXAMPLE.com", astro.Password, laptop)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +349,7 @@ func TestLoginRejections(t *testing.T) {
 			} else {
 				f.signup(t)
 			}
-			pair, err := f.svc.Login(context.Background(), tt.email, tt.password)
+			pair, err := f.svc.Login(context.Background(), tt.email, tt.password, laptop)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
@@ -361,14 +364,14 @@ func TestLoginUnknownEmailCostsOneVerification(t *testing.T) {
 	f := newFixture(t)
 	f.activeUser(t)
 	before := f.hasher.verifies
-	if _, err := f.svc.Login(context.Background(), "nobody@example.com", "whatever12"); !errors.Is(err, domain.ErrInvalidCredentials) {
+	if _, err := f.svc.Login(context.Background(), "nobody@example.com", "whatever12", laptop); !errors.Is(err, domain.ErrInvalidCredentials) {
 		t.Fatal(err)
 	}
 	if got := f.hasher.verifies - before; got != 1 {
 		t.Errorf("unknown email cost %d verifications, want 1 like a known email", got)
 	}
 	before = f.hasher.verifies
-	if _, err := f.svc.Login(context.Background(), astro.Email, "whatever12"); !errors.Is(err, domain.ErrInvalidCredentials) {
+	if _, err := f.svc.Login(context.Background(), astro.Email, "whatever12", laptop); !errors.Is(err, domain.ErrInvalidCredentials) {
 		t.Fatal(err)
 	}
 	if got := f.hasher.verifies - before; got != 1 {
@@ -379,15 +382,19 @@ func TestLoginUnknownEmailCostsOneVerification(t *testing.T) {
 func TestRefresh(t *testing.T) {
 	f := newFixture(t)
 	f.activeUser(t)
-	pair, err := f.svc.Login(context.Background(), astro.Email, astro.Password)
+	pair, err := f.svc.Login(context.Background(), astro.Email, astro.Password, laptop)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.clock.advance(time.Hour)
-	access, err := f.svc.Refresh(context.Background(), pair.Refresh.Token)
+	refreshed, err := f.svc.Refresh(context.Background(), pair.Refresh.Token)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if refreshed.Refresh.Token != "" {
+		t.Error("a refresh token was issued with rotation off")
+	}
+	access := refreshed.Access
 	claims, err := f.svc.Authenticate(context.Background(), access.Token)
 	if err != nil {
 		t.Fatalf("refreshed access token rejected: %v", err)
@@ -409,7 +416,7 @@ func TestRefreshRejections(t *testing.T) {
 			return pair.Refresh.Token
 		}},
 		{"user no longer exists", func(f *fixture, pair ports.TokenPair) string {
-			token, _, _ := f.tokens.Issue(domain.RefreshToken, "deleted-user", f.clock.Now())
+			token, _, _ := f.tokens.Issue(ports.TokenSpec{Kind: domain.RefreshToken, UserID: "deleted-user", SessionID: "s"}, f.clock.Now())
 			return token
 		}},
 		{"user not active", func(f *fixture, pair ports.TokenPair) string {
@@ -424,7 +431,7 @@ func TestRefreshRejections(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
 			f.activeUser(t)
-			pair, err := f.svc.Login(context.Background(), astro.Email, astro.Password)
+			pair, err := f.svc.Login(context.Background(), astro.Email, astro.Password, laptop)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -438,7 +445,7 @@ func TestRefreshRejections(t *testing.T) {
 func TestAuthenticateAndCurrentUser(t *testing.T) {
 	f := newFixture(t)
 	f.activeUser(t)
-	pair, err := f.svc.Login(context.Background(), astro.Email, astro.Password)
+	pair, err := f.svc.Login(context.Background(), astro.Email, astro.Password, laptop)
 	if err != nil {
 		t.Fatal(err)
 	}

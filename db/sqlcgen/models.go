@@ -24,6 +24,20 @@ type Outbox struct {
 	SettledAt     sql.NullInt64
 }
 
+type Session struct {
+	ID                     string
+	UserID                 string
+	CreatedAt              int64
+	LastUsedAt             int64
+	ExpiresAt              int64
+	RevokedAt              sql.NullInt64
+	UserAgent              string
+	Ip                     string
+	RefreshTokenID         string
+	PreviousRefreshTokenID string
+	RotatedAt              sql.NullInt64
+}
+
 type User struct {
 	ID                  string
 	Email               string

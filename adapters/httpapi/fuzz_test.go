@@ -1,0 +1,239 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"authapi/domain"
+	"authapi/ports"
+)
+
+// fuzzAuth is an AuthService that answers from its inputs alone, so that the
+// fuzzer reaches the success answers and the domain errors as well as the
+// decoding failures. It never fails unexpectedly: any 5xx is the adapter's.
+type fuzzAuth struct{}
+
+var _ ports.AuthService = fuzzAuth{}
+
+const (
+	fuzzEmail    = "astro.user@example.com"
+	fuzzPassword = "StrongPassword123!"
+	fuzzCode     = "123456"
+	fuzzToken    = "good-token"
+)
+
+var fuzzCreated = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func required(fields ...string) error {
+	var v domain.Validation
+	for i := 0; i+1 < len(fields); i += 2 {
+		v.Require(fields[i], fields[i+1])
+	}
+	return v.Err()
+}
+
+func fuzzPair() ports.TokenPair {
+	return ports.TokenPair{
+		Access:  ports.IssuedToken{Token: "access", ExpiresIn: 15 * time.Minute},
+		Refresh: ports.IssuedToken{Token: "refresh", ExpiresIn: 720 * time.Hour},
+	}
+}
+
+func (fuzzAuth) Signup(_ context.Context, req ports.SignupRequest) (domain.User, error) {
+	reg, err := domain.NewRegistration(req.Email, req.Password, req.FirstName, req.LastName)
+	if err != nil {
+		return domain.User{}, err
+	}
+	if reg.Email == fuzzEmail {
+		return domain.User{}, domain.ErrEmailTaken
+	}
+	return domain.User{
+		ID: "0194694c-5dc0-7c3d-9a4f-2e5b6c7d8e9f", Email: reg.Email, FirstName: reg.FirstName, LastName: reg.LastName,
+		CreatedAt: fuzzCreated, UpdatedAt: fuzzCreated,
+	}, nil
+}
+
+func (fuzzAuth) Verify(_ context.Context, email, code string) error {
+	if err := required("email", email, "activation_code", code); err != nil {
+		return err
+	}
+	switch {
+	case domain.NormalizeEmail(email) != fuzzEmail:
+		return domain.ErrUserNotFound
+	case strings.TrimSpace(code) != fuzzCode:
+		return domain.ErrInvalidCode
+	}
+	return nil
+}
+
+func (fuzzAuth) ResendActivation(_ context.Context, email string) error {
+	if err := required("email", email); err != nil {
+		return err
+	}
+	if domain.NormalizeEmail(email) != fuzzEmail {
+		return domain.ErrUserNotFound
+	}
+	return nil
+}
+
+func (fuzzAuth) Login(_ context.Context, email, password string, _ domain.Client) (ports.TokenPair, error) {
+	if err := required("email", email, "password", password); err != nil {
+		return ports.TokenPair{}, err
+	}
+	if domain.NormalizeEmail(email) != fuzzEmail || password != fuzzPassword {
+		return ports.TokenPair{}, domain.ErrInvalidCredentials
+	}
+	return fuzzPair(), nil
+}
+
+func (fuzzAuth) Refresh(_ context.Context, refreshToken string) (ports.TokenPair, error) {
+	if err := required("refresh_token", refreshToken); err != nil {
+		return ports.TokenPair{}, err
+	}
+	if refreshToken != fuzzToken {
+		return ports.TokenPair{}, domain.ErrInvalidToken
+	}
+	return ports.TokenPair{Access: fuzzPair().Access}, nil
+}
+
+func (fuzzAuth) Logout(_ context.Context, refreshToken string) error {
+	if err := required("refresh_token", refreshToken); err != nil {
+		return err
+	}
+	if refreshToken != fuzzToken {
+		return domain.ErrInvalidToken
+	}
+	return nil
+}
+
+func (fuzzAuth) LogoutAll(context.Context, string) (int, error) { return 0, domain.ErrInvalidToken }
+
+func (fuzzAuth) Sessions(context.Context, string) ([]domain.Session, error) {
+	return nil, domain.ErrInvalidToken
+}
+
+func (fuzzAuth) EndSession(context.Context, string, string) error { return domain.ErrSessionNotFound }
+
+func (fuzzAuth) Authenticate(context.Context, string) (domain.Claims, error) {
+	return domain.Claims{}, domain.ErrInvalidToken
+}
+
+func (fuzzAuth) CurrentUser(context.Context, string) (domain.User, error) {
+	return domain.User{}, domain.ErrInvalidToken
+}
+
+type fuzzPinger struct{}
+
+func (fuzzPinger) Ping(context.Context) error { return nil }
+
+// repeatReader yields one byte forever: request ids need not be random here.
+type repeatReader byte
+
+func (r repeatReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(r)
+	}
+	return len(p), nil
+}
+
+// jsonRoutes are the routes that read a JSON body.
+var jsonRoutes = []string{"/signup", "/verify", "/login", "/refresh", "/resend-activation", "/logout"}
+
+// FuzzDecodeRequest sends arbitrary bodies under arbitrary content types to
+// every route that reads JSON. Whatever arrives, the answer is one the
+// document lists for the route, never a 5xx, and an error is always a valid
+// problem document.
+func FuzzDecodeRequest(f *testing.F) {
+	doc, err := openapi3.NewLoader().LoadFromData(OpenAPIDocument)
+	if err != nil {
+		f.Fatal(err)
+	}
+	problemSchema := doc.Components.Schemas["Problem"]
+	if problemSchema == nil {
+		f.Fatal("the document has no Problem schema")
+	}
+	router := NewRouter(Config{
+		Auth: fuzzAuth{}, Ready: fuzzPinger{}, JWKS: []byte(`{"keys":[]}`),
+		Logger: slog.New(slog.DiscardHandler), Random: repeatReader('r'),
+	})
+
+	seeds := []struct {
+		contentType, body string
+	}{
+		{"application/json", `{"email":"astro.user@example.com","password":"StrongPassword123!","first_name":"A","last_name":"B"}`},
+		{"application/json", `{"email":"astro.user@example.com","activation_code":"123456","refresh_token":"good-token","password":"StrongPassword123!"}`},
+		{"application/json", `{"email":"new.user@example.com","password":"StrongPassword123!","first_name":"A","last_name":"B"}`},
+		{"application/json; charset=utf-8", `{"email":42}`},
+		{"application/problem+json", `null`},
+		{"", `{}`},
+		{"text/plain", `{}`},
+		{"application/json;;", `{}`},
+		{"application/json", `{"email":"a"}{}`},
+		{"application/json", `[{"email":"a"}]`},
+		{"application/json", `{"email":{"$gt":""},"password":["x"]}`},
+		{"application/json", strings.Repeat("[", 10_001)},
+		{"application/json", "{\"email\":\"\xff\x00\"}"},
+		{"application/json", `{"EMAIL":"astro.user@example.com","Password":"StrongPassword123!"}`},
+		{"application/json", ""},
+	}
+	for i, s := range seeds {
+		f.Add(uint8(i), s.contentType, []byte(s.body))
+	}
+
+	f.Fuzz(func(t *testing.T, route uint8, contentType string, body []byte) {
+		path := jsonRoutes[int(route)%len(jsonRoutes)]
+		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+		if contentType != "" {
+			req.Header.Set("Content-Type", contentType)
+		}
+		rec := httptest.NewRecorder()
+		router.ServeHTTP(rec, req)
+
+		if rec.Code >= 500 || rec.Code < 200 {
+			t.Fatalf("POST %s answered %d: %s", path, rec.Code, rec.Body)
+		}
+		item := doc.Paths.Value(path)
+		if item == nil || item.Post == nil {
+			t.Fatalf("the document has no POST %s", path)
+		}
+		op := item.Post
+		if op.Responses.Status(rec.Code) == nil {
+			t.Errorf("POST %s answered %d, which the document does not list: %s", path, rec.Code, rec.Body)
+		}
+		var v any
+		if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+			t.Fatalf("POST %s answered %d with a body that is not JSON: %v", path, rec.Code, err)
+		}
+		if rec.Code < 400 {
+			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("success with Content-Type %q", ct)
+			}
+			return
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != ProblemContentType {
+			t.Errorf("error %d with Content-Type %q", rec.Code, ct)
+		}
+		if err := problemSchema.Value.VisitJSON(v); err != nil {
+			t.Errorf("error %d breaks the Problem schema: %v: %s", rec.Code, err, rec.Body)
+		}
+		var p Problem
+		if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Status != rec.Code || p.Type != "/problems/"+p.Code || p.Title == "" || p.Detail == "" {
+			t.Errorf("inconsistent problem for status %d: %s", rec.Code, rec.Body)
+		}
+		if p.Code == string(domain.CodeValidationFailed) && len(p.Errors) == 0 {
+			t.Errorf("validation problem without fields: %s", rec.Body)
+		}
+	})
+}

@@ -1,0 +1,117 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"authapi/db/sqlcgen"
+	"authapi/domain"
+	"authapi/ports"
+)
+
+var _ ports.SessionStore = (*Store)(nil)
+
+// CreateSession stores a new session.
+func (s *Store) CreateSession(ctx context.Context, sess domain.Session) error {
+	err := s.writes.CreateSession(ctx, sqlcgen.CreateSessionParams{
+		ID:                     sess.ID,
+		UserID:                 sess.UserID,
+		CreatedAt:              sess.CreatedAt.UnixMilli(),
+		LastUsedAt:             sess.LastUsedAt.UnixMilli(),
+		ExpiresAt:              sess.ExpiresAt.UnixMilli(),
+		RevokedAt:              nullFromTime(sess.RevokedAt),
+		UserAgent:              sess.UserAgent,
+		Ip:                     sess.IP,
+		RefreshTokenID:         sess.RefreshTokenID,
+		PreviousRefreshTokenID: sess.PreviousRefreshTokenID,
+		RotatedAt:              nullFromTime(sess.RotatedAt),
+	})
+	return translate(ctx, "create session", err)
+}
+
+// UpdateSession loads, changes and saves a session in one write transaction.
+func (s *Store) UpdateSession(ctx context.Context, id string, update func(*domain.Session) error) (domain.Session, error) {
+	var (
+		saved     domain.Session
+		updateErr error
+	)
+	err := s.db.inTx(ctx, func(q *sqlcgen.Queries) error {
+		row, err := q.GetSession(ctx, id)
+		if err != nil {
+			return err
+		}
+		sess := sessionFromRow(row)
+		if updateErr = update(&sess); updateErr != nil {
+			return updateErr
+		}
+		n, err := q.UpdateSession(ctx, sqlcgen.UpdateSessionParams{
+			ID:                     row.ID,
+			LastUsedAt:             sess.LastUsedAt.UnixMilli(),
+			RevokedAt:              nullFromTime(sess.RevokedAt),
+			RefreshTokenID:         sess.RefreshTokenID,
+			PreviousRefreshTokenID: sess.PreviousRefreshTokenID,
+			RotatedAt:              nullFromTime(sess.RotatedAt),
+		})
+		if err == nil && n != 1 {
+			err = sql.ErrNoRows
+		}
+		saved = sess
+		return err
+	})
+	switch {
+	case updateErr != nil:
+		return domain.Session{}, updateErr
+	case err != nil:
+		return domain.Session{}, translateSession(ctx, "update session", err)
+	}
+	return saved, nil
+}
+
+// SessionsOfUser returns the user's live sessions, newest first.
+func (s *Store) SessionsOfUser(ctx context.Context, userID string, now time.Time) ([]domain.Session, error) {
+	rows, err := s.reads.LiveSessionsOfUser(ctx, sqlcgen.LiveSessionsOfUserParams{UserID: userID, Now: now.UnixMilli()})
+	if err != nil {
+		return nil, translate(ctx, "list sessions", err)
+	}
+	sessions := make([]domain.Session, len(rows))
+	for i, r := range rows {
+		sessions[i] = sessionFromRow(r)
+	}
+	return sessions, nil
+}
+
+// RevokeSessions ends the user's live sessions but one.
+func (s *Store) RevokeSessions(ctx context.Context, userID string, now time.Time, except string) (int, error) {
+	n, err := s.writes.RevokeSessions(ctx, sqlcgen.RevokeSessionsParams{UserID: userID, Now: now.UnixMilli(), ExceptID: except})
+	if err != nil {
+		return 0, translate(ctx, "revoke sessions", err)
+	}
+	return int(n), nil
+}
+
+// translateSession is translate with "no row" meaning no such session.
+func translateSession(ctx context.Context, op string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.ErrSessionNotFound
+	}
+	return translate(ctx, op, err)
+}
+
+// sessionFromRow is the one conversion from a stored row to a session.
+func sessionFromRow(r sqlcgen.Session) domain.Session {
+	return domain.Session{
+		ID:                     r.ID,
+		UserID:                 r.UserID,
+		CreatedAt:              timeFromMillis(r.CreatedAt),
+		LastUsedAt:             timeFromMillis(r.LastUsedAt),
+		ExpiresAt:              timeFromMillis(r.ExpiresAt),
+		RevokedAt:              timeFromNull(r.RevokedAt),
+		UserAgent:              r.UserAgent,
+		IP:                     r.Ip,
+		RefreshTokenID:         r.RefreshTokenID,
+		PreviousRefreshTokenID: r.PreviousRefreshTokenID,
+		RotatedAt:              timeFromNull(r.RotatedAt),
+	}
+}

@@ -1,0 +1,166 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"authapi/domain"
+	"authapi/ports"
+)
+
+// startSession opens a session for a user who has just proved who they are
+// and returns its first pair of tokens.
+func (s *Service) startSession(ctx context.Context, userID string, client domain.Client) (ports.TokenPair, error) {
+	now := s.now()
+	sessionID, err := domain.NewID(now, s.random)
+	if err != nil {
+		return ports.TokenPair{}, err
+	}
+	access, _, err := s.issue(ports.TokenSpec{Kind: domain.AccessToken, UserID: userID, SessionID: sessionID}, now)
+	if err != nil {
+		return ports.TokenPair{}, err
+	}
+	refresh, claims, err := s.issue(ports.TokenSpec{Kind: domain.RefreshToken, UserID: userID, SessionID: sessionID}, now)
+	if err != nil {
+		return ports.TokenPair{}, err
+	}
+	session := domain.NewSession(sessionID, userID, claims.ID, client, now, s.cfg.SessionTTL)
+	if err := s.sessions.CreateSession(ctx, session); err != nil {
+		return ports.TokenPair{}, fmt.Errorf("create session: %w", err)
+	}
+	return ports.TokenPair{Access: access, Refresh: refresh}, nil
+}
+
+// Refresh exchanges a refresh token of a live session for a new access
+// token and, with rotation on, a new refresh token.
+func (s *Service) Refresh(ctx context.Context, refreshToken string) (ports.TokenPair, error) {
+	var v domain.Validation
+	v.Require("refresh_token", refreshToken)
+	if err := v.Err(); err != nil {
+		return ports.TokenPair{}, err
+	}
+	now := s.now()
+	claims, err := s.tokens.Verify(refreshToken, domain.RefreshToken, now)
+	if err != nil {
+		return ports.TokenPair{}, err
+	}
+	user, err := s.users.UserByID(ctx, claims.UserID)
+	if errors.Is(err, domain.ErrUserNotFound) {
+		return ports.TokenPair{}, domain.ErrInvalidToken
+	}
+	if err != nil {
+		return ports.TokenPair{}, fmt.Errorf("look up user: %w", err)
+	}
+	if err := user.CheckCanLogin(); err != nil {
+		return ports.TokenPair{}, domain.ErrInvalidToken
+	}
+
+	var (
+		pair     ports.TokenPair
+		rejected error
+	)
+	_, err = s.sessions.UpdateSession(ctx, claims.SessionID, func(sess *domain.Session) error {
+		if sess.UserID != claims.UserID || !sess.Live(now) {
+			rejected = domain.ErrInvalidToken
+			return nil
+		}
+		grace := s.cfg.ReuseInterval
+		if !s.cfg.RotateRefreshTokens {
+			grace = 0
+		}
+		use := sess.UseRefreshToken(claims.ID, now, grace)
+		var issueErr error
+		switch {
+		case use == domain.RefreshReused:
+			// Saved on purpose: the revocation must stick.
+			s.log.WarnContext(ctx, "refresh token reused; session revoked", "session_id", sess.ID, "user_id", sess.UserID)
+			rejected = domain.ErrInvalidToken
+		case !s.cfg.RotateRefreshTokens:
+			pair.Access, _, issueErr = s.issue(ports.TokenSpec{Kind: domain.AccessToken, UserID: sess.UserID, SessionID: sess.ID}, now)
+		case use == domain.RefreshRecentlyRotated:
+			// A concurrent client racing the rotation: hand it the
+			// session's current refresh token rather than sound an alarm.
+			pair, issueErr = s.refreshPair(sess, sess.RefreshTokenID, now)
+		default:
+			pair, issueErr = s.refreshPair(sess, "", now)
+		}
+		return issueErr
+	})
+	switch {
+	case errors.Is(err, domain.ErrSessionNotFound):
+		return ports.TokenPair{}, domain.ErrInvalidToken
+	case err != nil:
+		return ports.TokenPair{}, fmt.Errorf("use session: %w", err)
+	case rejected != nil:
+		return ports.TokenPair{}, rejected
+	}
+	return pair, nil
+}
+
+// refreshPair issues an access token for sess and a refresh token with id
+// refreshID, or a fresh id (rotating the session) when refreshID is empty.
+func (s *Service) refreshPair(sess *domain.Session, refreshID string, now time.Time) (ports.TokenPair, error) {
+	access, _, err := s.issue(ports.TokenSpec{Kind: domain.AccessToken, UserID: sess.UserID, SessionID: sess.ID}, now)
+	if err != nil {
+		return ports.TokenPair{}, err
+	}
+	refresh, claims, err := s.issue(ports.TokenSpec{Kind: domain.RefreshToken, UserID: sess.UserID, SessionID: sess.ID, ID: refreshID}, now)
+	if err != nil {
+		return ports.TokenPair{}, err
+	}
+	if refreshID == "" {
+		sess.Rotate(claims.ID, now)
+	}
+	return ports.TokenPair{Access: access, Refresh: refresh}, nil
+}
+
+// Logout ends the session of a refresh token.
+func (s *Service) Logout(ctx context.Context, refreshToken string) error {
+	var v domain.Validation
+	v.Require("refresh_token", refreshToken)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	now := s.now()
+	claims, err := s.tokens.Verify(refreshToken, domain.RefreshToken, now)
+	if err != nil {
+		return err
+	}
+	_, err = s.sessions.UpdateSession(ctx, claims.SessionID, func(sess *domain.Session) error {
+		if sess.UserID != claims.UserID {
+			return domain.ErrInvalidToken
+		}
+		sess.Revoke(now)
+		return nil
+	})
+	if errors.Is(err, domain.ErrSessionNotFound) {
+		return domain.ErrInvalidToken
+	}
+	return err
+}
+
+// LogoutAll ends every session of the user.
+func (s *Service) LogoutAll(ctx context.Context, userID string) (int, error) {
+	return s.sessions.RevokeSessions(ctx, userID, s.now(), "")
+}
+
+// Sessions lists the user's live sessions, newest first.
+func (s *Service) Sessions(ctx context.Context, userID string) ([]domain.Session, error) {
+	return s.sessions.SessionsOfUser(ctx, userID, s.now())
+}
+
+// EndSession ends one of the user's sessions. Another user's session is
+// reported as not found, so its existence is not revealed.
+func (s *Service) EndSession(ctx context.Context, userID, sessionID string) error {
+	now := s.now()
+	_, err := s.sessions.UpdateSession(ctx, sessionID, func(sess *domain.Session) error {
+		if sess.UserID != userID || !sess.Live(now) {
+			return domain.ErrSessionNotFound
+		}
+		sess.Revoke(now)
+		return nil
+	})
+	return err
+}

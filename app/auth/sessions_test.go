@@ -1,0 +1,171 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"authapi/domain"
+	"authapi/ports"
+)
+
+func (f *fixture) login(t *testing.T) ports.TokenPair {
+	t.Helper()
+	pair, err := f.svc.Login(context.Background(), astro.Email, astro.Password, laptop)
+	if err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	return pair
+}
+
+func (f *fixture) userID(t *testing.T) string {
+	t.Helper()
+	u, err := f.users.UserByEmail(context.Background(), "astro.user@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
+}
+
+func TestLoginStartsASession(t *testing.T) {
+	f := newFixture(t)
+	f.activeUser(t)
+	pair := f.login(t)
+	access, _ := f.tokens.Verify(pair.Access.Token, domain.AccessToken, start)
+	refresh, _ := f.tokens.Verify(pair.Refresh.Token, domain.RefreshToken, start)
+	if access.SessionID == "" || access.SessionID != refresh.SessionID {
+		t.Fatalf("tokens carry sessions %q and %q, want one and the same", access.SessionID, refresh.SessionID)
+	}
+	sessions, err := f.svc.Sessions(context.Background(), f.userID(t))
+	if err != nil || len(sessions) != 1 {
+		t.Fatalf("Sessions = %+v, %v", sessions, err)
+	}
+	s := sessions[0]
+	if s.ID != access.SessionID || s.IP != laptop.IP || s.UserAgent != laptop.UserAgent ||
+		!s.ExpiresAt.Equal(start.Add(720*time.Hour)) || s.RefreshTokenID != refresh.ID {
+		t.Errorf("session = %+v", s)
+	}
+}
+
+func TestEndedSessionsCannotRefresh(t *testing.T) {
+	tests := []struct {
+		name string
+		end  func(t *testing.T, f *fixture, pair ports.TokenPair)
+	}{
+		{"logout", func(t *testing.T, f *fixture, pair ports.TokenPair) {
+			if err := f.svc.Logout(context.Background(), pair.Refresh.Token); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"logout everywhere", func(t *testing.T, f *fixture, pair ports.TokenPair) {
+			if n, err := f.svc.LogoutAll(context.Background(), f.userID(t)); err != nil || n != 2 {
+				t.Fatalf("LogoutAll = %d, %v; want 2 sessions ended", n, err)
+			}
+		}},
+		{"session ended by id", func(t *testing.T, f *fixture, pair ports.TokenPair) {
+			claims, _ := f.tokens.Verify(pair.Refresh.Token, domain.RefreshToken, f.clock.Now())
+			if err := f.svc.EndSession(context.Background(), f.userID(t), claims.SessionID); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"session expired", func(t *testing.T, f *fixture, pair ports.TokenPair) {
+			f.tokens.refreshTTL = 10000 * time.Hour // the token outlives its session
+			f.clock.advance(721 * time.Hour)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.activeUser(t)
+			pair := f.login(t)
+			other := f.login(t)
+			tt.end(t, f, pair)
+			if _, err := f.svc.Refresh(context.Background(), pair.Refresh.Token); !errors.Is(err, domain.ErrInvalidToken) {
+				t.Errorf("refresh after the session ended = %v, want ErrInvalidToken", err)
+			}
+			_, err := f.svc.Refresh(context.Background(), other.Refresh.Token)
+			if ended := tt.name == "logout everywhere" || tt.name == "session expired"; ended != errors.Is(err, domain.ErrInvalidToken) {
+				t.Errorf("the other session's refresh = %v", err)
+			}
+		})
+	}
+}
+
+func TestEndSessionOfAnotherUserIsNotFound(t *testing.T) {
+	f := newFixture(t)
+	f.activeUser(t)
+	pair := f.login(t)
+	claims, _ := f.tokens.Verify(pair.Refresh.Token, domain.RefreshToken, start)
+	if err := f.svc.EndSession(context.Background(), "someone-else", claims.SessionID); !errors.Is(err, domain.ErrSessionNotFound) {
+		t.Errorf("EndSession by another user = %v, want ErrSessionNotFound", err)
+	}
+	if _, err := f.svc.Refresh(context.Background(), pair.Refresh.Token); err != nil {
+		t.Errorf("the session ended anyway: %v", err)
+	}
+	if err := f.svc.Logout(context.Background(), pair.Access.Token); !errors.Is(err, domain.ErrInvalidToken) {
+		t.Errorf("logout with an access token = %v, want ErrInvalidToken", err)
+	}
+}
+
+func TestRefreshRotation(t *testing.T) {
+	f := newFixture(t)
+	f.svc.cfg.RotateRefreshTokens = true
+	f.activeUser(t)
+	first := f.login(t)
+
+	second, err := f.svc.Refresh(context.Background(), first.Refresh.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Refresh.Token == "" || second.Refresh.Token == first.Refresh.Token {
+		t.Fatalf("rotation returned refresh token %q", second.Refresh.Token)
+	}
+
+	// Two tabs: the replaced token, presented within the grace interval,
+	// yields the session's current refresh token instead of an alarm.
+	f.clock.advance(5 * time.Second)
+	raced, err := f.svc.Refresh(context.Background(), first.Refresh.Token)
+	if err != nil {
+		t.Fatalf("refresh within the grace interval: %v", err)
+	}
+	racedClaims, _ := f.tokens.Verify(raced.Refresh.Token, domain.RefreshToken, f.clock.Now())
+	currentClaims, _ := f.tokens.Verify(second.Refresh.Token, domain.RefreshToken, f.clock.Now())
+	if racedClaims.ID != currentClaims.ID {
+		t.Errorf("grace refresh got token id %q, want the current %q", racedClaims.ID, currentClaims.ID)
+	}
+
+	// After the grace interval the replaced token is a stolen one: the
+	// whole session ends, the legitimate holder's current token included.
+	f.clock.advance(6 * time.Second)
+	if _, err := f.svc.Refresh(context.Background(), first.Refresh.Token); !errors.Is(err, domain.ErrInvalidToken) {
+		t.Fatalf("reuse after the grace interval = %v, want ErrInvalidToken", err)
+	}
+	if _, err := f.svc.Refresh(context.Background(), second.Refresh.Token); !errors.Is(err, domain.ErrInvalidToken) {
+		t.Errorf("session survived reuse detection: %v", err)
+	}
+	if sessions, _ := f.svc.Sessions(context.Background(), f.userID(t)); len(sessions) != 0 {
+		t.Errorf("live sessions after reuse = %d", len(sessions))
+	}
+}
+
+func TestRefreshRejectsATokenForAnotherUsersSession(t *testing.T) {
+	f := newFixture(t)
+	f.activeUser(t)
+	pair := f.login(t)
+	claims, _ := f.tokens.Verify(pair.Refresh.Token, domain.RefreshToken, start)
+	// A token naming the right session but another (existing) user.
+	other := ports.SignupRequest{Email: "zoe@example.com", Password: "AnotherPassword1!", FirstName: "Zoë", LastName: "Z"}
+	zoe, err := f.svc.Signup(context.Background(), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = f.users.UpdateUser(context.Background(), zoe.Email, func(u *domain.User) ([]ports.OutgoingMail, error) {
+		u.Active, u.Activation = true, domain.ActivationState{}
+		return nil, nil
+	})
+	forged, _, _ := f.tokens.Issue(ports.TokenSpec{Kind: domain.RefreshToken, UserID: zoe.ID, SessionID: claims.SessionID, ID: claims.ID}, start)
+	if _, err := f.svc.Refresh(context.Background(), forged); !errors.Is(err, domain.ErrInvalidToken) {
+		t.Errorf("refresh = %v, want ErrInvalidToken", err)
+	}
+}

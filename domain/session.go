@@ -1,0 +1,102 @@
+package domain
+
+import "time"
+
+// MaxUserAgentLength bounds the user agent kept with a session; it is shown
+// to the user to recognise the device, not parsed.
+const MaxUserAgentLength = 256
+
+// Session is a login: the server-side record that every refresh token belongs
+// to. Revoking it ends the refresh tokens at once; access tokens carry its id
+// but stay valid until they expire, which is why they are short-lived.
+type Session struct {
+	ID         string
+	UserID     string
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	// ExpiresAt is absolute: refreshing never extends a session.
+	ExpiresAt time.Time
+	RevokedAt time.Time // zero while the session is live
+	UserAgent string
+	IP        string
+	// RefreshTokenID is the id (jti) of the session's current refresh token.
+	// With rotation, PreviousRefreshTokenID is the one it replaced at
+	// RotatedAt, still honoured for a short grace interval.
+	RefreshTokenID         string
+	PreviousRefreshTokenID string
+	RotatedAt              time.Time
+}
+
+// Client describes where a login comes from.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// NewSession starts a session for userID at now, lasting ttl.
+func NewSession(id, userID, refreshTokenID string, client Client, now time.Time, ttl time.Duration) Session {
+	ua := client.UserAgent
+	if len(ua) > MaxUserAgentLength {
+		ua = ua[:MaxUserAgentLength]
+	}
+	return Session{
+		ID:             id,
+		UserID:         userID,
+		CreatedAt:      now,
+		LastUsedAt:     now,
+		ExpiresAt:      now.Add(ttl),
+		UserAgent:      ua,
+		IP:             client.IP,
+		RefreshTokenID: refreshTokenID,
+	}
+}
+
+// Live reports whether the session may still be refreshed at now.
+func (s Session) Live(now time.Time) bool {
+	return s.RevokedAt.IsZero() && now.Before(s.ExpiresAt)
+}
+
+// Revoke ends the session; revoking an ended session changes nothing.
+func (s *Session) Revoke(now time.Time) {
+	if s.RevokedAt.IsZero() {
+		s.RevokedAt = now
+	}
+}
+
+// RefreshUse is what presenting a refresh token to its session amounts to.
+type RefreshUse int
+
+// The outcomes of presenting a refresh token.
+const (
+	// RefreshCurrent: the session's current token.
+	RefreshCurrent RefreshUse = iota + 1
+	// RefreshRecentlyRotated: the token just replaced, within the grace
+	// interval; a concurrent client racing the rotation, not an attacker.
+	RefreshRecentlyRotated
+	// RefreshReused: an older token. Someone holds a token that should be
+	// dead: the session must end (RFC 9700, section 4.14.2).
+	RefreshReused
+)
+
+// UseRefreshToken classifies presenting refresh token tokenID at now and
+// records the use. Reuse revokes the session.
+func (s *Session) UseRefreshToken(tokenID string, now time.Time, grace time.Duration) RefreshUse {
+	switch {
+	case tokenID == s.RefreshTokenID:
+		s.LastUsedAt = now
+		return RefreshCurrent
+	case tokenID != "" && tokenID == s.PreviousRefreshTokenID && now.Sub(s.RotatedAt) <= grace:
+		s.LastUsedAt = now
+		return RefreshRecentlyRotated
+	default:
+		s.Revoke(now)
+		return RefreshReused
+	}
+}
+
+// Rotate makes newTokenID the session's current refresh token.
+func (s *Session) Rotate(newTokenID string, now time.Time) {
+	s.PreviousRefreshTokenID = s.RefreshTokenID
+	s.RefreshTokenID = newTokenID
+	s.RotatedAt = now
+}

@@ -1,0 +1,162 @@
+package porttest
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"authapi/domain"
+	"authapi/ports"
+)
+
+// SessionUserStore stores accounts and their sessions.
+type SessionUserStore interface {
+	ports.UserStore
+	ports.SessionStore
+}
+
+// TestSessionStore runs the ports.SessionStore contract against the stores
+// newStore returns.
+func TestSessionStore(t *testing.T, newStore func(t *testing.T) SessionUserStore) {
+	t.Run("create then read back", func(t *testing.T) { testSessionRoundTrip(t, newStore) })
+	t.Run("unknown session", func(t *testing.T) { testSessionUnknown(t, newStore) })
+	t.Run("update error saves nothing", func(t *testing.T) { testSessionUpdateError(t, newStore) })
+	t.Run("live sessions of a user", func(t *testing.T) { testLiveSessions(t, newStore) })
+	t.Run("revoke all but one", func(t *testing.T) { testRevokeSessions(t, newStore) })
+}
+
+func newTestSession(id, userID string, created time.Time) domain.Session {
+	return domain.NewSession(id, userID, "jti-"+id, domain.Client{IP: "192.0.2.7", UserAgent: "curl/8.5"}, created, 720*time.Hour)
+}
+
+// storeWithUsers returns a store holding n accounts, whose ids it returns.
+func storeWithUsers(t *testing.T, newStore func(t *testing.T) SessionUserStore, n int) (SessionUserStore, []string) {
+	t.Helper()
+	s := newStore(t)
+	var ids []string
+	for i := 1; i <= n; i++ {
+		u := newTestUser(t, i, fmt.Sprintf("user%d@example.com", i))
+		if err := s.CreateUser(t.Context(), u); err != nil {
+			t.Fatalf("CreateUser: %v", err)
+		}
+		ids = append(ids, u.ID)
+	}
+	return s, ids
+}
+
+func testSessionRoundTrip(t *testing.T, newStore func(t *testing.T) SessionUserStore) {
+	s, users := storeWithUsers(t, newStore, 1)
+	want := newTestSession("s1", users[0], baseTime())
+	if err := s.CreateSession(t.Context(), want); err != nil {
+		t.Fatalf("CreateSession: %v", err)
+	}
+	later := baseTime().Add(time.Minute)
+	got, err := s.UpdateSession(t.Context(), "s1", func(sess *domain.Session) error {
+		if fmt.Sprint(*sess) != fmt.Sprint(want) {
+			t.Errorf("loaded %+v\nwant   %+v", *sess, want)
+		}
+		sess.Rotate("jti-2", later)
+		sess.LastUsedAt = later
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateSession: %v", err)
+	}
+	want.Rotate("jti-2", later)
+	want.LastUsedAt = later
+	live, err := s.SessionsOfUser(t.Context(), users[0], later)
+	if err != nil || len(live) != 1 {
+		t.Fatalf("SessionsOfUser = %v, %v", live, err)
+	}
+	for _, sess := range []domain.Session{got, live[0]} {
+		if fmt.Sprint(sess) != fmt.Sprint(want) {
+			t.Errorf("stored %+v\nwant   %+v", sess, want)
+		}
+	}
+}
+
+func testSessionUnknown(t *testing.T, newStore func(t *testing.T) SessionUserStore) {
+	s := newStore(t)
+	_, err := s.UpdateSession(t.Context(), "nope", func(*domain.Session) error { return nil })
+	if !errors.Is(err, domain.ErrSessionNotFound) {
+		t.Errorf("UpdateSession = %v, want ErrSessionNotFound", err)
+	}
+}
+
+func testSessionUpdateError(t *testing.T, newStore func(t *testing.T) SessionUserStore) {
+	s, users := storeWithUsers(t, newStore, 1)
+	if err := s.CreateSession(t.Context(), newTestSession("s1", users[0], baseTime())); err != nil {
+		t.Fatal(err)
+	}
+	refused := errors.New("refused")
+	_, err := s.UpdateSession(t.Context(), "s1", func(sess *domain.Session) error {
+		sess.Revoke(baseTime())
+		return refused
+	})
+	if !errors.Is(err, refused) {
+		t.Fatalf("UpdateSession = %v, want the update's error", err)
+	}
+	if live, _ := s.SessionsOfUser(t.Context(), users[0], baseTime()); len(live) != 1 {
+		t.Error("a failed update was saved")
+	}
+}
+
+func testLiveSessions(t *testing.T, newStore func(t *testing.T) SessionUserStore) {
+	s, users := storeWithUsers(t, newStore, 2)
+	t0 := baseTime()
+	for _, sess := range []domain.Session{
+		newTestSession("old", users[0], t0),
+		newTestSession("new", users[0], t0.Add(time.Hour)),
+		newTestSession("revoked", users[0], t0.Add(2*time.Hour)),
+		newTestSession("expired", users[0], t0.Add(-721*time.Hour)),
+		newTestSession("other-user", users[1], t0),
+	} {
+		if err := s.CreateSession(t.Context(), sess); err != nil {
+			t.Fatalf("CreateSession(%s): %v", sess.ID, err)
+		}
+	}
+	if _, err := s.UpdateSession(t.Context(), "revoked", func(sess *domain.Session) error {
+		sess.Revoke(t0.Add(2 * time.Hour))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	live, err := s.SessionsOfUser(t.Context(), users[0], t0.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, sess := range live {
+		ids = append(ids, sess.ID)
+	}
+	if fmt.Sprint(ids) != "[new old]" {
+		t.Errorf("live sessions = %v, want [new old]", ids)
+	}
+}
+
+func testRevokeSessions(t *testing.T, newStore func(t *testing.T) SessionUserStore) {
+	s, users := storeWithUsers(t, newStore, 2)
+	t0 := baseTime()
+	for _, sess := range []domain.Session{
+		newTestSession("a", users[0], t0), newTestSession("b", users[0], t0), newTestSession("keep", users[0], t0),
+		newTestSession("other-user", users[1], t0),
+	} {
+		if err := s.CreateSession(t.Context(), sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.RevokeSessions(t.Context(), users[0], t0.Add(time.Minute), "keep")
+	if err != nil || n != 2 {
+		t.Fatalf("RevokeSessions = %d, %v; want 2", n, err)
+	}
+	if live, _ := s.SessionsOfUser(t.Context(), users[0], t0.Add(time.Minute)); len(live) != 1 || live[0].ID != "keep" {
+		t.Errorf("live after revoke = %+v", live)
+	}
+	if live, _ := s.SessionsOfUser(t.Context(), users[1], t0.Add(time.Minute)); len(live) != 1 {
+		t.Error("another user's session was revoked")
+	}
+	if n, _ := s.RevokeSessions(t.Context(), users[0], t0.Add(time.Minute), ""); n != 1 {
+		t.Errorf("revoking all = %d, want the 1 left", n)
+	}
+}
