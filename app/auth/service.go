@@ -24,8 +24,8 @@ var _ ports.AuthService = (*Service)(nil)
 type Deps struct {
 	Users    ports.UserStore
 	Sessions ports.SessionStore
-	Hasher ports.PasswordHasher
-	Tokens ports.Tokens
+	Hasher   ports.PasswordHasher
+	Tokens   ports.Tokens
 	// Mail hears when mail has been queued, so delivery can start at once.
 	Mail   ports.MailNotifier
 	Clock  ports.Clock
@@ -55,13 +55,13 @@ type Config struct {
 type Service struct {
 	users    ports.UserStore
 	sessions ports.SessionStore
-	hasher ports.PasswordHasher
-	tokens ports.Tokens
-	mail   ports.MailNotifier
-	clock  ports.Clock
-	random ports.Random
-	log    *slog.Logger
-	cfg    Config
+	hasher   ports.PasswordHasher
+	tokens   ports.Tokens
+	mail     ports.MailNotifier
+	clock    ports.Clock
+	random   ports.Random
+	log      *slog.Logger
+	cfg      Config
 
 	// dummyHash is verified against when a login names an unknown email, so
 	// that such a login costs the same hashing work as a real one. It is made
@@ -86,13 +86,13 @@ func NewService(deps Deps, cfg Config) (*Service, error) {
 	return &Service{
 		users:    deps.Users,
 		sessions: deps.Sessions,
-		hasher: deps.Hasher,
-		tokens: deps.Tokens,
-		mail:   deps.Mail,
-		clock:  deps.Clock,
-		random: deps.Random,
-		log:    deps.Logger,
-		cfg:    cfg,
+		hasher:   deps.Hasher,
+		tokens:   deps.Tokens,
+		mail:     deps.Mail,
+		clock:    deps.Clock,
+		random:   deps.Random,
+		log:      deps.Logger,
+		cfg:      cfg,
 	}, nil
 }
 

@@ -41,12 +41,12 @@ func newFixture(t *testing.T) *fixture {
 	svc, err := NewService(Deps{
 		Users:    f.users,
 		Sessions: f.users,
-		Hasher: f.hasher,
-		Tokens: f.tokens,
-		Mail:   f.mail,
-		Clock:  f.clock,
-		Random: &countingRandom{},
-		Logger: slog.New(slog.NewTextHandler(f.log, nil)),
+		Hasher:   f.hasher,
+		Tokens:   f.tokens,
+		Mail:     f.mail,
+		Clock:    f.clock,
+		Random:   &countingRandom{},
+		Logger:   slog.New(slog.NewTextHandler(f.log, nil)),
 	}, Config{ActivationCodeTTL: time.Hour, PublicURL: public, SessionTTL: 720 * time.Hour, ReuseInterval: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
