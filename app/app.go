@@ -40,6 +40,9 @@ const (
 // Main runs the command line in args (without the program name) and returns
 // the process exit code. It serves until ctx is cancelled.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "keys" {
+		return keysMain(args[1:], getenv, stdout, stderr)
+	}
 	command := "serve"
 	if len(args) > 0 && (args[0] == "serve" || args[0] == "migrate") {
 		command, args = args[0], args[1:]
@@ -151,7 +154,7 @@ type service struct {
 
 // wire builds the adapters and connects them to the use cases.
 func wire(cfg Config, log *slog.Logger, db *sqlite.DB, d runtimeDeps) (service, error) {
-	tokens, err := newTokens(cfg, log, d.random)
+	tokens, err := newTokens(cfg, log, d.random, d.clock)
 	if err != nil {
 		return service{}, err
 	}
@@ -190,14 +193,30 @@ func wire(cfg Config, log *slog.Logger, db *sqlite.DB, d runtimeDeps) (service, 
 	return service{handler: handler, dispatcher: dispatcher}, nil
 }
 
-func newTokens(cfg Config, log *slog.Logger, random io.Reader) (*token.Tokens, error) {
-	key, created, err := token.LoadOrCreateKey(cfg.SigningKeyFile, random)
+// newTokens loads the signing keys, creating the file on first start, and
+// leaves out the keys that have retired since the last rotation.
+func newTokens(cfg Config, log *slog.Logger, random io.Reader, clock ports.Clock) (*token.Tokens, error) {
+	now := clock.Now()
+	keys, created, err := token.LoadOrCreateKeys(cfg.SigningKeyFile, now, random)
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
+	lifetime := keyLifetime(cfg)
+	infos, err := token.Inspect(keys, now, lifetime)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	for _, info := range infos {
+		if info.State == token.KeyRetired {
+			log.Warn("ignoring a retired token signing key: every token it signed has expired; the next `authapi keys rotate` removes it",
+				"path", cfg.SigningKeyFile, "kid", info.ID, "retired_at", info.RetiresAt)
+		}
+	}
+	live, _ := token.Prune(keys, now, lifetime)
 	tokens, err := token.New(token.Config{
-		Key:        key,
+		Keys:       live,
 		Issuer:     cfg.PublicURL.String(),
+		Audience:   cfg.Audience,
 		AccessTTL:  cfg.AccessTokenTTL,
 		RefreshTTL: cfg.RefreshTokenTTL,
 		Random:     random,
@@ -209,6 +228,7 @@ func newTokens(cfg Config, log *slog.Logger, random io.Reader) (*token.Tokens, e
 		log.Info("generated a new token signing key; keep this file to keep tokens valid across restarts",
 			"path", cfg.SigningKeyFile, "kid", tokens.KeyID())
 	}
+	log.Info("signing tokens", "kid", tokens.KeyID(), "verification_keys", len(live))
 	return tokens, nil
 }
 

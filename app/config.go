@@ -23,6 +23,7 @@ type Config struct {
 	Addr              string
 	DatabasePath      string
 	PublicURL         *url.URL
+	Audience          string // the tokens' "aud"; defaults to PublicURL
 	SigningKeyFile    string
 	AccessTokenTTL    time.Duration
 	RefreshTokenTTL   time.Duration
@@ -68,7 +69,18 @@ var settings = []setting{
 		c.PublicURL = u
 		return nil
 	}},
-	{"signing-key-file", "AUTH_SIGNING_KEY_FILE", "auth-signing-key.pem", "PEM file of the ES256 token signing key; created (mode 0600) if missing", func(c *Config, v string) error {
+	// After public-url, whose value is the default here.
+	{"audience", "AUTH_AUDIENCE", "", "value of the aud claim written into tokens and required when verifying them (default: the public URL)", func(c *Config, v string) error {
+		if v == "" {
+			v = c.PublicURL.String()
+		}
+		if strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return errors.New("want one value without spaces, such as https://api.example.com")
+		}
+		c.Audience = v
+		return nil
+	}},
+	{"signing-key-file", "AUTH_SIGNING_KEY_FILE", "auth-signing-key.pem", "PEM file of the ES256 token signing keys, newest last; created (mode 0600) if missing", func(c *Config, v string) error {
 		if strings.TrimSpace(v) == "" {
 			return errors.New("must not be empty")
 		}
@@ -234,6 +246,8 @@ func usage(fs *flag.FlagSet) {
 Usage:
   authapi [flags]           serve the API (the default command)
   authapi migrate [flags]   apply database migrations and exit
+  authapi keys rotate       add a token signing key (it signs from the next start)
+  authapi keys list         list the token signing keys: kid, creation, state
 
 Every flag can also be set through the environment variable named beside it;
 a flag given on the command line wins.

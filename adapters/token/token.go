@@ -44,10 +44,22 @@ type jwtClaims struct {
 
 // Config configures Tokens.
 type Config struct {
-	// Key signs new tokens; its public half verifies them.
+	// Keys are the keys of the key file, oldest first, as ReadKeys returns
+	// them. The newest signs new tokens; each older one verifies tokens
+	// until it retires (see Inspect), the key lifetime being the larger of
+	// AccessTTL and RefreshTTL. Callers leave out keys already retired
+	// (Prune), so that the JWKS does not publish them.
+	Keys []Key
+	// Key is shorthand for a single undated key, Keys: []Key{{Private: Key}}.
+	// Set either Key or Keys.
 	Key *ecdsa.PrivateKey
 	// Issuer is written to and required in the "iss" claim.
 	Issuer string
+	// Audience is written to and required in the "aud" claim, so that a
+	// token minted for another service that trusts the same issuer, or by
+	// an earlier deployment with another audience, is refused here. Empty
+	// means Issuer: tokens meant for the service that issued them.
+	Audience string
 	// AccessTTL and RefreshTTL are the lifetimes of the two kinds, in whole
 	// seconds because JWT times have one-second resolution.
 	AccessTTL  time.Duration
@@ -56,13 +68,20 @@ type Config struct {
 	Random io.Reader
 }
 
+// verifier is the public half of a key and when it stops being accepted.
+type verifier struct {
+	key       *ecdsa.PublicKey
+	retiresAt time.Time // zero for the signing key
+}
+
 // Tokens signs and verifies JWTs. It is immutable after New and safe for
 // concurrent use.
 type Tokens struct {
 	signer     *ecdsa.PrivateKey
 	kid        string
-	verifiers  map[string]*ecdsa.PublicKey // by kid; room for retired keys during rotation
+	verifiers  map[string]verifier // by kid
 	issuer     string
+	audience   string
 	accessTTL  time.Duration
 	refreshTTL time.Duration
 	random     io.Reader
@@ -71,7 +90,16 @@ type Tokens struct {
 
 // New checks cfg and prepares the key set and its published JWKS.
 func New(cfg Config) (*Tokens, error) {
-	if err := checkKey(cfg.Key); err != nil {
+	if cfg.Key != nil {
+		if len(cfg.Keys) > 0 {
+			return nil, errors.New("token config: set Key or Keys, not both")
+		}
+		cfg.Keys = []Key{{Private: cfg.Key}}
+	}
+	if cfg.Audience == "" {
+		cfg.Audience = cfg.Issuer
+	}
+	if err := checkKeys(cfg.Keys); err != nil {
 		return nil, fmt.Errorf("token config: %w", err)
 	}
 	switch {
@@ -86,21 +114,30 @@ func New(cfg Config) (*Tokens, error) {
 	if err := checkTTL("refresh", cfg.RefreshTTL); err != nil {
 		return nil, err
 	}
-	pub := &cfg.Key.PublicKey
-	kid, err := Thumbprint(pub)
-	if err != nil {
-		return nil, fmt.Errorf("token config: %w", err)
+	lifetime := max(cfg.AccessTTL, cfg.RefreshTTL)
+	verifiers := make(map[string]verifier, len(cfg.Keys))
+	public := make(map[string]*ecdsa.PublicKey, len(cfg.Keys))
+	var kid string
+	for i, k := range cfg.Keys {
+		pub := &k.Private.PublicKey
+		var err error
+		kid, err = Thumbprint(pub)
+		if err != nil {
+			return nil, fmt.Errorf("token config: %w", err)
+		}
+		verifiers[kid] = verifier{key: pub, retiresAt: retiresAt(cfg.Keys, i, lifetime)}
+		public[kid] = pub
 	}
-	verifiers := map[string]*ecdsa.PublicKey{kid: pub}
-	jwks, err := marshalJWKS(verifiers)
+	jwks, err := marshalJWKS(public)
 	if err != nil {
 		return nil, fmt.Errorf("token config: %w", err)
 	}
 	return &Tokens{
-		signer:     cfg.Key,
-		kid:        kid,
+		signer:     cfg.Keys[len(cfg.Keys)-1].Private,
+		kid:        kid, // the last key's: the newest signs
 		verifiers:  verifiers,
 		issuer:     cfg.Issuer,
+		audience:   cfg.Audience,
 		accessTTL:  cfg.AccessTTL,
 		refreshTTL: cfg.RefreshTTL,
 		random:     cfg.Random,
@@ -129,7 +166,7 @@ func checkTTL(kind string, ttl time.Duration) error {
 // identifies the key in logs without revealing anything about it.
 func (t *Tokens) KeyID() string { return t.kid }
 
-// JWKS returns the JSON Web Key Set of the verification keys, public parts
+// JWKS returns the JSON Web Key Set of every key given to New, public parts
 // only, for clients that verify tokens themselves. The caller must not modify
 // the returned slice.
 func (t *Tokens) JWKS() []byte { return t.jwks }
@@ -167,6 +204,7 @@ func (t *Tokens) Issue(spec ports.TokenSpec, now time.Time) (string, domain.Clai
 	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwtClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    t.issuer,
+			Audience:  jwt.ClaimStrings{t.audience},
 			Subject:   claims.UserID,
 			ID:        claims.ID,
 			IssuedAt:  jwt.NewNumericDate(claims.IssuedAt),
@@ -189,11 +227,12 @@ var (
 	errWrongType  = errors.New("wrong token type")
 	errNoKeyID    = errors.New("missing key id")
 	errUnknownKey = errors.New("unknown signing key")
+	errRetiredKey = errors.New("retired signing key")
 	errCritical   = errors.New("unsupported critical header")
 )
 
-// Verify checks token's algorithm, type, key, signature, issuer and lifetime
-// at time now, and returns its claims. Every rejection matches
+// Verify checks token's algorithm, type, key, signature, issuer, audience
+// and lifetime at time now, and returns its claims. Every rejection matches
 // domain.ErrInvalidToken.
 func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (domain.Claims, error) {
 	typ, _, ok := t.profile(kind)
@@ -211,6 +250,7 @@ func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (dom
 		// key-confusion attack before any key is looked at.
 		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
 		jwt.WithIssuer(t.issuer),
+		jwt.WithAudience(t.audience),
 		jwt.WithExpirationRequired(),
 		jwt.WithIssuedAt(),
 		jwt.WithTimeFunc(func() time.Time { return now }),
@@ -218,7 +258,7 @@ func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (dom
 	)
 	var rc jwtClaims
 	_, err := parser.ParseWithClaims(token, &rc, func(tok *jwt.Token) (any, error) {
-		return t.verificationKey(tok.Header, typ)
+		return t.verificationKey(tok.Header, typ, now)
 	})
 	if err != nil {
 		return domain.Claims{}, invalid(reason(err))
@@ -245,8 +285,9 @@ func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (dom
 
 // verificationKey picks the key for a token from its (not yet authenticated)
 // header. The type check runs here, before the signature, so a token of the
-// wrong kind costs no ECDSA verification.
-func (t *Tokens) verificationKey(header map[string]any, wantTyp string) (any, error) {
+// wrong kind costs no ECDSA verification. A retired key is refused even if
+// the token claims a later expiry than the key lifetime allows.
+func (t *Tokens) verificationKey(header map[string]any, wantTyp string, now time.Time) (any, error) {
 	if typ, _ := header["typ"].(string); typ != wantTyp {
 		return nil, errWrongType
 	}
@@ -259,11 +300,14 @@ func (t *Tokens) verificationKey(header map[string]any, wantTyp string) (any, er
 	if kid == "" {
 		return nil, errNoKeyID
 	}
-	key, ok := t.verifiers[kid]
+	v, ok := t.verifiers[kid]
 	if !ok {
 		return nil, errUnknownKey
 	}
-	return key, nil
+	if !v.retiresAt.IsZero() && !now.Before(v.retiresAt) {
+		return nil, errRetiredKey
+	}
+	return v.key, nil
 }
 
 func (t *Tokens) profile(kind domain.TokenKind) (typ string, ttl time.Duration, ok bool) {
@@ -286,6 +330,7 @@ func reason(err error) string {
 		{errWrongType, errWrongType.Error()},
 		{errNoKeyID, errNoKeyID.Error()},
 		{errUnknownKey, errUnknownKey.Error()},
+		{errRetiredKey, errRetiredKey.Error()},
 		{errCritical, errCritical.Error()},
 		{jwt.ErrTokenMalformed, "malformed token"},
 		{jwt.ErrTokenSignatureInvalid, "invalid signature or algorithm"},
@@ -293,6 +338,7 @@ func reason(err error) string {
 		{jwt.ErrTokenUsedBeforeIssued, "token issued in the future"},
 		{jwt.ErrTokenNotValidYet, "token not valid yet"},
 		{jwt.ErrTokenInvalidIssuer, "wrong issuer"},
+		{jwt.ErrTokenInvalidAudience, "wrong audience"},
 		{jwt.ErrTokenRequiredClaimMissing, "missing required claim"},
 		{jwt.ErrTokenUnverifiable, "unverifiable token"},
 	} {

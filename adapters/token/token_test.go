@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,7 @@ func forge(t *testing.T, method jwt.SigningMethod, key any, header map[string]an
 func goodClaims() jwt.MapClaims {
 	return jwt.MapClaims{
 		"iss": issuer,
+		"aud": issuer,
 		"sub": "user-123",
 		"jti": "id-1",
 		"sid": "session-9",
@@ -172,6 +174,9 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 			payload := segment(t, tok, 1)
 			if payload["iss"] != issuer || payload["sub"] != "user-123" || payload["jti"] != issued.ID || payload["sid"] != "session-9" {
 				t.Errorf("payload = %v", payload)
+			}
+			if aud, ok := payload["aud"].([]any); !ok || len(aud) != 1 || aud[0] != issuer {
+				t.Errorf("aud = %v, want [%q] (the issuer, by default)", payload["aud"], issuer)
 			}
 		})
 	}
@@ -306,6 +311,15 @@ func TestVerifyRejects(t *testing.T) {
 			domain.AccessToken, "wrong issuer"},
 		{"missing issuer", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "iss", nil)),
 			domain.AccessToken, "missing required claim"},
+		{"wrong audience", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "aud", "https://other.example")),
+			domain.AccessToken, "wrong audience"},
+		{"audience list without ours", forge(t, jwt.SigningMethodES256, key, accessHeader,
+			with(goodClaims(), "aud", []string{"https://other.example", issuer + "/"})),
+			domain.AccessToken, "wrong audience"},
+		{"missing audience", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "aud", nil)),
+			domain.AccessToken, "missing required claim"},
+		{"empty audience", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "aud", "")),
+			domain.AccessToken, "missing required claim"},
 		{"missing subject", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "sub", nil)),
 			domain.AccessToken, "missing subject"},
 		{"empty subject", forge(t, jwt.SigningMethodES256, key, accessHeader, with(goodClaims(), "sub", "")),
@@ -398,6 +412,19 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		mutate func(*token.Config)
 	}{
 		{"no key", func(c *token.Config) { c.Key = nil }},
+		{"both Key and Keys", func(c *token.Config) { c.Keys = []token.Key{{Private: newKey(t, elliptic.P256())}} }},
+		{"undated newer key", func(c *token.Config) {
+			c.Keys = []token.Key{{Private: c.Key}, {Private: newKey(t, elliptic.P256())}}
+			c.Key = nil
+		}},
+		{"same key twice", func(c *token.Config) {
+			c.Keys = []token.Key{{Private: c.Key, Created: now}, {Private: c.Key, Created: now}}
+			c.Key = nil
+		}},
+		{"nil key in Keys", func(c *token.Config) {
+			c.Keys = []token.Key{{Private: c.Key}, {Created: now}}
+			c.Key = nil
+		}},
 		{"P-384 key", func(c *token.Config) { c.Key = newKey(t, elliptic.P384()) }},
 		{"no issuer", func(c *token.Config) { c.Issuer = "" }},
 		{"no random source", func(c *token.Config) { c.Random = nil }},
@@ -501,5 +528,148 @@ func TestJWKS(t *testing.T) {
 	}
 	if parsed.Header["kid"] != got["kid"] {
 		t.Errorf("token kid = %v, JWKS kid = %v", parsed.Header["kid"], got["kid"])
+	}
+}
+
+func newTokensWith(t *testing.T, cfg token.Config) *token.Tokens {
+	t.Helper()
+	cfg.Issuer, cfg.AccessTTL, cfg.RefreshTTL, cfg.Random = issuer, accessTTL, refreshTTL, rand.Reader
+	tokens, err := token.New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return tokens
+}
+
+func jwksKids(t *testing.T, tokens *token.Tokens) []string {
+	t.Helper()
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(tokens.JWKS(), &set); err != nil {
+		t.Fatalf("JWKS is not JSON: %v", err)
+	}
+	kids := make([]string, len(set.Keys))
+	for i, k := range set.Keys {
+		kids[i] = k.Kid
+	}
+	return kids
+}
+
+// After a rotation and a restart the new key signs, tokens signed with the
+// old key keep working until they could have expired, and the JWKS
+// publishes both keys.
+func TestRotatedKeys(t *testing.T) {
+	old := token.Key{Private: newKey(t, elliptic.P256())} // undated, as in a file from before rotation
+	rotatedAt := now
+	current := token.Key{Private: newKey(t, elliptic.P256()), Created: rotatedAt}
+	oldKid, currentKid := kidOf(t, old), kidOf(t, current)
+	retires := rotatedAt.Add(max(accessTTL, refreshTTL))
+
+	// The worst case: the service signed with the old key right up to its
+	// restart, some time after the rotation.
+	beforeRestart := newTokensWith(t, token.Config{Keys: []token.Key{old}})
+	oldRefresh, _ := issue(t, beforeRestart, domain.RefreshToken, rotatedAt.Add(time.Minute))
+	oldAccess, _ := issue(t, beforeRestart, domain.AccessToken, rotatedAt.Add(time.Minute))
+
+	tokens := newTokensWith(t, token.Config{Keys: []token.Key{old, current}})
+	if got := tokens.KeyID(); got != currentKid {
+		t.Errorf("KeyID = %q, want the newest key's %q", got, currentKid)
+	}
+	fresh, _ := issue(t, tokens, domain.AccessToken, rotatedAt.Add(time.Hour))
+	if got := segment(t, fresh, 0)["kid"]; got != currentKid {
+		t.Errorf("new token kid = %v, want %q", got, currentKid)
+	}
+	gotKids, wantKids := jwksKids(t, tokens), []string{oldKid, currentKid}
+	slices.Sort(wantKids)
+	if !slices.Equal(gotKids, wantKids) {
+		t.Errorf("JWKS kids = %v, want %v", gotKids, wantKids)
+	}
+
+	// Tokens that claim to outlive the old key: only its retirement stops them.
+	longLived := with(goodClaims(), "exp", retires.Add(24*time.Hour).Unix())
+	oldForever := forge(t, jwt.SigningMethodES256, old.Private, map[string]any{"kid": oldKid, "typ": "at+jwt"}, longLived)
+	currentForever := forge(t, jwt.SigningMethodES256, current.Private, map[string]any{"kid": currentKid, "typ": "at+jwt"}, longLived)
+	// Once pruned from the file, the old key is unknown.
+	pruned := newTokensWith(t, token.Config{Keys: []token.Key{current}})
+
+	tests := []struct {
+		name       string
+		tokens     *token.Tokens
+		token      string
+		kind       domain.TokenKind
+		at         time.Time
+		wantReason string // empty: accepted
+	}{
+		{"old access token after restart", tokens, oldAccess, domain.AccessToken, rotatedAt.Add(2 * time.Minute), ""},
+		{"old refresh token after restart", tokens, oldRefresh, domain.RefreshToken, rotatedAt.Add(29 * 24 * time.Hour), ""},
+		{"new token", tokens, fresh, domain.AccessToken, rotatedAt.Add(time.Hour), ""},
+		{"old key, last second before retirement", tokens, oldForever, domain.AccessToken, retires.Add(-time.Second), ""},
+		{"old key at retirement", tokens, oldForever, domain.AccessToken, retires, "retired signing key"},
+		{"old key after retirement", tokens, oldForever, domain.AccessToken, retires.Add(time.Hour), "retired signing key"},
+		{"signing key does not retire", tokens, currentForever, domain.AccessToken, retires.Add(time.Hour), ""},
+		{"old key pruned from the file", pruned, oldForever, domain.AccessToken, rotatedAt.Add(time.Hour), "unknown signing key"},
+		{"new key unknown to a service not restarted", beforeRestart, fresh, domain.AccessToken, rotatedAt.Add(time.Hour), "unknown signing key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.tokens.Verify(tt.token, tt.kind, tt.at)
+			if tt.wantReason == "" {
+				if err != nil {
+					t.Fatalf("Verify: %v, want the token accepted", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Verify accepted the token, want %q", tt.wantReason)
+			}
+			if !errors.Is(err, domain.ErrInvalidToken) || !strings.Contains(err.Error(), tt.wantReason) {
+				t.Errorf("err = %v, want domain.ErrInvalidToken with reason %q", err, tt.wantReason)
+			}
+		})
+	}
+}
+
+func TestAudience(t *testing.T) {
+	key := newKey(t, elliptic.P256())
+	const api = "https://api.example.test"
+	forAPI := newTokensWith(t, token.Config{Key: key, Audience: api})
+	byDefault := newTokensWith(t, token.Config{Key: key})
+	kid := forAPI.KeyID()
+	apiToken, _ := issue(t, forAPI, domain.AccessToken, now)
+	defaultToken, _ := issue(t, byDefault, domain.AccessToken, now)
+	header := map[string]any{"kid": kid, "typ": "at+jwt"}
+
+	if aud, ok := segment(t, apiToken, 1)["aud"].([]any); !ok || len(aud) != 1 || aud[0] != api {
+		t.Errorf("aud = %v, want [%q]", segment(t, apiToken, 1)["aud"], api)
+	}
+	tests := []struct {
+		name   string
+		tokens *token.Tokens
+		token  string
+		wantOK bool
+	}{
+		{"configured audience", forAPI, apiToken, true},
+		{"token for the default audience", forAPI, defaultToken, false},
+		{"token for the configured audience at the default", byDefault, apiToken, false},
+		{"default audience", byDefault, defaultToken, true},
+		{"ours among several audiences", forAPI,
+			forge(t, jwt.SigningMethodES256, key, header, with(goodClaims(), "aud", []string{"https://other.example", api})), true},
+		{"audience as a single string", forAPI, forge(t, jwt.SigningMethodES256, key, header, with(goodClaims(), "aud", api)), true},
+		{"audience differing in case", forAPI,
+			forge(t, jwt.SigningMethodES256, key, header, with(goodClaims(), "aud", strings.ToUpper(api))), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.tokens.Verify(tt.token, domain.AccessToken, now)
+			if gotOK := err == nil; gotOK != tt.wantOK {
+				t.Fatalf("Verify: err = %v, want ok = %v", err, tt.wantOK)
+			}
+			if err != nil && !strings.Contains(err.Error(), "wrong audience") {
+				t.Errorf("err = %v, want reason %q", err, "wrong audience")
+			}
+		})
 	}
 }

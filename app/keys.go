@@ -1,0 +1,106 @@
+package app
+
+import (
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"authapi/adapters/token"
+)
+
+// keysMain runs `authapi keys rotate|list [flags]` and returns the exit
+// code. Both read the same settings as the service, so that they act on the
+// key file it uses and judge retirement by its token lifetimes.
+func keysMain(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (args[0] != "rotate" && args[0] != "list") {
+		fmt.Fprintln(stderr, "authapi: keys takes a subcommand: authapi keys rotate [flags] or authapi keys list [flags]")
+		return 2
+	}
+	sub := args[0]
+	cfg, rest, err := parseConfig(args[1:], getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "authapi:", err)
+		return 2
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(stderr, "authapi: keys %s takes no arguments, got %q\n", sub, rest[0])
+		return 2
+	}
+	now := systemClock{}.Now()
+	if sub == "rotate" {
+		err = rotateKeys(cfg, now, rand.Reader, stdout)
+	} else {
+		err = listKeys(cfg, now, stdout)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "authapi: keys %s: %v\n", sub, err)
+		return 1
+	}
+	return 0
+}
+
+// keyLifetime is how long an older key keeps verifying after the next key
+// was added: the longest any token it signed can stay valid.
+func keyLifetime(cfg Config) time.Duration {
+	return max(cfg.AccessTokenTTL, cfg.RefreshTokenTTL)
+}
+
+// rotateKeys adds a key to the key file and reports the new kid. The
+// running service keeps signing with its current key until it restarts:
+// it loads the key file only at start.
+func rotateKeys(cfg Config, now time.Time, random io.Reader, out io.Writer) error {
+	added, dropped, err := token.RotateKeys(cfg.SigningKeyFile, now, keyLifetime(cfg), random)
+	if err != nil {
+		return err
+	}
+	kid, err := token.Thumbprint(&added.Private.PublicKey)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "added signing key %s to %s\n", kid, cfg.SigningKeyFile)
+	fmt.Fprintln(out, "restart authapi (every instance) to sign with it; until then the previous key signs")
+	for _, k := range dropped {
+		if kid, err := token.Thumbprint(&k.Private.PublicKey); err == nil {
+			fmt.Fprintf(out, "removed retired key %s\n", kid)
+		}
+	}
+	fmt.Fprintln(out)
+	return listKeys(cfg, now, out)
+}
+
+// listKeys prints each key's kid, creation time and state: public facts
+// only, never key material.
+func listKeys(cfg Config, now time.Time, out io.Writer) error {
+	keys, err := token.ReadKeys(cfg.SigningKeyFile)
+	if err != nil {
+		return err
+	}
+	infos, err := token.Inspect(keys, now, keyLifetime(cfg))
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "KID\tCREATED\tSTATE")
+	for _, info := range infos {
+		created := "unknown"
+		if !info.Created.IsZero() {
+			created = info.Created.UTC().Format(time.RFC3339)
+		}
+		state := info.State.String()
+		switch info.State {
+		case token.KeyVerifying:
+			state += " until " + info.RetiresAt.UTC().Format(time.RFC3339)
+		case token.KeyRetired:
+			state += " since " + info.RetiresAt.UTC().Format(time.RFC3339) + " (the next rotation removes it)"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\n", info.ID, created, state)
+	}
+	return w.Flush()
+}

@@ -1,0 +1,308 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"authapi/adapters/token"
+)
+
+// runKeys runs `authapi keys ARGS` through Main.
+func runKeys(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = Main(context.Background(), append([]string{"keys"}, args...), envOf(env), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func keyIDs(t *testing.T, path string) []string {
+	t.Helper()
+	keys, err := token.ReadKeys(path)
+	if err != nil {
+		t.Fatalf("ReadKeys: %v", err)
+	}
+	kids := make([]string, len(keys))
+	for i, k := range keys {
+		kid, err := token.Thumbprint(&k.Private.PublicKey)
+		if err != nil {
+			t.Fatalf("Thumbprint: %v", err)
+		}
+		kids[i] = kid
+	}
+	return kids
+}
+
+// tokenKid returns the kid in a JWT's header.
+func tokenKid(t *testing.T, jwt string) string {
+	t.Helper()
+	header, _, _ := strings.Cut(jwt, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(header)
+	if err != nil {
+		t.Fatalf("decode token header: %v", err)
+	}
+	var h struct {
+		Kid string `json:"kid"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		t.Fatalf("token header: %v", err)
+	}
+	return h.Kid
+}
+
+func TestKeysRotateCommand(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "signing.pem")
+	env := map[string]string{"AUTH_SIGNING_KEY_FILE": path}
+	if _, _, err := token.LoadOrCreateKeys(path, time.Now(), rand.Reader); err != nil {
+		t.Fatalf("LoadOrCreateKeys: %v", err)
+	}
+	before := keyIDs(t, path)
+
+	code, stdout, stderr := runKeys(t, env, "rotate")
+	if code != 0 {
+		t.Fatalf("keys rotate: exit %d, stderr %s", code, stderr)
+	}
+	after := keyIDs(t, path)
+	if len(after) != 2 || after[0] != before[0] {
+		t.Fatalf("key file holds %v after rotation, want %v followed by a new key", after, before)
+	}
+	if !strings.Contains(stdout, "added signing key "+after[1]) || !strings.Contains(stdout, "restart") {
+		t.Errorf("stdout does not name the new kid %s and the restart:\n%s", after[1], stdout)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.Mode().Perm(); got != 0o600 {
+		t.Errorf("key file mode = %o, want 600", got)
+	}
+
+	// Flags may follow the subcommand, as with the other commands.
+	code, stdout, stderr = runKeys(t, nil, "list", "--signing-key-file", path)
+	if code != 0 {
+		t.Fatalf("keys list: exit %d, stderr %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("keys list printed %d lines, want a header and 2 keys:\n%s", len(lines), stdout)
+	}
+	for i, want := range []string{"verifying until ", "signing"} {
+		if line := lines[i+1]; !strings.HasPrefix(line, after[i]+" ") || !strings.Contains(line, want) {
+			t.Errorf("line for key %d = %q, want kid %s and %q", i+1, line, after[i], want)
+		}
+	}
+	if strings.Contains(stdout, "PRIVATE") || strings.Contains(stderr, "PRIVATE") {
+		t.Error("key material was printed")
+	}
+}
+
+func TestKeysCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.pem")
+	garbled := filepath.Join(dir, "garbled.pem")
+	if err := os.WriteFile(garbled, []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		args       []string
+		keyFile    string
+		wantCode   int
+		wantStderr string
+	}{
+		{"no subcommand", nil, missing, 2, "subcommand"},
+		{"unknown subcommand", []string{"delete"}, missing, 2, "subcommand"},
+		{"extra argument", []string{"list", "now"}, missing, 2, "no arguments"},
+		{"bad setting", []string{"rotate", "--access-token-ttl", "soon"}, missing, 2, "AUTH_ACCESS_TOKEN_TTL"},
+		{"rotate without a key file", []string{"rotate"}, missing, 1, "no such file"},
+		{"list without a key file", []string{"list"}, missing, 1, "no such file"},
+		{"rotate a garbled key file", []string{"rotate"}, garbled, 1, "unexpected text"},
+		{"help", []string{"rotate", "--help"}, missing, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runKeys(t, map[string]string{"AUTH_SIGNING_KEY_FILE": tt.keyFile}, tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit code = %d, want %d; stderr %s", code, tt.wantCode, stderr)
+			}
+			if !strings.Contains(stderr, tt.wantStderr) {
+				t.Errorf("stderr = %q, want it to mention %q", stderr, tt.wantStderr)
+			}
+			if _, err := os.Stat(missing); err == nil {
+				t.Error("a keys command created the missing key file")
+			}
+		})
+	}
+}
+
+// A rotation takes effect at the next start: the service running keeps its
+// key, the restarted one signs with the new key and still accepts the
+// tokens of the old one, and the JWKS publishes both.
+func TestRotationAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	settings := map[string]string{
+		"AUTH_DATABASE_URL":     filepath.Join(dir, "auth.db"),
+		"AUTH_SIGNING_KEY_FILE": filepath.Join(dir, "signing.pem"),
+	}
+	running := newTestAPIWith(t, settings)
+	running.activeUser(t)
+	oldAccess, oldRefresh := running.login(t)
+	oldKid := tokenKid(t, oldAccess)
+
+	if code, _, stderr := runKeys(t, settings, "rotate"); code != 0 {
+		t.Fatalf("keys rotate: exit %d, stderr %s", code, stderr)
+	}
+	kids := keyIDs(t, settings["AUTH_SIGNING_KEY_FILE"])
+	newKid := kids[len(kids)-1]
+
+	notRestarted, _ := running.login(t)
+	if got := tokenKid(t, notRestarted); got != oldKid {
+		t.Errorf("before a restart tokens are signed by %s, want the old key %s", got, oldKid)
+	}
+
+	restarted := newTestAPIWith(t, settings)
+	wantStatus(t, restarted.do(t, "GET", "/me", nil, "Authorization", "Bearer "+oldAccess), http.StatusOK)
+	res := restarted.do(t, "POST", "/refresh", map[string]string{"refresh_token": oldRefresh})
+	wantStatus(t, res, http.StatusOK)
+	if access, _ := res.body["access_token"].(string); tokenKid(t, access) != newKid {
+		t.Errorf("refreshed access token kid = %s, want the new key %s", tokenKid(t, access), newKid)
+	}
+	newAccess, _ := restarted.login(t)
+	if got := tokenKid(t, newAccess); got != newKid {
+		t.Errorf("after a restart tokens are signed by %s, want the new key %s", got, newKid)
+	}
+
+	res = restarted.do(t, "GET", "/.well-known/jwks.json", nil)
+	wantStatus(t, res, http.StatusOK)
+	var published []string
+	keys, _ := res.body["keys"].([]any)
+	for _, k := range keys {
+		kid, _ := k.(map[string]any)["kid"].(string)
+		published = append(published, kid)
+	}
+	slices.Sort(published)
+	want := []string{oldKid, newKid}
+	slices.Sort(want)
+	if !slices.Equal(published, want) {
+		t.Errorf("JWKS kids = %v, want %v", published, want)
+	}
+	if !strings.Contains(restarted.logs.String(), "kid="+newKid) {
+		t.Errorf("the restarted service did not log its signing kid %s:\n%s", newKid, restarted.logs)
+	}
+}
+
+// A key whose tokens have all expired is left out at start and removed by
+// the next rotation.
+func TestRetiredKeyIsIgnoredThenRemoved(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "signing.pem")
+	lifetime := 720 * time.Hour // the default refresh token lifetime
+	created := time.Now().Add(-2 * lifetime)
+	if _, _, err := token.LoadOrCreateKeys(path, created, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := token.RotateKeys(path, created.Add(time.Hour), lifetime, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	kids := keyIDs(t, path)
+	retiredKid, liveKid := kids[0], kids[1]
+
+	api := newTestAPIWith(t, map[string]string{"AUTH_SIGNING_KEY_FILE": path})
+	res := api.do(t, "GET", "/.well-known/jwks.json", nil)
+	wantStatus(t, res, http.StatusOK)
+	keys, _ := res.body["keys"].([]any)
+	if len(keys) != 1 || keys[0].(map[string]any)["kid"] != liveKid {
+		t.Errorf("JWKS = %s, want only the live key %s", res.Body, liveKid)
+	}
+	if logs := api.logs.String(); !strings.Contains(logs, "retired") || !strings.Contains(logs, retiredKid) {
+		t.Errorf("no warning about the retired key %s:\n%s", retiredKid, logs)
+	}
+
+	code, stdout, stderr := runKeys(t, map[string]string{"AUTH_SIGNING_KEY_FILE": path}, "rotate")
+	if code != 0 {
+		t.Fatalf("keys rotate: exit %d, stderr %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "removed retired key "+retiredKid) {
+		t.Errorf("stdout does not report removing %s:\n%s", retiredKid, stdout)
+	}
+	after := keyIDs(t, path)
+	if len(after) != 2 || after[0] != liveKid || slices.Contains(after, retiredKid) {
+		t.Errorf("key file holds %v, want %s and a new key", after, liveKid)
+	}
+}
+
+func TestConfigAudience(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    string
+		wantErr bool
+	}{
+		{"defaults to the public URL", nil, "http://localhost:8080", false},
+		{"follows the public URL", map[string]string{"AUTH_PUBLIC_URL": "https://auth.example.com/base/"}, "https://auth.example.com/base", false},
+		{"set explicitly", map[string]string{"AUTH_AUDIENCE": "https://api.example.com"}, "https://api.example.com", false},
+		{"not a URL", map[string]string{"AUTH_AUDIENCE": "billing-service"}, "billing-service", false},
+		{"with a space", map[string]string{"AUTH_AUDIENCE": "two words"}, "", true},
+		{"with a control character", map[string]string{"AUTH_AUDIENCE": "api\x00"}, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, _, err := parseConfig(nil, envOf(tt.env), io.Discard)
+			if tt.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "AUTH_AUDIENCE") {
+					t.Errorf("err = %v, want one naming AUTH_AUDIENCE", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Audience != tt.want {
+				t.Errorf("Audience = %q, want %q", cfg.Audience, tt.want)
+			}
+		})
+	}
+}
+
+// Tokens carry the configured audience, and a service with another audience
+// refuses them.
+func TestAudienceIsChecked(t *testing.T) {
+	dir := t.TempDir()
+	settings := map[string]string{
+		"AUTH_DATABASE_URL":     filepath.Join(dir, "auth.db"),
+		"AUTH_SIGNING_KEY_FILE": filepath.Join(dir, "signing.pem"),
+		"AUTH_AUDIENCE":         "https://api.example.com",
+	}
+	api := newTestAPIWith(t, settings)
+	api.activeUser(t)
+	access, _ := api.login(t)
+	_, payload, _ := strings.Cut(access, ".")
+	payload, _, _ = strings.Cut(payload, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct {
+		Aud []string `json:"aud"`
+	}
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(claims.Aud, []string{"https://api.example.com"}) {
+		t.Errorf("aud = %v, want [https://api.example.com]", claims.Aud)
+	}
+	wantStatus(t, api.do(t, "GET", "/me", nil, "Authorization", "Bearer "+access), http.StatusOK)
+
+	settings["AUTH_AUDIENCE"] = "https://other.example.com"
+	other := newTestAPIWith(t, settings)
+	wantProblem(t, other.do(t, "GET", "/me", nil, "Authorization", "Bearer "+access), http.StatusUnauthorized, "invalid_token")
+}
