@@ -124,6 +124,25 @@ type PasswordHasher interface {
 	// Verify reports whether password matches the encoded hash. It returns an
 	// error only if encoded is malformed or ctx ends while waiting for a slot.
 	Verify(ctx context.Context, password, encoded string) (bool, error)
+
+	// NeedsRehash reports whether encoded was made with other parameters
+	// than Hash uses now, or cannot be read. After a successful login the
+	// core then hashes the password again, so raising the cost of hashing
+	// reaches every account that is still in use.
+	NeedsRehash(encoded string) bool
+}
+
+// PasswordPolicy judges whether a password is too easy to guess, beyond the
+// length rules of domain.NewRegistration: common passwords, words from the
+// user's own email or name, keyboard patterns and the like.
+type PasswordPolicy interface {
+	// Check returns nil if password is acceptable, or a *domain.Error with
+	// code domain.CodeValidationFailed and a FieldError for "password" that
+	// says why it is not, without quoting it. userInputs are the other
+	// things the user told us, such as the email and name, which an
+	// attacker who targets the account would try first. Check does no I/O
+	// and its cost is bounded whatever the length of password.
+	Check(password string, userInputs []string) error
 }
 
 // TokenSpec says what a token is for.

@@ -48,10 +48,20 @@ func (h *fakeHasher) Verify(_ context.Context, password, encoded string) (bool, 
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.verifies++
-	if !strings.HasPrefix(encoded, "fake$") {
-		return false, errors.New("malformed hash")
+	for _, prefix := range []string{"fake$", oldParamsPrefix} {
+		if rest, ok := strings.CutPrefix(encoded, prefix); ok {
+			return rest == password, nil
+		}
 	}
-	return encoded == "fake$"+password, nil
+	return false, errors.New("malformed hash")
+}
+
+// oldParamsPrefix marks a fake hash made under parameters other than the
+// current ones: it verifies, but NeedsRehash reports it.
+const oldParamsPrefix = "fake-old-params$"
+
+func (h *fakeHasher) NeedsRehash(encoded string) bool {
+	return !strings.HasPrefix(encoded, "fake$")
 }
 
 // fakeTokens issues opaque tokens and remembers their claims, honouring the
