@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
 	"time"
 
@@ -44,7 +45,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return keysMain(args[1:], getenv, stdout, stderr)
 	}
 	command := "serve"
-	if len(args) > 0 && (args[0] == "serve" || args[0] == "migrate") {
+	if len(args) > 0 && (args[0] == "serve" || args[0] == "migrate" || args[0] == "backup") {
 		command, args = args[0], args[1:]
 	}
 	cfg, rest, err := parseConfig(args, getenv, stdout)
@@ -55,14 +56,24 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		fmt.Fprintln(stderr, "authapi:", err)
 		return 2
 	}
+	var backupPath string
+	if command == "backup" {
+		if len(rest) != 1 || rest[0] == "" {
+			fmt.Fprintln(stderr, "authapi: backup takes one argument, the new file to write: authapi backup [flags] PATH")
+			return 2
+		}
+		backupPath, rest = rest[0], nil
+	}
 	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "authapi: unknown command %q (want serve or migrate; see --help)\n", rest[0])
+		fmt.Fprintf(stderr, "authapi: unknown command %q (want serve, migrate or backup; see --help)\n", rest[0])
 		return 2
 	}
 	log := newLogger(cfg, stderr)
 	switch command {
 	case "migrate":
 		err = migrate(ctx, cfg, log)
+	case "backup":
+		err = backup(ctx, cfg, backupPath, log)
 	default:
 		err = serve(ctx, cfg, log)
 	}
@@ -91,6 +102,26 @@ func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("database is up to date", "path", cfg.DatabasePath)
+	return nil
+}
+
+// backup writes a consistent copy of the database to target while the
+// service may be serving from it. It neither creates a missing database nor
+// migrates an old one: a backup takes what is there.
+func backup(ctx context.Context, cfg Config, target string, log *slog.Logger) error {
+	if _, err := os.Stat(cfg.DatabasePath); err != nil {
+		return fmt.Errorf("backup: database %s: %w", cfg.DatabasePath, err)
+	}
+	db, err := sqlite.Open(ctx, cfg.DatabasePath, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	size, err := db.Backup(ctx, target)
+	if err != nil {
+		return err
+	}
+	log.Info("backup written", "path", target, "bytes", size, "database", cfg.DatabasePath)
 	return nil
 }
 

@@ -1,0 +1,941 @@
+//go:build linux
+
+// The tests in this file build the authapi binary and run it as a separate
+// process, to find out what happens when things go wrong the way they do in
+// production: the process is killed, many clients race for one row, the
+// service is stopped with requests in flight, the disk fills up.
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	netmail "net/mail"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+	_ "modernc.org/sqlite" // the "sqlite" driver, to inspect the database as any tool would
+)
+
+// binary is the authapi executable the tests run; empty under -short.
+var binary string
+
+// testPassword passes any sensible password policy.
+const testPassword = "Vivid-Harbor-Lantern-7319"
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "authapi-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "create a directory for the binary:", err)
+		os.Exit(1)
+	}
+	// Built without -race even when the tests run with it: the binary is
+	// what ships, and it starts in a fraction of the time.
+	binary = filepath.Join(dir, "authapi")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build authapi:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestKillDuringSignups kills the process with SIGKILL while clients are
+// signing up and the mail server is down, then restarts it with the mail
+// server up: every signup that was answered 201 must still exist, once, in a
+// sound database, and its activation email must go out.
+func TestKillDuringSignups(t *testing.T) {
+	dir := t.TempDir()
+	svc := startService(t, serviceConfig{dir: dir, smtpPort: closedPort(t)})
+
+	const clients, signupsEach, killAfter = 16, 6, 24
+	var (
+		mu       sync.Mutex
+		acked    []string // answered 201
+		cut      int      // requests the kill interrupted
+		answered atomic.Int32
+		wrong    []string // any other answer
+		killNow  = make(chan struct{})
+		killOnce sync.Once
+		wg       sync.WaitGroup
+	)
+	client := newClient()
+	for c := range clients {
+		wg.Go(func() {
+			for i := range signupsEach {
+				email := fmt.Sprintf("client%02d-%d@example.com", c, i)
+				res, err := signup(client, svc.base, email)
+				mu.Lock()
+				switch {
+				case err != nil:
+					cut++
+				case res.status == http.StatusCreated:
+					acked = append(acked, email)
+				default:
+					wrong = append(wrong, fmt.Sprintf("%s: %d %s", email, res.status, res.body))
+				}
+				mu.Unlock()
+				if err != nil {
+					return // the process is gone
+				}
+				if answered.Add(1) == killAfter {
+					killOnce.Do(func() { close(killNow) })
+				}
+			}
+		})
+	}
+	allDone := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(allDone)
+	}()
+	select {
+	case <-killNow:
+	case <-allDone:
+		t.Fatalf("every client stopped before %d signups were answered:\n%s", killAfter, strings.Join(wrong, "\n"))
+	}
+	svc.kill()
+	<-allDone
+
+	if len(wrong) > 0 {
+		t.Errorf("signups answered other than 201 before the kill:\n%s", strings.Join(wrong, "\n"))
+	}
+	if cut == 0 {
+		t.Fatal("the kill interrupted no request; it did not happen mid-flight")
+	}
+	t.Logf("%d signups acknowledged, %d cut off by the kill", len(acked), cut)
+
+	db := openDatabase(t, filepath.Join(dir, "auth.db"))
+	if got := integrityCheck(t, db); got != "ok" {
+		t.Errorf("integrity_check after the kill = %q, want ok", got)
+	}
+	stored := map[string]int{}
+	rows, err := db.Query("SELECT email, count(*) FROM users GROUP BY email")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var email string
+		var n int
+		if err := rows.Scan(&email, &n); err != nil {
+			t.Fatal(err)
+		}
+		stored[email] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, email := range acked {
+		if stored[email] != 1 {
+			t.Errorf("%s was acknowledged with 201 and is stored %d times, want once", email, stored[email])
+		}
+	}
+	for email, n := range stored {
+		if n != 1 {
+			t.Errorf("%s is stored %d times, want once", email, n)
+		}
+	}
+	var withoutMail int
+	if err := db.QueryRow(`SELECT count(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.recipient = u.email)`).Scan(&withoutMail); err != nil {
+		t.Fatal(err)
+	}
+	if withoutMail != 0 {
+		t.Errorf("%d stored accounts have no activation email queued, want none", withoutMail)
+	}
+	db.Close()
+
+	mail := startSMTP(t)
+	svc = startService(t, serviceConfig{dir: dir, smtpPort: mail.port})
+	mail.waitFor(t, 60*time.Second, func(got map[string][]string) string {
+		var missing []string
+		for _, email := range acked {
+			if len(got[email]) == 0 {
+				missing = append(missing, email)
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Sprintf("no activation email yet for %d acknowledged signups, such as %s", len(missing), missing[0])
+		}
+		return ""
+	})
+	svc.stop(t)
+}
+
+// TestConcurrentSignupsOfOneEmail races 100 signups of one address: one
+// account, 99 clean refusals, and no lock errors.
+func TestConcurrentSignupsOfOneEmail(t *testing.T) {
+	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: closedPort(t)})
+	const racers = 100
+	results := make([]result, racers)
+	errs := make([]error, racers)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	client := newClient()
+	for i := range racers {
+		wg.Go(func() {
+			<-start
+			results[i], errs[i] = signup(client, svc.base, "race@example.com")
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	counts := map[string]int{}
+	for i, r := range results {
+		if errs[i] != nil {
+			t.Fatalf("signup %d: %v", i, errs[i])
+		}
+		counts[fmt.Sprintf("%d %s", r.status, r.problemCode())]++
+		if r.status >= 500 {
+			t.Errorf("signup %d = %d %s, want no server error", i, r.status, r.body)
+		}
+	}
+	want := map[string]int{"201 ": 1, "400 email_taken": racers - 1}
+	if fmt.Sprint(counts) != fmt.Sprint(want) {
+		t.Errorf("answers = %v, want %v", counts, want)
+	}
+	for _, bad := range []string{"SQLITE_BUSY", "database is locked"} {
+		if strings.Contains(svc.logs.String(), bad) {
+			t.Errorf("the log mentions %q:\n%s", bad, svc.logs)
+		}
+	}
+}
+
+// TestConcurrentWrongCodes sends 50 wrong activation codes at once: the attempt
+// counter must see every one of them, so exactly 5 count as wrong guesses and
+// the rest find the code used up.
+func TestConcurrentWrongCodes(t *testing.T) {
+	mail := startSMTP(t)
+	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: mail.port})
+	client := newClient()
+	const email = "guess@example.com"
+	if res, err := signup(client, svc.base, email); err != nil || res.status != http.StatusCreated {
+		t.Fatalf("signup: %v %v", res, err)
+	}
+	code := mail.activationCode(t, email)
+	n, _ := strconv.Atoi(code)
+	wrongCode := fmt.Sprintf("%06d", (n+1)%1_000_000)
+
+	const guesses = 50
+	results := make([]result, guesses)
+	errs := make([]error, guesses)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range guesses {
+		wg.Go(func() {
+			<-start
+			results[i], errs[i] = postJSON(client, svc.base+"/verify", map[string]string{"email": email, "activation_code": wrongCode})
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	counts := map[string]int{}
+	for i, r := range results {
+		if errs[i] != nil {
+			t.Fatalf("verify %d: %v", i, errs[i])
+		}
+		counts[fmt.Sprintf("%d %s", r.status, r.problemCode())]++
+	}
+	want := map[string]int{"400 invalid_code": 5, "400 code_exhausted": guesses - 5}
+	if fmt.Sprint(counts) != fmt.Sprint(want) {
+		t.Errorf("answers = %v, want %v", counts, want)
+	}
+
+	res, err := postJSON(client, svc.base+"/verify", map[string]string{"email": email, "activation_code": code})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.status != http.StatusBadRequest || res.problemCode() != "code_exhausted" {
+		t.Errorf("the right code after the attempts ran out = %d %s, want 400 code_exhausted", res.status, res.body)
+	}
+}
+
+// TestSIGTERMFinishesRequestsInFlight stops the service while logins are in
+// flight: each must get its normal answer, no new connection is accepted, and
+// the process exits 0 once it has stopped.
+func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
+	mail := startSMTP(t)
+	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: mail.port})
+	client := newClient()
+	const email, password = "inflight@example.com", testPassword
+	if res, err := signup(client, svc.base, email); err != nil || res.status != http.StatusCreated {
+		t.Fatalf("signup: %v %v", res, err)
+	}
+	code := mail.activationCode(t, email)
+	if res, err := postJSON(client, svc.base+"/verify", map[string]string{"email": email, "activation_code": code}); err != nil || res.status != http.StatusOK {
+		t.Fatalf("verify: %v %v", res, err)
+	}
+
+	// Each login announces its body with Expect: 100-continue. The server
+	// answers 100 Continue only once the handler reads the body, which
+	// proves the request is being served; the body is then held back until
+	// after the signal, so that no login can finish before it.
+	const logins = 8
+	release := make(chan struct{})
+	serving := make(chan struct{}, logins)
+	results := make([]result, logins)
+	errs := make([]error, logins)
+	var wg sync.WaitGroup
+	slow := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute, DisableKeepAlives: true}}
+	for i := range logins {
+		wg.Go(func() {
+			results[i], errs[i] = heldLogin(slow, svc.base, email, password, release, serving)
+		})
+	}
+	releaseAll := sync.OnceFunc(func() { close(release) })
+	defer releaseAll() // should the test stop early
+	for range logins {
+		select {
+		case <-serving:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the server never asked for a login's body:\n%s", svc.logs)
+		}
+	}
+
+	if err := svc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	svc.waitLogged(t, "shutting down; waiting for requests in flight")
+	// The listener closes as shutdown begins; a connection attempt from then
+	// on is refused, while the logins above are still waiting for their
+	// bodies.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		conn, err := net.Dial("tcp", svc.addr)
+		if err != nil {
+			if !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Fatalf("dial during shutdown: %v, want connection refused", err)
+			}
+			break
+		}
+		conn.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("new connections are still accepted after SIGTERM")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	releaseAll()
+	wg.Wait()
+
+	for i, r := range results {
+		if errs[i] != nil {
+			t.Errorf("login %d in flight at SIGTERM: %v", i, errs[i])
+			continue
+		}
+		if r.status != http.StatusOK || !strings.Contains(r.body, `"access_token"`) {
+			t.Errorf("login %d in flight at SIGTERM = %d %s, want 200 with tokens", i, r.status, r.body)
+		}
+	}
+	state := svc.wait(t)
+	if state.ExitCode() != 0 {
+		t.Errorf("exit code after SIGTERM = %d, want 0; log:\n%s", state.ExitCode(), svc.logs)
+	}
+	msgs := svc.logMessages(t)
+	stopping, stopped := indexOf(msgs, "shutting down; waiting for requests in flight"), indexOf(msgs, "stopped")
+	if stopped < 0 || stopped < stopping {
+		t.Errorf("the log does not say the service stopped after shutting down; messages: %q", msgs)
+	}
+}
+
+// TestFullDisk fills the file system that holds the database: signups must
+// get 503 problems and readiness must fail while liveness holds, and both
+// must recover once space is freed.
+func TestFullDisk(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", data, "tmpfs", 0, "size=2m"); err != nil {
+		t.Skipf("cannot mount a 2 MiB tmpfs to fill up (%v); this test needs root or CAP_SYS_ADMIN", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(data, 0); err != nil {
+			t.Errorf("unmount %s: %v", data, err)
+		}
+	})
+	mail := startSMTP(t)
+	svc := startService(t, serviceConfig{dir: dir, dbPath: filepath.Join(data, "auth.db"), smtpPort: mail.port})
+	client := newClient()
+	if res, err := signup(client, svc.base, "before@example.com"); err != nil || res.status != http.StatusCreated {
+		t.Fatalf("signup before the disk fills: %v %v", res, err)
+	}
+
+	filler := filepath.Join(data, "filler")
+	fill(t, filler)
+
+	// Writes fail once the database needs a block it cannot get; a signup or
+	// two may still fit in space the files already hold.
+	var refused result
+	for i := 0; ; i++ {
+		res, err := signup(client, svc.base, fmt.Sprintf("full-%d@example.com", i))
+		if err != nil {
+			t.Fatalf("signup on a full disk: %v", err)
+		}
+		if res.status != http.StatusCreated {
+			refused = res
+			break
+		}
+		if i == 20 {
+			t.Fatal("20 signups succeeded on a full disk")
+		}
+	}
+	if refused.status != http.StatusServiceUnavailable || refused.problemCode() != "unavailable" ||
+		!strings.HasPrefix(refused.header.Get("Content-Type"), "application/problem+json") || refused.header.Get("Retry-After") == "" {
+		t.Errorf("signup on a full disk = %d %s %s (Retry-After %q), want 503 application/problem+json, code unavailable, with Retry-After",
+			refused.status, refused.header.Get("Content-Type"), refused.body, refused.header.Get("Retry-After"))
+	}
+	if res := get(t, client, svc.base+"/readyz"); res.status != http.StatusServiceUnavailable || res.problemCode() != "unavailable" {
+		t.Errorf("readyz on a full disk = %d %s, want 503 unavailable", res.status, res.body)
+	}
+	if res := get(t, client, svc.base+"/healthz"); res.status != http.StatusOK {
+		t.Errorf("healthz on a full disk = %d %s, want 200", res.status, res.body)
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := signup(client, svc.base, "after@example.com"); err != nil || res.status != http.StatusCreated {
+		t.Errorf("signup once space is free = %v %v, want 201", res, err)
+	}
+	if res := get(t, client, svc.base+"/readyz"); res.status != http.StatusOK {
+		t.Errorf("readyz once space is free = %d %s, want 200", res.status, res.body)
+	}
+	// The log reaches the test through a pipe, possibly after the answer.
+	svc.waitLogged(t, "database writes are failing; reporting not ready until a write succeeds")
+	svc.waitLogged(t, "database writes work again")
+}
+
+// fill writes zeros to a new file at path until the file system is full.
+func fill(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 64<<10)
+	for {
+		_, err := f.Write(chunk)
+		if errors.Is(err, syscall.ENOSPC) {
+			return
+		}
+		if err != nil {
+			t.Fatalf("fill the disk: %v", err)
+		}
+	}
+}
+
+// serviceConfig says where a service keeps its files and sends its mail.
+type serviceConfig struct {
+	dir      string // holds the signing key, and the database unless dbPath is set
+	dbPath   string
+	smtpPort int
+}
+
+// service is a running authapi process.
+type service struct {
+	cmd    *exec.Cmd
+	addr   string // host:port it serves on
+	base   string // http://addr
+	logs   *syncBuffer
+	exited chan struct{} // closed once the process has been waited for
+}
+
+var servingLine = regexp.MustCompile(`"msg":"authapi is serving","addr":"([^"]+)"`)
+
+// startService runs the binary and waits until it is ready. The process is
+// killed when the test ends, whatever happened; its log is shown if the test
+// failed, and checked for panics.
+func startService(t *testing.T, cfg serviceConfig) *service {
+	t.Helper()
+	if binary == "" {
+		t.Skip("runs the built binary; skipped with -short")
+	}
+	if cfg.dbPath == "" {
+		cfg.dbPath = filepath.Join(cfg.dir, "auth.db")
+	}
+	svc := &service{logs: &syncBuffer{}, exited: make(chan struct{})}
+	svc.cmd = exec.Command(binary)
+	svc.cmd.Env = []string{
+		"AUTH_ADDR=127.0.0.1:0",
+		"AUTH_DATABASE_URL=" + cfg.dbPath,
+		"AUTH_SIGNING_KEY_FILE=" + filepath.Join(cfg.dir, "signing-key.pem"),
+		"AUTH_MAILER=smtp",
+		"AUTH_SMTP_HOST=127.0.0.1",
+		"AUTH_SMTP_PORT=" + strconv.Itoa(cfg.smtpPort),
+		"AUTH_SMTP_TLS=none",
+		"AUTH_SMTP_FROM=Authapi <no-reply@example.com>",
+		"AUTH_LOG_FORMAT=json",
+		// Every client here is 127.0.0.1; the per-client and per-address
+		// limits would turn these races into 429s before they reach the
+		// database.
+		"AUTH_LIMIT_SIGNUP_PER_IP=off",
+		"AUTH_LIMIT_SIGNUP_PER_EMAIL=off",
+		"AUTH_LIMIT_VERIFY_PER_IP=off",
+		"AUTH_LIMIT_LOGIN_PER_IP=off",
+	}
+	svc.cmd.Stdout, svc.cmd.Stderr = svc.logs, svc.logs
+	if err := svc.cmd.Start(); err != nil {
+		t.Fatalf("start authapi: %v", err)
+	}
+	go func() {
+		svc.cmd.Wait()
+		close(svc.exited)
+	}()
+	t.Cleanup(func() {
+		svc.kill()
+		if strings.Contains(svc.logs.String(), "panic") {
+			t.Errorf("the service log mentions a panic:\n%s", svc.logs)
+		} else if t.Failed() {
+			t.Logf("service log:\n%s", svc.logs)
+		}
+	})
+
+	deadline := time.Now().Add(30 * time.Second)
+	for svc.addr == "" {
+		if m := servingLine.FindStringSubmatch(svc.logs.String()); m != nil {
+			svc.addr = m[1]
+			break
+		}
+		svc.checkAlive(t, deadline)
+	}
+	svc.base = "http://" + svc.addr
+	client := newClient()
+	for {
+		res, err := client.Get(svc.base + "/readyz")
+		if err == nil {
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return svc
+			}
+		}
+		svc.checkAlive(t, deadline)
+	}
+}
+
+// checkAlive fails the test if the process exited or the deadline passed, and
+// otherwise pauses briefly before the caller looks again.
+func (s *service) checkAlive(t *testing.T, deadline time.Time) {
+	t.Helper()
+	select {
+	case <-s.exited:
+		t.Fatalf("authapi exited (%v) before it was ready:\n%s", s.cmd.ProcessState, s.logs)
+	case <-time.After(10 * time.Millisecond):
+	}
+	if time.Now().After(deadline) {
+		t.Fatalf("authapi was not ready in time:\n%s", s.logs)
+	}
+}
+
+// kill sends SIGKILL, unless the process has exited, and waits for it.
+func (s *service) kill() {
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	s.cmd.Process.Kill()
+	<-s.exited
+}
+
+// stop sends SIGTERM and checks that the process exits 0.
+func (s *service) stop(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if state := s.wait(t); state.ExitCode() != 0 {
+		t.Errorf("exit code after SIGTERM = %d, want 0", state.ExitCode())
+	}
+}
+
+// wait waits for the process to exit on its own.
+func (s *service) wait(t *testing.T) *os.ProcessState {
+	t.Helper()
+	select {
+	case <-s.exited:
+		return s.cmd.ProcessState
+	case <-time.After(60 * time.Second):
+		t.Fatalf("authapi did not exit:\n%s", s.logs)
+		return nil
+	}
+}
+
+// waitLogged waits until the service has logged a line with message msg.
+func (s *service) waitLogged(t *testing.T, msg string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for indexOf(s.logMessages(t), msg) < 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the service never logged %q:\n%s", msg, s.logs)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// logMessages returns the msg of each log line so far, in order.
+func (s *service) logMessages(t *testing.T) []string {
+	t.Helper()
+	var msgs []string
+	for line := range strings.Lines(s.logs.String()) {
+		var entry struct {
+			Msg string `json:"msg"`
+		}
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			continue // the last line may be incomplete
+		}
+		msgs = append(msgs, entry.Msg)
+	}
+	return msgs
+}
+
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
+}
+
+// result is an HTTP answer.
+type result struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// problemCode is the code of a problem document, or "".
+func (r result) problemCode() string {
+	var p struct {
+		Code string `json:"code"`
+	}
+	if json.Unmarshal([]byte(r.body), &p) != nil {
+		return ""
+	}
+	return p.Code
+}
+
+func newClient() *http.Client {
+	return &http.Client{
+		Timeout:   time.Minute,
+		Transport: &http.Transport{MaxIdleConnsPerHost: 100},
+	}
+}
+
+func signup(client *http.Client, base, email string) (result, error) {
+	return postJSON(client, base+"/signup", map[string]string{
+		"email": email, "password": testPassword, "first_name": "Ada", "last_name": "Lovelace",
+	})
+}
+
+func postJSON(client *http.Client, url string, body any) (result, error) {
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return result{}, err
+	}
+	res, err := client.Post(url, "application/json", bytes.NewReader(payload))
+	if err != nil {
+		return result{}, err
+	}
+	return readResult(res)
+}
+
+func get(t *testing.T, client *http.Client, url string) result {
+	t.Helper()
+	res, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	r, err := readResult(res)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return r
+}
+
+func readResult(res *http.Response) (result, error) {
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return result{}, err
+	}
+	return result{status: res.StatusCode, header: res.Header, body: string(body)}, nil
+}
+
+// heldLogin sends a login whose body waits for release, and signals serving
+// once the server has asked for the body.
+func heldLogin(client *http.Client, base, email, password string, release <-chan struct{}, serving chan<- struct{}) (result, error) {
+	payload, err := json.Marshal(map[string]string{"email": email, "password": password})
+	if err != nil {
+		return result{}, err
+	}
+	trace := &httptrace.ClientTrace{Got100Continue: func() { serving <- struct{}{} }}
+	ctx := httptrace.WithClientTrace(context.Background(), trace)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/login", &heldBody{data: payload, release: release})
+	if err != nil {
+		return result{}, err
+	}
+	req.ContentLength = int64(len(payload))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Expect", "100-continue")
+	res, err := client.Do(req)
+	if err != nil {
+		return result{}, err
+	}
+	return readResult(res)
+}
+
+// heldBody is a request body that yields nothing until release is closed.
+type heldBody struct {
+	data    []byte
+	release <-chan struct{}
+}
+
+func (b *heldBody) Read(p []byte) (int, error) {
+	<-b.release
+	if len(b.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, b.data)
+	b.data = b.data[n:]
+	return n, nil
+}
+
+// closedPort returns a loopback port nobody listens on: a mail server that
+// is down.
+func closedPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// openDatabase opens the database file of a stopped service.
+func openDatabase(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	u := url.URL{Scheme: "file", Path: path}
+	db, err := sql.Open("sqlite", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func integrityCheck(t *testing.T, db *sql.DB) string {
+	t.Helper()
+	var got string
+	if err := db.QueryRow("PRAGMA integrity_check").Scan(&got); err != nil {
+		t.Fatalf("integrity_check: %v", err)
+	}
+	return got
+}
+
+// mailServer is an SMTP server on loopback that keeps what it receives.
+type mailServer struct {
+	port    int
+	mu      sync.Mutex
+	bodies  map[string][]string // recipient -> raw messages
+	arrived chan struct{}       // closed and replaced when a message arrives
+}
+
+func startSMTP(t *testing.T) *mailServer {
+	t.Helper()
+	ms := &mailServer{bodies: map[string][]string{}, arrived: make(chan struct{})}
+	srv := smtp.NewServer(ms)
+	srv.Domain = "localhost"
+	srv.ErrorLog = log.New(io.Discard, "", 0)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms.port = l.Addr().(*net.TCPAddr).Port
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		srv.Serve(l)
+	}()
+	t.Cleanup(func() {
+		srv.Close()
+		l.Close()
+		<-served
+	})
+	return ms
+}
+
+// waitFor waits until check, given the messages so far by recipient, returns
+// "", and fails the test with check's last complaint at the deadline.
+func (ms *mailServer) waitFor(t *testing.T, timeout time.Duration, check func(map[string][]string) string) {
+	t.Helper()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		ms.mu.Lock()
+		complaint := check(ms.bodies)
+		arrived := ms.arrived
+		ms.mu.Unlock()
+		if complaint == "" {
+			return
+		}
+		select {
+		case <-arrived:
+		case <-timer.C:
+			t.Fatal(complaint)
+		}
+	}
+}
+
+var codeInMail = regexp.MustCompile(`activation code is (\d{6})`)
+
+// activationCode waits for the activation email to email and returns its
+// code, read from the plain-text part.
+func (ms *mailServer) activationCode(t *testing.T, email string) string {
+	t.Helper()
+	var raw string
+	ms.waitFor(t, 30*time.Second, func(got map[string][]string) string {
+		if len(got[email]) == 0 {
+			return "no activation email for " + email
+		}
+		raw = got[email][len(got[email])-1]
+		return ""
+	})
+	text, err := plainText(raw)
+	if err != nil {
+		t.Fatalf("read the activation email: %v", err)
+	}
+	m := codeInMail.FindStringSubmatch(text)
+	if m == nil {
+		t.Fatalf("no activation code in the email:\n%s", text)
+	}
+	return m[1]
+}
+
+// plainText returns the decoded text/plain part of a raw email.
+func plainText(raw string) (string, error) {
+	msg, err := netmail.ReadMessage(strings.NewReader(raw))
+	if err != nil {
+		return "", err
+	}
+	mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(mediaType, "multipart/") {
+		return decodePart(msg.Body, msg.Header.Get("Content-Transfer-Encoding"))
+	}
+	parts := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		part, err := parts.NextPart()
+		if err != nil {
+			return "", fmt.Errorf("no text/plain part: %w", err)
+		}
+		if strings.HasPrefix(part.Header.Get("Content-Type"), "text/plain") {
+			// The reader has already undone quoted-printable.
+			return decodePart(part, part.Header.Get("Content-Transfer-Encoding"))
+		}
+	}
+}
+
+func decodePart(r io.Reader, encoding string) (string, error) {
+	if strings.EqualFold(encoding, "base64") {
+		r = base64.NewDecoder(base64.StdEncoding, r)
+	}
+	b, err := io.ReadAll(r)
+	return string(b), err
+}
+
+// NewSession implements smtp.Backend.
+func (ms *mailServer) NewSession(*smtp.Conn) (smtp.Session, error) {
+	return &mailSession{server: ms}, nil
+}
+
+// mailSession records one message per DATA command.
+type mailSession struct {
+	server *mailServer
+	to     []string
+}
+
+func (s *mailSession) Mail(string, *smtp.MailOptions) error { return nil }
+
+func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.to = append(s.to, to)
+	return nil
+}
+
+func (s *mailSession) Data(r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.server.mu.Lock()
+	defer s.server.mu.Unlock()
+	for _, to := range s.to {
+		s.server.bodies[to] = append(s.server.bodies[to], string(data))
+	}
+	close(s.server.arrived)
+	s.server.arrived = make(chan struct{})
+	return nil
+}
+
+func (s *mailSession) Reset()        { s.to = nil }
+func (s *mailSession) Logout() error { return nil }
+
+// syncBuffer is a bytes.Buffer that a process's output and the test can use
+// at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
