@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -222,4 +223,30 @@ func nameAcceptable(name string) bool {
 		return false
 	}
 	return !strings.ContainsFunc(name, unicode.IsControl)
+}
+
+// FuzzNewSessionUserAgent checks how a session keeps its user agent: as sent,
+// cut to at most MaxUserAgentLength bytes at a character boundary, so that a
+// valid agent stays valid and no more than one character is lost to the cut.
+func FuzzNewSessionUserAgent(f *testing.F) {
+	f.Add("Mozilla/5.0 (X11; Linux x86_64)")
+	f.Add(strings.Repeat("\u20ac", 100))
+	f.Add(strings.Repeat("a", 255) + "\U0001F984")
+	f.Add("\xff" + strings.Repeat("b", 300))
+	f.Fuzz(func(t *testing.T, ua string) {
+		s := domain.NewSession("s", "u", "r", domain.Client{IP: "192.0.2.1", UserAgent: ua}, time.Unix(0, 0), time.Hour)
+		got := s.UserAgent
+		switch {
+		case !strings.HasPrefix(ua, got):
+			t.Errorf("kept %q, not a prefix of %q", got, ua)
+		case len(got) > domain.MaxUserAgentLength:
+			t.Errorf("kept %d bytes", len(got))
+		case len(ua) <= domain.MaxUserAgentLength && got != ua:
+			t.Errorf("cut a short agent to %q", got)
+		case len(ua) > domain.MaxUserAgentLength && len(got) <= domain.MaxUserAgentLength-utf8.UTFMax:
+			t.Errorf("cut %d bytes to %d", len(ua), len(got))
+		case utf8.ValidString(ua) && !utf8.ValidString(got):
+			t.Errorf("cut a valid agent to invalid UTF-8 %q", got)
+		}
+	})
 }

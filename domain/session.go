@@ -1,6 +1,9 @@
 package domain
 
-import "time"
+import (
+	"time"
+	"unicode/utf8"
+)
 
 // MaxUserAgentLength bounds the user agent kept with a session; it is shown
 // to the user to recognise the device, not parsed.
@@ -37,7 +40,13 @@ type Client struct {
 func NewSession(id, userID, refreshTokenID string, client Client, now time.Time, ttl time.Duration) Session {
 	ua := client.UserAgent
 	if len(ua) > MaxUserAgentLength {
-		ua = ua[:MaxUserAgentLength]
+		// Cut at a character boundary, so that a valid agent stays valid;
+		// a character has at most utf8.UTFMax bytes.
+		cut := MaxUserAgentLength
+		for cut > MaxUserAgentLength-utf8.UTFMax+1 && !utf8.RuneStart(ua[cut]) {
+			cut--
+		}
+		ua = ua[:cut]
 	}
 	return Session{
 		ID:             id,

@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -17,9 +18,10 @@ import (
 // small fraction of it.
 const MaxBodyBytes = 1 << 20
 
-// decodeJSON reads the request body into dst and reports whether it could.
-// On failure it has already answered with a problem. Unknown fields are
-// ignored so that clients may send more than this version understands.
+// decodeJSON reads the request body into dst, a pointer to a struct with
+// json tags, and reports whether it could. On failure it has already answered
+// with a problem. Unknown fields are ignored so that clients may send more
+// than this version understands; names match exactly, as documented.
 func decodeJSON(c *gin.Context, dst any) bool {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mediaType, _, err := mime.ParseMediaType(ct)
@@ -28,15 +30,22 @@ func decodeJSON(c *gin.Context, dst any) bool {
 			return false
 		}
 	}
+	var members map[string]json.RawMessage
 	dec := json.NewDecoder(c.Request.Body)
-	err := dec.Decode(dst)
+	err := dec.Decode(&members)
 	if err == nil {
 		// One JSON value per body: trailing data means a client bug.
 		if _, extra := dec.Token(); !errors.Is(extra, io.EOF) {
 			writeProblem(c, codeMalformedBody, "the body must contain a single JSON object", nil)
 			return false
 		}
-		return true
+		var exact []byte
+		if exact, err = json.Marshal(exactMembers(members, dst)); err == nil {
+			err = json.Unmarshal(exact, dst)
+		}
+		if err == nil {
+			return true
+		}
 	}
 	var (
 		tooLarge  *http.MaxBytesError
@@ -56,4 +65,21 @@ func decodeJSON(c *gin.Context, dst any) bool {
 		writeProblem(c, codeMalformedBody, "the body is not valid JSON", nil)
 	}
 	return false
+}
+
+// exactMembers keeps the members named exactly as a JSON field of the struct
+// that dst points to. encoding/json matches names case-insensitively, so
+// {"EMAIL": ...} would otherwise fill the email field, although the API
+// documents "email" and ignores unknown members, and a proxy reading the body
+// would see a different request than this service.
+func exactMembers(members map[string]json.RawMessage, dst any) map[string]json.RawMessage {
+	kept := map[string]json.RawMessage{}
+	t := reflect.TypeOf(dst).Elem()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if v, ok := members[name]; ok {
+			kept[name] = v
+		}
+	}
+	return kept
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,9 +21,31 @@ import (
 // fuzzAuth is an AuthService that answers from its inputs alone, so that the
 // fuzzer reaches the success answers and the domain errors as well as the
 // decoding failures. It never fails unexpectedly: any 5xx is the adapter's.
-type fuzzAuth struct{}
+// It records the fields each call was given, by their JSON names.
+type fuzzAuth struct {
+	mu  sync.Mutex
+	got map[string]string
+}
 
-var _ ports.AuthService = fuzzAuth{}
+var _ ports.AuthService = (*fuzzAuth)(nil)
+
+func (a *fuzzAuth) record(fields ...string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.got = map[string]string{}
+	for i := 0; i+1 < len(fields); i += 2 {
+		a.got[fields[i]] = fields[i+1]
+	}
+}
+
+// take returns and forgets the fields of the last call, nil if none.
+func (a *fuzzAuth) take() map[string]string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	got := a.got
+	a.got = nil
+	return got
+}
 
 const (
 	fuzzEmail    = "astro.user@example.com"
@@ -48,7 +71,8 @@ func fuzzPair() ports.TokenPair {
 	}
 }
 
-func (fuzzAuth) Signup(_ context.Context, req ports.SignupRequest) (domain.User, error) {
+func (a *fuzzAuth) Signup(_ context.Context, req ports.SignupRequest) (domain.User, error) {
+	a.record("email", req.Email, "password", req.Password, "first_name", req.FirstName, "last_name", req.LastName)
 	reg, err := domain.NewRegistration(req.Email, req.Password, req.FirstName, req.LastName)
 	if err != nil {
 		return domain.User{}, err
@@ -62,7 +86,8 @@ func (fuzzAuth) Signup(_ context.Context, req ports.SignupRequest) (domain.User,
 	}, nil
 }
 
-func (fuzzAuth) Verify(_ context.Context, email, code string) error {
+func (a *fuzzAuth) Verify(_ context.Context, email, code string) error {
+	a.record("email", email, "activation_code", code)
 	if err := required("email", email, "activation_code", code); err != nil {
 		return err
 	}
@@ -75,7 +100,8 @@ func (fuzzAuth) Verify(_ context.Context, email, code string) error {
 	return nil
 }
 
-func (fuzzAuth) ResendActivation(_ context.Context, email string) error {
+func (a *fuzzAuth) ResendActivation(_ context.Context, email string) error {
+	a.record("email", email)
 	if err := required("email", email); err != nil {
 		return err
 	}
@@ -85,7 +111,8 @@ func (fuzzAuth) ResendActivation(_ context.Context, email string) error {
 	return nil
 }
 
-func (fuzzAuth) Login(_ context.Context, email, password string, _ domain.Client) (ports.TokenPair, error) {
+func (a *fuzzAuth) Login(_ context.Context, email, password string, _ domain.Client) (ports.TokenPair, error) {
+	a.record("email", email, "password", password)
 	if err := required("email", email, "password", password); err != nil {
 		return ports.TokenPair{}, err
 	}
@@ -95,7 +122,8 @@ func (fuzzAuth) Login(_ context.Context, email, password string, _ domain.Client
 	return fuzzPair(), nil
 }
 
-func (fuzzAuth) Refresh(_ context.Context, refreshToken string) (ports.TokenPair, error) {
+func (a *fuzzAuth) Refresh(_ context.Context, refreshToken string) (ports.TokenPair, error) {
+	a.record("refresh_token", refreshToken)
 	if err := required("refresh_token", refreshToken); err != nil {
 		return ports.TokenPair{}, err
 	}
@@ -105,7 +133,8 @@ func (fuzzAuth) Refresh(_ context.Context, refreshToken string) (ports.TokenPair
 	return ports.TokenPair{Access: fuzzPair().Access}, nil
 }
 
-func (fuzzAuth) Logout(_ context.Context, refreshToken string) error {
+func (a *fuzzAuth) Logout(_ context.Context, refreshToken string) error {
+	a.record("refresh_token", refreshToken)
 	if err := required("refresh_token", refreshToken); err != nil {
 		return err
 	}
@@ -115,19 +144,19 @@ func (fuzzAuth) Logout(_ context.Context, refreshToken string) error {
 	return nil
 }
 
-func (fuzzAuth) LogoutAll(context.Context, string) (int, error) { return 0, domain.ErrInvalidToken }
+func (*fuzzAuth) LogoutAll(context.Context, string) (int, error) { return 0, domain.ErrInvalidToken }
 
-func (fuzzAuth) Sessions(context.Context, string) ([]domain.Session, error) {
+func (*fuzzAuth) Sessions(context.Context, string) ([]domain.Session, error) {
 	return nil, domain.ErrInvalidToken
 }
 
-func (fuzzAuth) EndSession(context.Context, string, string) error { return domain.ErrSessionNotFound }
+func (*fuzzAuth) EndSession(context.Context, string, string) error { return domain.ErrSessionNotFound }
 
-func (fuzzAuth) Authenticate(context.Context, string) (domain.Claims, error) {
+func (*fuzzAuth) Authenticate(context.Context, string) (domain.Claims, error) {
 	return domain.Claims{}, domain.ErrInvalidToken
 }
 
-func (fuzzAuth) CurrentUser(context.Context, string) (domain.User, error) {
+func (*fuzzAuth) CurrentUser(context.Context, string) (domain.User, error) {
 	return domain.User{}, domain.ErrInvalidToken
 }
 
@@ -151,7 +180,9 @@ var jsonRoutes = []string{"/signup", "/verify", "/login", "/refresh", "/resend-a
 // FuzzDecodeRequest sends arbitrary bodies under arbitrary content types to
 // every route that reads JSON. Whatever arrives, the answer is one the
 // document lists for the route, never a 5xx, and an error is always a valid
-// problem document.
+// problem document. When a body gets through to the service, the service
+// sees exactly the members with the documented names, as an independent
+// decoding of the body finds them.
 func FuzzDecodeRequest(f *testing.F) {
 	doc, err := openapi3.NewLoader().LoadFromData(OpenAPIDocument)
 	if err != nil {
@@ -161,8 +192,9 @@ func FuzzDecodeRequest(f *testing.F) {
 	if problemSchema == nil {
 		f.Fatal("the document has no Problem schema")
 	}
+	auth := &fuzzAuth{}
 	router := NewRouter(Config{
-		Auth: fuzzAuth{}, Ready: fuzzPinger{}, JWKS: []byte(`{"keys":[]}`),
+		Auth: auth, Ready: fuzzPinger{}, JWKS: []byte(`{"keys":[]}`),
 		Logger: slog.New(slog.DiscardHandler), Random: repeatReader('r'),
 	})
 
@@ -196,7 +228,11 @@ func FuzzDecodeRequest(f *testing.F) {
 			req.Header.Set("Content-Type", contentType)
 		}
 		rec := httptest.NewRecorder()
+		auth.take()
 		router.ServeHTTP(rec, req)
+		if got := auth.take(); got != nil {
+			wantExactMembers(t, body, got)
+		}
 
 		if rec.Code >= 500 || rec.Code < 200 {
 			t.Fatalf("POST %s answered %d: %s", path, rec.Code, rec.Body)
@@ -236,4 +272,26 @@ func FuzzDecodeRequest(f *testing.F) {
 			t.Errorf("validation problem without fields: %s", rec.Body)
 		}
 	})
+}
+
+// wantExactMembers checks that the service was given, for each field, the
+// string member of the body object with exactly that name, or "" when the
+// member is absent or null.
+func wantExactMembers(t *testing.T, body []byte, got map[string]string) {
+	t.Helper()
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(body, &members); err != nil {
+		t.Fatalf("the service was called for a body that is not a JSON object: %v", err)
+	}
+	for name, value := range got {
+		var want string
+		if raw, ok := members[name]; ok && string(raw) != "null" {
+			if err := json.Unmarshal(raw, &want); err != nil {
+				t.Fatalf("the service was called although member %s is not a string: %v", name, err)
+			}
+		}
+		if value != want {
+			t.Errorf("the service got %s = %q, but the body's %q member is %q", name, value, name, want)
+		}
+	}
 }

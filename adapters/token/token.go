@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -243,6 +244,10 @@ func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (dom
 		return domain.Claims{}, invalid("empty token")
 	case len(token) > MaxTokenBytes:
 		return domain.Claims{}, invalid("token too long")
+	case strings.ContainsFunc(token, outsideCompactJWS):
+		// Base64 decoding skips CR and LF even in strict mode: without this
+		// check, one token would have countless accepted spellings.
+		return domain.Claims{}, invalid("malformed token")
 	}
 
 	parser := jwt.NewParser(
@@ -347,6 +352,12 @@ func reason(err error) string {
 		}
 	}
 	return "token rejected"
+}
+
+// outsideCompactJWS reports a rune that cannot appear in a compact JWS:
+// anything but the base64url alphabet and the dots between segments.
+func outsideCompactJWS(r rune) bool {
+	return !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '_' || r == '.')
 }
 
 func invalid(reason string) error {
