@@ -20,6 +20,7 @@ import (
 	"authapi/adapters/hasher"
 	"authapi/adapters/httpapi"
 	"authapi/adapters/mailer"
+	"authapi/adapters/passwords"
 	"authapi/adapters/sqlite"
 	"authapi/adapters/token"
 	"authapi/app/auth"
@@ -194,6 +195,10 @@ func wire(cfg Config, log *slog.Logger, db *sqlite.DB, d runtimeDeps) (service, 
 	if err != nil {
 		return service{}, err
 	}
+	policy, err := passwords.New(cfg.PasswordMinScore)
+	if err != nil {
+		return service{}, err
+	}
 	auths, err := auth.NewService(auth.Deps{
 		Users:    store,
 		Sessions: store,
@@ -203,6 +208,8 @@ func wire(cfg Config, log *slog.Logger, db *sqlite.DB, d runtimeDeps) (service, 
 		Clock:    d.clock,
 		Random:   d.random,
 		Logger:   log,
+
+		Passwords: policy,
 	}, auth.Config{
 		ActivationCodeTTL:   cfg.ActivationCodeTTL,
 		PublicURL:           cfg.PublicURL,

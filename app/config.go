@@ -28,6 +28,7 @@ type Config struct {
 	AccessTokenTTL    time.Duration
 	RefreshTokenTTL   time.Duration
 	ActivationCodeTTL time.Duration
+	PasswordMinScore  int // zxcvbn score a new password needs; 0 keeps only the length rules
 	// RefreshRotation makes /refresh return a new refresh token each time.
 	RefreshRotation      bool
 	RefreshReuseInterval time.Duration
@@ -106,6 +107,14 @@ var settings = []setting{
 		return nil
 	}},
 	{"activation-code-ttl", "AUTH_ACTIVATION_CODE_TTL", "1h", "lifetime of activation codes", durationInto(func(c *Config) *time.Duration { return &c.ActivationCodeTTL })},
+	{"password-min-score", "AUTH_PASSWORD_MIN_SCORE", "2", "how hard to guess a new password must be, as a zxcvbn score from 1 to 4; 0 checks only its length", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 4 {
+			return errors.New("want a whole number from 0 to 4")
+		}
+		c.PasswordMinScore = n
+		return nil
+	}},
 	{"mailer", "AUTH_MAILER", "log", "how to send email: log (print it, for development) or smtp", func(c *Config, v string) error {
 		if v != "log" && v != "smtp" {
 			return errors.New("want log or smtp")

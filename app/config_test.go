@@ -37,6 +37,7 @@ func TestConfigDefaults(t *testing.T) {
 		{"access ttl", cfg.AccessTokenTTL, 15 * time.Minute},
 		{"refresh ttl", cfg.RefreshTokenTTL, 720 * time.Hour},
 		{"activation ttl", cfg.ActivationCodeTTL, time.Hour},
+		{"password min score", cfg.PasswordMinScore, 2},
 		{"mailer", cfg.Mailer, "log"},
 		{"smtp port", cfg.SMTP.Port, 587},
 		{"smtp tls", cfg.SMTP.TLS, mailer.TLSStartTLS},
@@ -75,6 +76,8 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{map[string]string{"AUTH_ACCESS_TOKEN_TTL": "soon"}, "AUTH_ACCESS_TOKEN_TTL"},
 		{map[string]string{"AUTH_REFRESH_TOKEN_TTL": "-1h"}, "AUTH_REFRESH_TOKEN_TTL"},
 		{map[string]string{"AUTH_ACTIVATION_CODE_TTL": "0s"}, "AUTH_ACTIVATION_CODE_TTL"},
+		{map[string]string{"AUTH_PASSWORD_MIN_SCORE": "5"}, "AUTH_PASSWORD_MIN_SCORE"},
+		{map[string]string{"AUTH_PASSWORD_MIN_SCORE": "strong"}, "AUTH_PASSWORD_MIN_SCORE"},
 		{map[string]string{"AUTH_ADDR": "8080"}, "AUTH_ADDR"},
 		{map[string]string{"AUTH_PUBLIC_URL": "localhost:8080"}, "AUTH_PUBLIC_URL"},
 		{map[string]string{"AUTH_PUBLIC_URL": "https://x.example/?a=b"}, "AUTH_PUBLIC_URL"},
@@ -137,6 +140,30 @@ func TestMainExitCodes(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			if got := Main(context.Background(), tt.args, envOf(tt.env), &stdout, &stderr); got != tt.want {
 				t.Errorf("exit code = %d, want %d; stderr: %s", got, tt.want, stderr.String())
+			}
+		})
+	}
+}
+
+func TestConfigPasswordMinScore(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want int
+	}{
+		{"off keeps only the length rules", nil, map[string]string{"AUTH_PASSWORD_MIN_SCORE": "0"}, 0},
+		{"strictest", nil, map[string]string{"AUTH_PASSWORD_MIN_SCORE": "4"}, 4},
+		{"flag wins", []string{"--password-min-score", "3"}, map[string]string{"AUTH_PASSWORD_MIN_SCORE": "1"}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, _, err := parseConfig(tt.args, envOf(tt.env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.PasswordMinScore; got != tt.want {
+				t.Errorf("PasswordMinScore = %d, want %d", got, tt.want)
 			}
 		})
 	}

@@ -31,6 +31,8 @@ type Deps struct {
 	Clock  ports.Clock
 	Random ports.Random
 	Logger *slog.Logger
+	// Passwords refuses passwords that are easy to guess.
+	Passwords ports.PasswordPolicy
 }
 
 // Config holds the settings of the use cases.
@@ -62,6 +64,8 @@ type Service struct {
 	random   ports.Random
 	log      *slog.Logger
 	cfg      Config
+	// passwords refuses passwords that are easy to guess.
+	passwords ports.PasswordPolicy
 
 	// dummyHash is verified against when a login names an unknown email, so
 	// that such a login costs the same hashing work as a real one. It is made
@@ -74,7 +78,7 @@ type Service struct {
 func NewService(deps Deps, cfg Config) (*Service, error) {
 	switch {
 	case deps.Users == nil, deps.Sessions == nil, deps.Hasher == nil, deps.Tokens == nil, deps.Mail == nil,
-		deps.Clock == nil, deps.Random == nil, deps.Logger == nil:
+		deps.Clock == nil, deps.Random == nil, deps.Logger == nil, deps.Passwords == nil:
 		return nil, errors.New("auth: every dependency is required")
 	case cfg.ActivationCodeTTL <= 0:
 		return nil, errors.New("auth: activation code TTL must be positive")
@@ -93,6 +97,8 @@ func NewService(deps Deps, cfg Config) (*Service, error) {
 		random:   deps.Random,
 		log:      deps.Logger,
 		cfg:      cfg,
+
+		passwords: deps.Passwords,
 	}, nil
 }
 
@@ -102,6 +108,9 @@ func (s *Service) now() time.Time { return s.clock.Now().UTC() }
 func (s *Service) Signup(ctx context.Context, req ports.SignupRequest) (domain.User, error) {
 	reg, err := domain.NewRegistration(req.Email, req.Password, req.FirstName, req.LastName)
 	if err != nil {
+		return domain.User{}, err
+	}
+	if err := s.passwords.Check(reg.Password, passwordContext(reg)); err != nil {
 		return domain.User{}, err
 	}
 	// A cheap read spares the hashing work for a duplicate; the unique index
@@ -220,6 +229,7 @@ func (s *Service) Login(ctx context.Context, email, password string, client doma
 	if err := user.CheckCanLogin(); err != nil {
 		return ports.TokenPair{}, err
 	}
+	s.rehash(ctx, user, password)
 	return s.startSession(ctx, user.ID, client)
 }
 

@@ -25,6 +25,9 @@ type fixture struct {
 	mail   *countingNotifier
 	clock  *manualClock
 	log    *logBuffer
+	// passwords is the password policy; it accepts every password unless
+	// told to reject one.
+	passwords *fakePolicy
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -36,6 +39,8 @@ func newFixture(t *testing.T) *fixture {
 		mail:   &countingNotifier{},
 		clock:  &manualClock{now: start},
 		log:    &logBuffer{},
+
+		passwords: &fakePolicy{},
 	}
 	public, _ := url.Parse("https://auth.example.com/base")
 	svc, err := NewService(Deps{
@@ -47,6 +52,8 @@ func newFixture(t *testing.T) *fixture {
 		Clock:    f.clock,
 		Random:   &countingRandom{},
 		Logger:   slog.New(slog.NewTextHandler(f.log, nil)),
+
+		Passwords: f.passwords,
 	}, Config{ActivationCodeTTL: time.Hour, PublicURL: public, SessionTTL: 720 * time.Hour, ReuseInterval: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
