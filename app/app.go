@@ -21,6 +21,7 @@ import (
 	"authapi/adapters/httpapi"
 	"authapi/adapters/mailer"
 	"authapi/adapters/passwords"
+	"authapi/adapters/ratelimit"
 	"authapi/adapters/sqlite"
 	"authapi/adapters/token"
 	"authapi/app/auth"
@@ -191,6 +192,7 @@ func wire(cfg Config, log *slog.Logger, db *sqlite.DB, d runtimeDeps) (service, 
 		return service{}, err
 	}
 	store := sqlite.NewStore(db)
+	limits := ratelimit.NewMemory()
 	dispatcher, err := outbox.New(store, d.mailer, d.clock, d.random, log, d.outbox)
 	if err != nil {
 		return service{}, err
@@ -202,6 +204,8 @@ func wire(cfg Config, log *slog.Logger, db *sqlite.DB, d runtimeDeps) (service, 
 	auths, err := auth.NewService(auth.Deps{
 		Users:    store,
 		Sessions: store,
+		Limiter:  limits,
+		Failures: limits,
 		Hasher:   hasher.New(d.hashParams, d.random, runtime.GOMAXPROCS(0)),
 		Tokens:   tokens,
 		Mail:     dispatcher,
@@ -216,6 +220,7 @@ func wire(cfg Config, log *slog.Logger, db *sqlite.DB, d runtimeDeps) (service, 
 		SessionTTL:          cfg.RefreshTokenTTL,
 		RotateRefreshTokens: cfg.RefreshRotation,
 		ReuseInterval:       cfg.RefreshReuseInterval,
+		Limits:              cfg.Limits,
 	})
 	if err != nil {
 		return service{}, err
@@ -227,6 +232,8 @@ func wire(cfg Config, log *slog.Logger, db *sqlite.DB, d runtimeDeps) (service, 
 		JWKS:   tokens.JWKS(),
 		Logger: log,
 		Random: d.random,
+
+		TrustedProxies: cfg.TrustedProxies,
 	})
 	return service{handler: handler, dispatcher: dispatcher}, nil
 }

@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"authapi/adapters/mailer"
+	"authapi/app/auth"
 	"authapi/app/outbox"
+	"authapi/ports"
 )
 
 // Config is the service's configuration, read from flags and AUTH_*
@@ -37,6 +39,8 @@ type Config struct {
 	LogFormat            string // "text" or "json"
 	LogLevel             slog.Level
 	Outbox               outbox.Config
+	Limits               auth.Limits
+	TrustedProxies       []string
 }
 
 // setting is one configuration value: its flag, its environment variable,
@@ -163,6 +167,52 @@ var settings = []setting{
 		return nil
 	}},
 	{"mail-max-age", "AUTH_MAIL_MAX_AGE", "24h", "how long an email is retried before it is given up", durationInto(func(c *Config) *time.Duration { return &c.Outbox.MaxAge })},
+	{"trusted-proxies", "AUTH_TRUSTED_PROXIES", "", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed", func(c *Config, v string) error {
+		c.TrustedProxies = nil
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+				return fmt.Errorf("%q is neither an IP address nor a CIDR range", p)
+			}
+			c.TrustedProxies = append(c.TrustedProxies, p)
+		}
+		return nil
+	}},
+	{"limit-login-per-ip", "AUTH_LIMIT_LOGIN_PER_IP", "30/1m", "logins per client address (N/duration, or off)", limitInto(func(c *Config) *ports.Limit { return &c.Limits.LoginPerIP })},
+	{"limit-verify-per-ip", "AUTH_LIMIT_VERIFY_PER_IP", "30/1m", "activation attempts per client address", limitInto(func(c *Config) *ports.Limit { return &c.Limits.VerifyPerIP })},
+	{"limit-signup-per-ip", "AUTH_LIMIT_SIGNUP_PER_IP", "20/1m", "signups per client address", limitInto(func(c *Config) *ports.Limit { return &c.Limits.SignupPerIP })},
+	{"limit-signup-per-email", "AUTH_LIMIT_SIGNUP_PER_EMAIL", "5/1h", "signups naming one email address", limitInto(func(c *Config) *ports.Limit { return &c.Limits.SignupPerEmail })},
+	{"limit-resend-per-ip", "AUTH_LIMIT_RESEND_PER_IP", "20/1h", "activation resends per client address", limitInto(func(c *Config) *ports.Limit { return &c.Limits.ResendPerIP })},
+	{"limit-resend-per-email", "AUTH_LIMIT_RESEND_PER_EMAIL", "1/1m,5/1h", "activation resends per email address (several limits separated by commas)", func(c *Config, v string) error {
+		c.Limits.ResendPerEmail = nil
+		for _, part := range strings.Split(v, ",") {
+			l, err := parseLimit(strings.TrimSpace(part))
+			if err != nil {
+				return err
+			}
+			c.Limits.ResendPerEmail = append(c.Limits.ResendPerEmail, l)
+		}
+		return nil
+	}},
+	{"login-free-failures", "AUTH_LOGIN_FREE_FAILURES", "5", "wrong passwords per account and client before logins slow down", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1000 {
+			return errors.New("want a whole number from 0 to 1000")
+		}
+		c.Limits.Login.FreeFailures = n
+		return nil
+	}},
+	{"login-max-delay", "AUTH_LOGIN_MAX_DELAY", "15m", "longest wait between logins after repeated wrong passwords (the wait starts at 1s and doubles)", durationInto(func(c *Config) *time.Duration { return &c.Limits.Login.MaxDelay })},
+	{"login-lockout-failures", "AUTH_LOGIN_LOCKOUT_FAILURES", "100", "consecutive wrong passwords, from any client, that lock an account (0: never)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 100 {
+			return errors.New("want a whole number from 0 to 100 (NIST SP 800-63B allows at most 100)")
+		}
+		c.Limits.Login.LockoutFailures = n
+		return nil
+	}},
 	{"log-format", "AUTH_LOG_FORMAT", "text", "log format: text or json", func(c *Config, v string) error {
 		if v != "text" && v != "json" {
 			return errors.New("want text or json")
@@ -176,6 +226,34 @@ var settings = []setting{
 		}
 		return nil
 	}},
+}
+
+func limitInto(field func(*Config) *ports.Limit) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		l, err := parseLimit(v)
+		if err != nil {
+			return err
+		}
+		*field(c) = l
+		return nil
+	}
+}
+
+// parseLimit reads "N/duration" (N events per duration, N at once) or "off".
+func parseLimit(v string) (ports.Limit, error) {
+	if v == "off" || v == "0" {
+		return ports.Limit{}, nil
+	}
+	n, per, ok := strings.Cut(v, "/")
+	events, err := strconv.Atoi(n)
+	if !ok || err != nil || events < 1 {
+		return ports.Limit{}, errors.New("want N/duration, such as 30/1m, or off")
+	}
+	d, err := time.ParseDuration(per)
+	if err != nil || d <= 0 {
+		return ports.Limit{}, errors.New("want N/duration, such as 30/1m, or off")
+	}
+	return ports.Limit{Events: events, Per: d, Burst: events}, nil
 }
 
 func durationInto(field func(*Config) *time.Duration) func(*Config, string) error {
@@ -206,7 +284,7 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 
-	cfg := Config{Outbox: outbox.DefaultConfig()}
+	cfg := Config{Outbox: outbox.DefaultConfig(), Limits: auth.DefaultLimits()}
 	for _, s := range settings {
 		value := *values[s.flag]
 		if env, ok := lookup(getenv, s.env); ok && !given[s.flag] {
@@ -255,6 +333,8 @@ func usage(fs *flag.FlagSet) {
 Usage:
   authapi [flags]           serve the API (the default command)
   authapi migrate [flags]   apply database migrations and exit
+  authapi backup [flags] PATH
+                            write a consistent copy of the live database to the new file PATH
   authapi keys rotate       add a token signing key (it signs from the next start)
   authapi keys list         list the token signing keys: kid, creation, state
 

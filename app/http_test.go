@@ -6,10 +6,12 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -103,6 +105,7 @@ func (b *syncBuffer) String() string {
 }
 
 type testAPI struct {
+	keyFile    string
 	handler    http.Handler
 	dispatcher *outbox.Dispatcher
 	db         *sqlite.DB
@@ -117,6 +120,15 @@ var cheapHash = hasher.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen
 func newTestAPI(t *testing.T) *testAPI {
 	t.Helper()
 	return newTestAPIWith(t, nil)
+}
+
+// noLimits turns the abuse limits off, for tests that send many requests
+// from one address about something else.
+var noLimits = map[string]string{
+	"AUTH_LIMIT_LOGIN_PER_IP": "off", "AUTH_LIMIT_VERIFY_PER_IP": "off",
+	"AUTH_LIMIT_SIGNUP_PER_IP": "off", "AUTH_LIMIT_SIGNUP_PER_EMAIL": "off",
+	"AUTH_LIMIT_RESEND_PER_IP": "off", "AUTH_LIMIT_RESEND_PER_EMAIL": "off",
+	"AUTH_LOGIN_FREE_FAILURES": "1000", "AUTH_LOGIN_LOCKOUT_FAILURES": "0",
 }
 
 // newTestAPIWith is newTestAPI with extra AUTH_* settings.
@@ -135,9 +147,10 @@ func newTestAPIWith(t *testing.T, settings map[string]string) *testAPI {
 		t.Fatal(err)
 	}
 	api := &testAPI{
-		mailer: &captureMailer{},
-		clock:  &stepClock{now: time.Now().UTC()},
-		logs:   &syncBuffer{},
+		keyFile: cfg.SigningKeyFile,
+		mailer:  &captureMailer{},
+		clock:   &stepClock{now: time.Now().UTC()},
+		logs:    &syncBuffer{},
 	}
 	log := slog.New(slog.NewTextHandler(api.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	api.db, err = sqlite.Open(context.Background(), cfg.DatabasePath, log)
@@ -156,6 +169,16 @@ func newTestAPIWith(t *testing.T, settings map[string]string) *testAPI {
 	}
 	api.handler, api.dispatcher = svc.handler, svc.dispatcher
 	return api
+}
+
+// signingKeyPEM returns the signing key file's contents.
+func (api *testAPI) signingKeyPEM(t *testing.T) []byte {
+	t.Helper()
+	data, err := os.ReadFile(api.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 // deliverMail runs the mail dispatcher once, as its goroutine would.
@@ -319,8 +342,20 @@ func TestFullFlow(t *testing.T) {
 	newAccess, _ := res.body["access_token"].(string)
 	wantStatus(t, api.do(t, "GET", "/me", nil, "Authorization", "bearer "+newAccess), http.StatusOK)
 
+	wantStatus(t, api.do(t, "GET", "/sessions", nil, "Authorization", "Bearer "+newAccess), http.StatusOK)
+	wantStatus(t, api.do(t, "POST", "/logout", map[string]string{"refresh_token": refresh}), http.StatusOK)
+
 	logs := api.logs.String()
-	for name, secret := range map[string]string{"password": password, "code": code, "access token": access, "refresh token": refresh} {
+	secrets := map[string]string{"password": password, "code": code, "access token": access, "refresh token": refresh, "new access token": newAccess}
+	for i, line := range strings.Split(strings.TrimSpace(string(api.signingKeyPEM(t))), "\n") {
+		if !strings.HasPrefix(line, "-----") && !strings.Contains(line, ":") && len(line) > 16 {
+			secrets[fmt.Sprintf("signing key line %d", i)] = line
+		}
+	}
+	if len(secrets) < 6 {
+		t.Fatal("the signing key file holds no key material to look for")
+	}
+	for name, secret := range secrets {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the %s appears in the logs", name)
 		}
@@ -407,6 +442,9 @@ func TestResendActivation(t *testing.T) {
 	}
 	wantProblem(t, api.do(t, "POST", "/verify", map[string]string{"email": email, "activation_code": oldCode}), 400, "invalid_code")
 	wantStatus(t, api.do(t, "POST", "/verify", map[string]string{"email": email, "activation_code": newCode}), 200)
+	// A second resend within the minute is limited, whatever its outcome.
+	wantProblem(t, api.do(t, "POST", "/resend-activation", map[string]string{"email": email}), 429, "too_many_requests")
+	api.clock.advance(time.Minute)
 	wantProblem(t, api.do(t, "POST", "/resend-activation", map[string]string{"email": email}), 400, "already_active")
 }
 

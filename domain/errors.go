@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 	"strings"
+	"time"
 )
 
 // Code is a stable, machine-readable error identifier. Clients branch on it,
@@ -22,6 +23,8 @@ const (
 	CodeAccountNotActive   Code = "account_not_active"
 	CodeInvalidToken       Code = "invalid_token"
 	CodeSessionNotFound    Code = "session_not_found"
+	CodeTooManyRequests    Code = "too_many_requests"
+	CodeAccountLocked      Code = "account_locked"
 	CodeUnavailable        Code = "unavailable"
 	CodeInternal           Code = "internal"
 )
@@ -33,6 +36,8 @@ type Error struct {
 	Message string
 	// Fields lists per-field problems of a validation failure.
 	Fields []FieldError
+	// RetryAfter, when set, is how long until the request may succeed.
+	RetryAfter time.Duration
 }
 
 // FieldError names one invalid input field and what is wrong with it.
@@ -72,6 +77,8 @@ var (
 	ErrAccountNotActive   = &Error{Code: CodeAccountNotActive, Message: "the account is not active; verify the email address first"}
 	ErrInvalidToken       = &Error{Code: CodeInvalidToken, Message: "the token is missing, malformed, expired or not accepted here"}
 	ErrSessionNotFound    = &Error{Code: CodeSessionNotFound, Message: "no such session"}
+	ErrTooManyRequests    = &Error{Code: CodeTooManyRequests, Message: "too many requests; try again later"}
+	ErrAccountLocked      = &Error{Code: CodeAccountLocked, Message: "too many failed logins: the account is locked until its password is reset or an administrator unlocks it"}
 	ErrUnavailable        = &Error{Code: CodeUnavailable, Message: "the service is temporarily unavailable; try again later"}
 )
 

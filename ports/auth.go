@@ -29,23 +29,26 @@ type TokenPair struct {
 }
 
 // AuthService is the driving port: the use cases of the authentication core.
+// Use cases that take a domain.Client apply abuse limits to it and may fail
+// with domain.ErrTooManyRequests (carrying a RetryAfter); Login may also fail
+// with domain.ErrAccountLocked.
 // Every error it returns is, or wraps, a *domain.Error with a code, except
 // unexpected failures, which drivers report as internal errors.
 type AuthService interface {
 	// Signup creates an inactive account and queues the email with its
 	// activation code in the same transaction.
 	// Errors: validation failures, domain.ErrEmailTaken.
-	Signup(ctx context.Context, req SignupRequest) (domain.User, error)
+	Signup(ctx context.Context, req SignupRequest, client domain.Client) (domain.User, error)
 
 	// Verify activates the account if code is its pending activation code.
 	// Errors: domain.ErrUserNotFound, ErrAlreadyActive, ErrInvalidCode,
 	// ErrCodeExpired, ErrCodeExhausted, validation failures.
-	Verify(ctx context.Context, email, code string) error
+	Verify(ctx context.Context, email, code string, client domain.Client) error
 
 	// ResendActivation issues a new activation code, invalidating the old
 	// one, and queues its email, superseding any unsent earlier one.
 	// Errors: domain.ErrUserNotFound, ErrAlreadyActive.
-	ResendActivation(ctx context.Context, email string) error
+	ResendActivation(ctx context.Context, email string, client domain.Client) error
 
 	// Login checks credentials, starts a session for client and returns its
 	// access and refresh tokens. Errors: domain.ErrInvalidCredentials

@@ -193,6 +193,37 @@ type Mailer interface {
 	Send(ctx context.Context, msg Message) error
 }
 
+// Limit is a token bucket: Burst events at once, refilled at Events per Per.
+type Limit struct {
+	Events int
+	Per    time.Duration
+	Burst  int
+}
+
+// RateLimiter spends from token buckets kept per key. State may live in
+// memory (one node) or in a shared store (several).
+type RateLimiter interface {
+	// Take spends one event of key's bucket under limit at now. It returns
+	// zero when the event is allowed, or how long until it would be.
+	Take(ctx context.Context, key string, limit Limit, now time.Time) (time.Duration, error)
+}
+
+// Failures is a run of consecutive failures, such as wrong passwords.
+type Failures struct {
+	Count int
+	Last  time.Time
+}
+
+// FailureCounter counts consecutive failures per key.
+type FailureCounter interface {
+	// Failures returns key's current run, zero if none.
+	Failures(ctx context.Context, key string, now time.Time) (Failures, error)
+	// RecordFailure adds one failure at now and returns the run.
+	RecordFailure(ctx context.Context, key string, now time.Time) (Failures, error)
+	// Reset ends key's run, as a success does.
+	Reset(ctx context.Context, key string) error
+}
+
 // Clock tells the time. Tests pass a fixed or manual clock.
 type Clock interface {
 	Now() time.Time

@@ -71,7 +71,7 @@ func fuzzPair() ports.TokenPair {
 	}
 }
 
-func (a *fuzzAuth) Signup(_ context.Context, req ports.SignupRequest) (domain.User, error) {
+func (a *fuzzAuth) Signup(_ context.Context, req ports.SignupRequest, _ domain.Client) (domain.User, error) {
 	a.record("email", req.Email, "password", req.Password, "first_name", req.FirstName, "last_name", req.LastName)
 	reg, err := domain.NewRegistration(req.Email, req.Password, req.FirstName, req.LastName)
 	if err != nil {
@@ -86,7 +86,7 @@ func (a *fuzzAuth) Signup(_ context.Context, req ports.SignupRequest) (domain.Us
 	}, nil
 }
 
-func (a *fuzzAuth) Verify(_ context.Context, email, code string) error {
+func (a *fuzzAuth) Verify(_ context.Context, email, code string, _ domain.Client) error {
 	a.record("email", email, "activation_code", code)
 	if err := required("email", email, "activation_code", code); err != nil {
 		return err
@@ -100,7 +100,7 @@ func (a *fuzzAuth) Verify(_ context.Context, email, code string) error {
 	return nil
 }
 
-func (a *fuzzAuth) ResendActivation(_ context.Context, email string) error {
+func (a *fuzzAuth) ResendActivation(_ context.Context, email string, _ domain.Client) error {
 	a.record("email", email)
 	if err := required("email", email); err != nil {
 		return err

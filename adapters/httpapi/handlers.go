@@ -125,7 +125,7 @@ func (h *handlers) signup(c *gin.Context) {
 	}
 	user, err := h.auth.Signup(c.Request.Context(), ports.SignupRequest{
 		Email: req.Email, Password: req.Password, FirstName: req.FirstName, LastName: req.LastName,
-	})
+	}, clientOf(c))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -138,7 +138,7 @@ func (h *handlers) verify(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	if err := h.auth.Verify(c.Request.Context(), req.Email, req.ActivationCode); err != nil {
+	if err := h.auth.Verify(c.Request.Context(), req.Email, req.ActivationCode, clientOf(c)); err != nil {
 		writeError(c, err)
 		return
 	}
@@ -150,7 +150,7 @@ func (h *handlers) resendActivation(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	if err := h.auth.ResendActivation(c.Request.Context(), req.Email); err != nil {
+	if err := h.auth.ResendActivation(c.Request.Context(), req.Email, clientOf(c)); err != nil {
 		writeError(c, err)
 		return
 	}
@@ -162,10 +162,7 @@ func (h *handlers) login(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	pair, err := h.auth.Login(c.Request.Context(), req.Email, req.Password, domain.Client{
-		IP:        c.ClientIP(),
-		UserAgent: c.GetHeader("User-Agent"),
-	})
+	pair, err := h.auth.Login(c.Request.Context(), req.Email, req.Password, clientOf(c))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -296,6 +293,12 @@ func (h *handlers) readyz(c *gin.Context) {
 func (h *handlers) jwksDocument(c *gin.Context) {
 	c.Header("Cache-Control", "public, max-age=300")
 	c.Data(http.StatusOK, "application/jwk-set+json", h.jwks)
+}
+
+// clientOf describes the caller. The address comes from the socket, or from
+// X-Forwarded-For when the socket is one of the trusted proxies.
+func clientOf(c *gin.Context) domain.Client {
+	return domain.Client{IP: c.ClientIP(), UserAgent: c.GetHeader("User-Agent")}
 }
 
 // noStore keeps responses that carry tokens out of caches (RFC 6749 5.1).

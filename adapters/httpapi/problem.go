@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -58,6 +60,8 @@ var problemKinds = map[domain.Code]problemKind{
 	domain.CodeAccountNotActive:   {http.StatusForbidden, "Account not active"},
 	domain.CodeInvalidToken:       {http.StatusUnauthorized, "Invalid token"},
 	domain.CodeSessionNotFound:    {http.StatusNotFound, "Session not found"},
+	domain.CodeTooManyRequests:    {http.StatusTooManyRequests, "Too many requests"},
+	domain.CodeAccountLocked:      {http.StatusForbidden, "Account locked"},
 	domain.CodeUnavailable:        {http.StatusServiceUnavailable, "Service unavailable"},
 	domain.CodeInternal:           {http.StatusInternalServerError, "Internal server error"},
 	codeMalformedBody:             {http.StatusBadRequest, "Malformed request body"},
@@ -67,7 +71,8 @@ var problemKinds = map[domain.Code]problemKind{
 	codeMethodNotAllowed:          {http.StatusMethodNotAllowed, "Method not allowed"},
 }
 
-// retryAfterSeconds is what a 503 advises clients to wait.
+// retryAfterSeconds is what a 503, or a 429 that knows no better, advises
+// clients to wait.
 const retryAfterSeconds = "5"
 
 // writeError answers with the problem that err stands for. Errors that are not
@@ -82,6 +87,9 @@ func writeError(c *gin.Context, err error) {
 	}
 	if de.Code == domain.CodeUnavailable {
 		logger(c).WarnContext(c.Request.Context(), "dependency unavailable", "error", err)
+	}
+	if de.RetryAfter > 0 {
+		c.Header("Retry-After", strconv.FormatInt(int64(math.Ceil(de.RetryAfter.Seconds())), 10))
 	}
 	var fields []FieldProblem
 	for _, f := range de.Fields {
@@ -101,8 +109,10 @@ func writeProblem(c *gin.Context, code domain.Code, detail string, fields []Fiel
 		if code == domain.CodeInvalidToken && c.GetBool(bearerProtectedKey) {
 			c.Header("WWW-Authenticate", `Bearer error="invalid_token"`)
 		}
-	case http.StatusServiceUnavailable:
-		c.Header("Retry-After", retryAfterSeconds)
+	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
+		if c.Writer.Header().Get("Retry-After") == "" {
+			c.Header("Retry-After", retryAfterSeconds)
+		}
 	}
 	c.Header("Content-Type", ProblemContentType)
 	c.AbortWithStatusJSON(kind.status, Problem{

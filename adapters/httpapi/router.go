@@ -32,6 +32,10 @@ type Config struct {
 	JWKS   []byte     // served at /.well-known/jwks.json
 	Logger *slog.Logger
 	Random io.Reader // source of request ids
+	// TrustedProxies are the addresses or CIDR ranges of reverse proxies
+	// whose X-Forwarded-For is believed; the client address is the socket's
+	// otherwise. The app validates them.
+	TrustedProxies []string
 }
 
 // NewRouter returns the HTTP handler of the service.
@@ -42,8 +46,12 @@ func NewRouter(cfg Config) http.Handler {
 	// Redirects would turn a POST to "/login/" into a confusing 307.
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	// Client addresses come from the socket; forwarded headers are not trusted.
-	_ = r.SetTrustedProxies(nil)
+	// Client addresses come from the socket unless it is a trusted proxy:
+	// anyone can write X-Forwarded-For, and the abuse limits key on it.
+	if err := r.SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		cfg.Logger.Error("invalid trusted proxies; trusting none", "error", err)
+		_ = r.SetTrustedProxies(nil)
+	}
 
 	h := &handlers{auth: cfg.Auth, ready: cfg.Ready, mail: cfg.Mail, jwks: cfg.JWKS}
 	r.Use(withRequestID(cfg.Random, cfg.Logger), accessLog(), recoverPanics(), securityHeaders(), limitBody())

@@ -46,7 +46,7 @@ func TestSignupRefusesWhatThePasswordPolicyRefuses(t *testing.T) {
 	f := newFixture(t)
 	f.passwords.reject = astro.Password
 
-	_, err := f.svc.Signup(context.Background(), astro)
+	_, err := f.svc.Signup(context.Background(), astro, laptop)
 
 	var derr *domain.Error
 	if !errors.As(err, &derr) || derr.Code != domain.CodeValidationFailed ||
@@ -89,7 +89,7 @@ func TestSignupConsultsThePolicyOnlyForValidRegistrations(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t)
-			_, _ = f.svc.Signup(context.Background(), tt.req)
+			_, _ = f.svc.Signup(context.Background(), tt.req, laptop)
 			if got := len(f.passwords.recorded()); got != tt.wantCalls {
 				t.Errorf("policy consulted %d times, want %d", got, tt.wantCalls)
 			}

@@ -24,6 +24,8 @@ var _ ports.AuthService = (*Service)(nil)
 type Deps struct {
 	Users    ports.UserStore
 	Sessions ports.SessionStore
+	Limiter  ports.RateLimiter
+	Failures ports.FailureCounter
 	Hasher   ports.PasswordHasher
 	Tokens   ports.Tokens
 	// Mail hears when mail has been queued, so delivery can start at once.
@@ -51,12 +53,16 @@ type Config struct {
 	// ReuseInterval is how long a replaced refresh token is still honoured,
 	// so that two tabs refreshing at once are not mistaken for theft.
 	ReuseInterval time.Duration
+	// Limits are the abuse limits.
+	Limits Limits
 }
 
 // Service implements ports.AuthService.
 type Service struct {
 	users    ports.UserStore
 	sessions ports.SessionStore
+	limiter  ports.RateLimiter
+	failures ports.FailureCounter
 	hasher   ports.PasswordHasher
 	tokens   ports.Tokens
 	mail     ports.MailNotifier
@@ -77,7 +83,7 @@ type Service struct {
 // NewService returns the use cases wired to deps.
 func NewService(deps Deps, cfg Config) (*Service, error) {
 	switch {
-	case deps.Users == nil, deps.Sessions == nil, deps.Hasher == nil, deps.Tokens == nil, deps.Mail == nil,
+	case deps.Users == nil, deps.Sessions == nil, deps.Limiter == nil, deps.Failures == nil, deps.Hasher == nil, deps.Tokens == nil, deps.Mail == nil,
 		deps.Clock == nil, deps.Random == nil, deps.Logger == nil, deps.Passwords == nil:
 		return nil, errors.New("auth: every dependency is required")
 	case cfg.ActivationCodeTTL <= 0:
@@ -90,6 +96,8 @@ func NewService(deps Deps, cfg Config) (*Service, error) {
 	return &Service{
 		users:    deps.Users,
 		sessions: deps.Sessions,
+		limiter:  deps.Limiter,
+		failures: deps.Failures,
 		hasher:   deps.Hasher,
 		tokens:   deps.Tokens,
 		mail:     deps.Mail,
@@ -105,7 +113,14 @@ func NewService(deps Deps, cfg Config) (*Service, error) {
 func (s *Service) now() time.Time { return s.clock.Now().UTC() }
 
 // Signup creates an inactive account and emails its activation code.
-func (s *Service) Signup(ctx context.Context, req ports.SignupRequest) (domain.User, error) {
+func (s *Service) Signup(ctx context.Context, req ports.SignupRequest, client domain.Client) (domain.User, error) {
+	// Limits come first so that invalid and duplicate requests count too.
+	if err := s.take(ctx, s.now(), "signup-ip:"+client.IP, s.cfg.Limits.SignupPerIP); err != nil {
+		return domain.User{}, err
+	}
+	if err := s.take(ctx, s.now(), "signup-email:"+string(domain.NormalizeEmail(req.Email)), s.cfg.Limits.SignupPerEmail); err != nil {
+		return domain.User{}, err
+	}
 	reg, err := domain.NewRegistration(req.Email, req.Password, req.FirstName, req.LastName)
 	if err != nil {
 		return domain.User{}, err
@@ -148,7 +163,10 @@ func (s *Service) Signup(ctx context.Context, req ports.SignupRequest) (domain.U
 }
 
 // Verify activates the account if code is its pending activation code.
-func (s *Service) Verify(ctx context.Context, email, code string) error {
+func (s *Service) Verify(ctx context.Context, email, code string, client domain.Client) error {
+	if err := s.take(ctx, s.now(), "verify-ip:"+client.IP, s.cfg.Limits.VerifyPerIP); err != nil {
+		return err
+	}
 	var v domain.Validation
 	v.Require("email", email)
 	v.Require("activation_code", code)
@@ -174,7 +192,13 @@ func (s *Service) Verify(ctx context.Context, email, code string) error {
 }
 
 // ResendActivation issues a new activation code and emails it.
-func (s *Service) ResendActivation(ctx context.Context, email string) error {
+func (s *Service) ResendActivation(ctx context.Context, email string, client domain.Client) error {
+	if err := s.take(ctx, s.now(), "resend-ip:"+client.IP, s.cfg.Limits.ResendPerIP); err != nil {
+		return err
+	}
+	if err := s.take(ctx, s.now(), "resend-email:"+string(domain.NormalizeEmail(email)), s.cfg.Limits.ResendPerEmail...); err != nil {
+		return err
+	}
 	var v domain.Validation
 	v.Require("email", email)
 	if err := v.Err(); err != nil {
@@ -209,11 +233,19 @@ func (s *Service) Login(ctx context.Context, email, password string, client doma
 	if err := v.Err(); err != nil {
 		return ports.TokenPair{}, err
 	}
-	user, err := s.users.UserByEmail(ctx, domain.NormalizeEmail(email))
+	normalized := domain.NormalizeEmail(email)
+	now := s.now()
+	// Checked before any password work, and the same for addresses with
+	// and without an account.
+	if err := s.checkLoginAllowed(ctx, normalized, client, now); err != nil {
+		return ports.TokenPair{}, err
+	}
+	user, err := s.users.UserByEmail(ctx, normalized)
 	if errors.Is(err, domain.ErrUserNotFound) {
 		if err := s.burnHashingWork(ctx, password); err != nil {
 			return ports.TokenPair{}, err
 		}
+		s.recordLoginFailure(ctx, normalized, client, now)
 		return ports.TokenPair{}, domain.ErrInvalidCredentials
 	}
 	if err != nil {
@@ -224,8 +256,10 @@ func (s *Service) Login(ctx context.Context, email, password string, client doma
 		return ports.TokenPair{}, fmt.Errorf("verify password: %w", err)
 	}
 	if !ok {
+		s.recordLoginFailure(ctx, normalized, client, now)
 		return ports.TokenPair{}, domain.ErrInvalidCredentials
 	}
+	s.resetLoginFailures(ctx, normalized, client)
 	if err := user.CheckCanLogin(); err != nil {
 		return ports.TokenPair{}, err
 	}

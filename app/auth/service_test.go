@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"authapi/adapters/memstore"
+	"authapi/adapters/ratelimit"
 	"authapi/domain"
 	"authapi/ports"
 )
@@ -25,6 +26,7 @@ type fixture struct {
 	mail   *countingNotifier
 	clock  *manualClock
 	log    *logBuffer
+	limits *ratelimit.Memory
 	// passwords is the password policy; it accepts every password unless
 	// told to reject one.
 	passwords *fakePolicy
@@ -39,6 +41,7 @@ func newFixture(t *testing.T) *fixture {
 		mail:   &countingNotifier{},
 		clock:  &manualClock{now: start},
 		log:    &logBuffer{},
+		limits: ratelimit.NewMemory(),
 
 		passwords: &fakePolicy{},
 	}
@@ -46,6 +49,8 @@ func newFixture(t *testing.T) *fixture {
 	svc, err := NewService(Deps{
 		Users:    f.users,
 		Sessions: f.users,
+		Limiter:  f.limits,
+		Failures: f.limits,
 		Hasher:   f.hasher,
 		Tokens:   f.tokens,
 		Mail:     f.mail,
@@ -54,7 +59,8 @@ func newFixture(t *testing.T) *fixture {
 		Logger:   slog.New(slog.NewTextHandler(f.log, nil)),
 
 		Passwords: f.passwords,
-	}, Config{ActivationCodeTTL: time.Hour, PublicURL: public, SessionTTL: 720 * time.Hour, ReuseInterval: 10 * time.Second})
+	}, Config{ActivationCodeTTL: time.Hour, PublicURL: public, SessionTTL: 720 * time.Hour, ReuseInterval: 10 * time.Second,
+		Limits: DefaultLimits()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +79,7 @@ var codeInMail = regexp.MustCompile(`activation code is (\d{6})`)
 // signup registers astro and returns the activation code from the email.
 func (f *fixture) signup(t *testing.T) string {
 	t.Helper()
-	if _, err := f.svc.Signup(context.Background(), astro); err != nil {
+	if _, err := f.svc.Signup(context.Background(), astro, laptop); err != nil {
 		t.Fatalf("signup: %v", err)
 	}
 	return f.lastCode(t)
@@ -111,14 +117,14 @@ func (f *fixture) lastCode(t *testing.T) string {
 func (f *fixture) activeUser(t *testing.T) {
 	t.Helper()
 	code := f.signup(t)
-	if err := f.svc.Verify(context.Background(), astro.Email, code); err != nil {
+	if err := f.svc.Verify(context.Background(), astro.Email, code, laptop); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
 }
 
 func TestSignup(t *testing.T) {
 	f := newFixture(t)
-	user, err := f.svc.Signup(context.Background(), astro)
+	user, err := f.svc.Signup(context.Background(), astro, laptop)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +174,7 @@ func TestSignupRejections(t *testing.T) {
 			f := newFixture(t)
 			f.signup(t)
 			hashesBefore := f.hasher.hashes
-			_, err := f.svc.Signup(context.Background(), tt.req)
+			_, err := f.svc.Signup(context.Background(), tt.req, laptop)
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
@@ -203,14 +209,14 @@ func TestVerify(t *testing.T) {
 		}, domain.ErrCodeExpired},
 		{"exhausted by five wrong attempts", func(t *testing.T, f *fixture, code string) (string, string) {
 			for i := 0; i < domain.MaxActivationAttempts; i++ {
-				if err := f.svc.Verify(context.Background(), astro.Email, wrong(code)); !errors.Is(err, domain.ErrInvalidCode) {
+				if err := f.svc.Verify(context.Background(), astro.Email, wrong(code), laptop); !errors.Is(err, domain.ErrInvalidCode) {
 					t.Fatalf("attempt %d: %v", i+1, err)
 				}
 			}
 			return astro.Email, code
 		}, domain.ErrCodeExhausted},
 		{"already active", func(t *testing.T, f *fixture, code string) (string, string) {
-			if err := f.svc.Verify(context.Background(), astro.Email, code); err != nil {
+			if err := f.svc.Verify(context.Background(), astro.Email, code, laptop); err != nil {
 				t.Fatal(err)
 			}
 			return astro.Email, code
@@ -227,7 +233,7 @@ func TestVerify(t *testing.T) {
 			f := newFixture(t)
 			code := f.signup(t)
 			email, try := tt.setup(t, f, code)
-			err := f.svc.Verify(context.Background(), email, try)
+			err := f.svc.Verify(context.Background(), email, try, laptop)
 			if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
 				t.Fatalf("Verify = %v, want %v", err, tt.want)
 			}
@@ -243,7 +249,7 @@ func TestVerifyPersistsWrongAttempts(t *testing.T) {
 	f := newFixture(t)
 	code := f.signup(t)
 	for i := 1; i <= 3; i++ {
-		_ = f.svc.Verify(context.Background(), astro.Email, wrong(code))
+		_ = f.svc.Verify(context.Background(), astro.Email, wrong(code), laptop)
 		user, _ := f.users.UserByEmail(context.Background(), "astro.user@example.com")
 		if user.Activation.Attempts != i {
 			t.Fatalf("after %d wrong codes the store counts %d", i, user.Activation.Attempts)
@@ -255,10 +261,10 @@ func TestResendActivation(t *testing.T) {
 	f := newFixture(t)
 	oldCode := f.signup(t)
 	for i := 0; i < domain.MaxActivationAttempts; i++ {
-		_ = f.svc.Verify(context.Background(), astro.Email, wrong(oldCode))
+		_ = f.svc.Verify(context.Background(), astro.Email, wrong(oldCode), laptop)
 	}
 	f.clock.advance(2 * time.Hour) // past the first code's expiry
-	if err := f.svc.ResendActivation(context.Background(), "astro.user@EXAMPLE.com"); err != nil {
+	if err := f.svc.ResendActivation(context.Background(), "astro.user@EXAMPLE.com", laptop); err != nil {
 		t.Fatal(err)
 	}
 	newCode := f.lastCode(t)
@@ -271,10 +277,10 @@ func TestResendActivation(t *testing.T) {
 	if newCode == oldCode {
 		t.Fatal("resend sent the same code")
 	}
-	if err := f.svc.Verify(context.Background(), astro.Email, oldCode); !errors.Is(err, domain.ErrInvalidCode) {
+	if err := f.svc.Verify(context.Background(), astro.Email, oldCode, laptop); !errors.Is(err, domain.ErrInvalidCode) {
 		t.Errorf("old code after resend = %v, want ErrInvalidCode", err)
 	}
-	if err := f.svc.Verify(context.Background(), astro.Email, newCode); err != nil {
+	if err := f.svc.Verify(context.Background(), astro.Email, newCode, laptop); err != nil {
 		t.Errorf("new code = %v, want success", err)
 	}
 }
@@ -299,7 +305,7 @@ func TestResendActivationRejections(t *testing.T) {
 				f.signup(t)
 			}
 			queued := f.queued(t)
-			if err := f.svc.ResendActivation(context.Background(), tt.email); !errors.Is(err, tt.want) {
+			if err := f.svc.ResendActivation(context.Background(), tt.email, laptop); !errors.Is(err, tt.want) {
 				t.Fatalf("err = %v, want %v", err, tt.want)
 			}
 			if after := f.queued(t); len(after) != len(queued) || after[len(after)-1].ID != queued[len(queued)-1].ID {

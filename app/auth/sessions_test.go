@@ -156,7 +156,7 @@ func TestRefreshRejectsATokenForAnotherUsersSession(t *testing.T) {
 	claims, _ := f.tokens.Verify(pair.Refresh.Token, domain.RefreshToken, start)
 	// A token naming the right session but another (existing) user.
 	other := ports.SignupRequest{Email: "zoe@example.com", Password: "AnotherPassword1!", FirstName: "Zoë", LastName: "Z"}
-	zoe, err := f.svc.Signup(context.Background(), other)
+	zoe, err := f.svc.Signup(context.Background(), other, laptop)
 	if err != nil {
 		t.Fatal(err)
 	}
