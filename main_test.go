@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -369,6 +370,135 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 	}
 }
 
+// TestRecoveryAgainstTheBinary runs the forgotten-password flow on the built
+// binary with a real SMTP server: the reset code arrives by email, the reset
+// ends the sessions of the old password and the owner is told. Then it asks
+// for resets of registered and unknown addresses, which must get the same
+// answer and take at least the configured minimum time.
+func TestRecoveryAgainstTheBinary(t *testing.T) {
+	const minimum = 300 * time.Millisecond
+	mail := startSMTP(t)
+	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: mail.port,
+		env: []string{"AUTH_FORGOT_PASSWORD_MIN_DURATION=" + minimum.String()}})
+	client := newClient()
+	const email, newPassword = "recover@example.com", "Amber-Quarry-Nimbus-4821"
+	activateAccount(t, client, svc.base, mail, email)
+	oldRefresh := loginTokens(t, client, svc.base, email, testPassword)
+
+	res, err := postJSON(client, svc.base+"/password/forgot", map[string]string{"email": email})
+	if err != nil || res.status != http.StatusAccepted {
+		t.Fatalf("forgot: %v %v", res, err)
+	}
+	code := mail.match(t, email, resetCodeInMail)[1]
+	res, err = postJSON(client, svc.base+"/password/reset", map[string]string{"email": email, "code": code, "new_password": newPassword})
+	if err != nil || res.status != http.StatusOK {
+		t.Fatalf("reset: %v %v", res, err)
+	}
+	res, err = postJSON(client, svc.base+"/refresh", map[string]string{"refresh_token": oldRefresh})
+	if err != nil || res.status != http.StatusUnauthorized || res.problemCode() != "invalid_token" {
+		t.Errorf("refresh with a token from before the reset = %v %v, want 401 invalid_token", res, err)
+	}
+	res, err = postJSON(client, svc.base+"/login", map[string]string{"email": email, "password": testPassword})
+	if err != nil || res.status != http.StatusUnauthorized {
+		t.Errorf("login with the old password = %v %v, want 401", res, err)
+	}
+	loginTokens(t, client, svc.base, email, newPassword)
+	mail.match(t, email, regexp.MustCompile(`(?m)^Subject: Your password was changed\r?$`))
+
+	// Registered and unknown addresses, asked for in turn, one request each
+	// (the per-address limit allows one a minute).
+	const rounds = 5
+	var known, unknown []time.Duration
+	for i := range rounds {
+		registered := fmt.Sprintf("known-%d@example.com", i)
+		activateAccount(t, client, svc.base, mail, registered)
+		id := fmt.Sprintf("enumeration-%d", i)
+		kres, ktook := timedForgot(t, client, svc.base, registered, id)
+		ures, utook := timedForgot(t, client, svc.base, fmt.Sprintf("unknown-%d@example.com", i), id)
+		if kres.status != http.StatusAccepted || ures.status != kres.status || ures.body != kres.body {
+			t.Errorf("answers differ:\nregistered: %d %s\nunknown:    %d %s", kres.status, kres.body, ures.status, ures.body)
+		}
+		for _, took := range []time.Duration{ktook, utook} {
+			if took < minimum {
+				t.Errorf("an answer took %v, less than AUTH_FORGOT_PASSWORD_MIN_DURATION=%v", took, minimum)
+			}
+		}
+		known, unknown = append(known, ktook), append(unknown, utook)
+	}
+	t.Logf("median /password/forgot time over %d requests: registered %v, unknown %v (minimum %v)",
+		rounds, median(known), median(unknown), minimum)
+
+	logs := svc.logs.String()
+	for name, secret := range map[string]string{"reset code": code, "new password": newPassword} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the %s appears in the service log", name)
+		}
+	}
+}
+
+// activateAccount signs addr up and activates it with the code from the
+// activation email.
+func activateAccount(t *testing.T, client *http.Client, base string, mail *mailServer, addr string) {
+	t.Helper()
+	if res, err := signup(client, base, addr); err != nil || res.status != http.StatusCreated {
+		t.Fatalf("signup %s: %v %v", addr, res, err)
+	}
+	code := mail.activationCode(t, addr)
+	res, err := postJSON(client, base+"/verify", map[string]string{"email": addr, "activation_code": code})
+	if err != nil || res.status != http.StatusOK {
+		t.Fatalf("verify %s: %v %v", addr, res, err)
+	}
+}
+
+// loginTokens logs in and returns the refresh token.
+func loginTokens(t *testing.T, client *http.Client, base, addr, password string) string {
+	t.Helper()
+	res, err := postJSON(client, base+"/login", map[string]string{"email": addr, "password": password})
+	if err != nil || res.status != http.StatusOK {
+		t.Fatalf("login %s: %v %v", addr, res, err)
+	}
+	var tokens struct {
+		Refresh string `json:"refresh_token"`
+	}
+	if err := json.Unmarshal([]byte(res.body), &tokens); err != nil || tokens.Refresh == "" {
+		t.Fatalf("login answer %s: %v", res.body, err)
+	}
+	return tokens.Refresh
+}
+
+// timedForgot asks for a reset of addr under the request id and returns the
+// answer and how long it took to arrive.
+func timedForgot(t *testing.T, client *http.Client, base, addr, requestID string) (result, time.Duration) {
+	t.Helper()
+	payload, err := json.Marshal(map[string]string{"email": addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, base+"/password/forgot", bytes.NewReader(payload))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Request-ID", requestID)
+	start := time.Now()
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("forgot %s: %v", addr, err)
+	}
+	r, err := readResult(res)
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("forgot %s: %v", addr, err)
+	}
+	return r, took
+}
+
+func median(ds []time.Duration) time.Duration {
+	sorted := slices.Clone(ds)
+	slices.Sort(sorted)
+	return sorted[len(sorted)/2]
+}
+
 // TestFullDisk fills the file system that holds the database: signups must
 // get 503 problems and readiness must fail while liveness holds, and both
 // must recover once space is freed.
@@ -463,6 +593,7 @@ type serviceConfig struct {
 	dir      string // holds the signing key, and the database unless dbPath is set
 	dbPath   string
 	smtpPort int
+	env      []string // more settings, as NAME=value
 }
 
 // service is a running authapi process.
@@ -507,6 +638,7 @@ func startService(t *testing.T, cfg serviceConfig) *service {
 		"AUTH_LIMIT_VERIFY_PER_IP=off",
 		"AUTH_LIMIT_LOGIN_PER_IP=off",
 	}
+	svc.cmd.Env = append(svc.cmd.Env, cfg.env...)
 	svc.cmd.Stdout, svc.cmd.Stderr = svc.logs, svc.logs
 	if err := svc.cmd.Start(); err != nil {
 		t.Fatalf("start authapi: %v", err)
@@ -849,6 +981,33 @@ func (ms *mailServer) activationCode(t *testing.T, email string) string {
 		t.Fatalf("no activation code in the email:\n%s", text)
 	}
 	return m[1]
+}
+
+var resetCodeInMail = regexp.MustCompile(`reset code is (\d{6})`)
+
+// match waits for an email to addr whose headers or plain text match re, and
+// returns the submatches of the newest such email.
+func (ms *mailServer) match(t *testing.T, addr string, re *regexp.Regexp) []string {
+	t.Helper()
+	var found []string
+	ms.waitFor(t, 30*time.Second, func(got map[string][]string) string {
+		for i := len(got[addr]) - 1; i >= 0; i-- {
+			raw := got[addr][i]
+			header, _, _ := strings.Cut(raw, "\r\n\r\n")
+			if m := re.FindStringSubmatch(header); m != nil {
+				found = m
+				return ""
+			}
+			if text, err := plainText(raw); err == nil {
+				if m := re.FindStringSubmatch(text); m != nil {
+					found = m
+					return ""
+				}
+			}
+		}
+		return fmt.Sprintf("no email to %s matches %s", addr, re)
+	})
+	return found
 }
 
 // plainText returns the decoded text/plain part of a raw email.

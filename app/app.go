@@ -221,6 +221,9 @@ func wire(cfg Config, log *slog.Logger, db *sqlite.DB, d runtimeDeps) (service, 
 		RotateRefreshTokens: cfg.RefreshRotation,
 		ReuseInterval:       cfg.RefreshReuseInterval,
 		Limits:              cfg.Limits,
+
+		PasswordResetTTL:          cfg.PasswordResetTTL,
+		ForgotPasswordMinDuration: cfg.ForgotPasswordMinDuration,
 	})
 	if err != nil {
 		return service{}, err

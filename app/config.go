@@ -30,7 +30,10 @@ type Config struct {
 	AccessTokenTTL    time.Duration
 	RefreshTokenTTL   time.Duration
 	ActivationCodeTTL time.Duration
-	PasswordMinScore  int // zxcvbn score a new password needs; 0 keeps only the length rules
+	PasswordResetTTL  time.Duration
+	// ForgotPasswordMinDuration pads every answer of /password/forgot.
+	ForgotPasswordMinDuration time.Duration
+	PasswordMinScore          int // zxcvbn score a new password needs; 0 keeps only the length rules
 	// RefreshRotation makes /refresh return a new refresh token each time.
 	RefreshRotation      bool
 	RefreshReuseInterval time.Duration
@@ -94,6 +97,15 @@ var settings = []setting{
 	}},
 	{"access-token-ttl", "AUTH_ACCESS_TOKEN_TTL", "15m", "lifetime of access tokens", durationInto(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
 	{"refresh-token-ttl", "AUTH_REFRESH_TOKEN_TTL", "720h", "lifetime of refresh tokens", durationInto(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
+	{"reset-code-ttl", "AUTH_RESET_CODE_TTL", "15m", "lifetime of password reset codes", durationInto(func(c *Config) *time.Duration { return &c.PasswordResetTTL })},
+	{"forgot-password-min-duration", "AUTH_FORGOT_PASSWORD_MIN_DURATION", "250ms", "every answer to a forgotten password takes at least this long, so its timing does not tell whether the email has an account", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > 10*time.Second {
+			return errors.New("want a duration from 0s to 10s")
+		}
+		c.ForgotPasswordMinDuration = d
+		return nil
+	}},
 	{"refresh-rotation", "AUTH_REFRESH_ROTATION", "false", "rotate refresh tokens on every refresh, ending the session when a replaced one is reused", func(c *Config, v string) error {
 		on, err := strconv.ParseBool(v)
 		if err != nil {
@@ -185,17 +197,10 @@ var settings = []setting{
 	{"limit-signup-per-ip", "AUTH_LIMIT_SIGNUP_PER_IP", "20/1m", "signups per client address", limitInto(func(c *Config) *ports.Limit { return &c.Limits.SignupPerIP })},
 	{"limit-signup-per-email", "AUTH_LIMIT_SIGNUP_PER_EMAIL", "5/1h", "signups naming one email address", limitInto(func(c *Config) *ports.Limit { return &c.Limits.SignupPerEmail })},
 	{"limit-resend-per-ip", "AUTH_LIMIT_RESEND_PER_IP", "20/1h", "activation resends per client address", limitInto(func(c *Config) *ports.Limit { return &c.Limits.ResendPerIP })},
-	{"limit-resend-per-email", "AUTH_LIMIT_RESEND_PER_EMAIL", "1/1m,5/1h", "activation resends per email address (several limits separated by commas)", func(c *Config, v string) error {
-		c.Limits.ResendPerEmail = nil
-		for _, part := range strings.Split(v, ",") {
-			l, err := parseLimit(strings.TrimSpace(part))
-			if err != nil {
-				return err
-			}
-			c.Limits.ResendPerEmail = append(c.Limits.ResendPerEmail, l)
-		}
-		return nil
-	}},
+	{"limit-resend-per-email", "AUTH_LIMIT_RESEND_PER_EMAIL", "1/1m,5/1h", "activation resends per email address (several limits separated by commas)", limitsInto(func(c *Config) *[]ports.Limit { return &c.Limits.ResendPerEmail })},
+	{"limit-forgot-per-ip", "AUTH_LIMIT_FORGOT_PER_IP", "20/1h", "forgotten-password requests per client address", limitInto(func(c *Config) *ports.Limit { return &c.Limits.ForgotPerIP })},
+	{"limit-forgot-per-email", "AUTH_LIMIT_FORGOT_PER_EMAIL", "1/1m,5/1h", "forgotten-password requests per email address (several limits separated by commas)", limitsInto(func(c *Config) *[]ports.Limit { return &c.Limits.ForgotPerEmail })},
+	{"limit-reset-per-ip", "AUTH_LIMIT_RESET_PER_IP", "30/1m", "password reset attempts per client address", limitInto(func(c *Config) *ports.Limit { return &c.Limits.ResetPerIP })},
 	{"login-free-failures", "AUTH_LOGIN_FREE_FAILURES", "5", "wrong passwords per account and client before logins slow down", func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 1000 {
@@ -235,6 +240,21 @@ func limitInto(field func(*Config) *ports.Limit) func(*Config, string) error {
 			return err
 		}
 		*field(c) = l
+		return nil
+	}
+}
+
+func limitsInto(field func(*Config) *[]ports.Limit) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		var limits []ports.Limit
+		for _, part := range strings.Split(v, ",") {
+			l, err := parseLimit(strings.TrimSpace(part))
+			if err != nil {
+				return err
+			}
+			limits = append(limits, l)
+		}
+		*field(c) = limits
 		return nil
 	}
 }

@@ -53,7 +53,10 @@ type hostileCase struct {
 	field string
 	// creates is the email of the account the request legitimately creates.
 	creates string
-	check   func(t *testing.T, rec *httptest.ResponseRecorder)
+	// bearer sends the active account's access token, unless header sets
+	// an Authorization of its own.
+	bearer bool
+	check  func(t *testing.T, rec *httptest.ResponseRecorder)
 }
 
 // Accounts that exist before the hostile requests arrive.
@@ -75,7 +78,10 @@ var leakMarkers = []string{
 // first few dozen, hiding what it tests: how each input is handled. Those
 // features have their own tests; with them off, what each route answers
 // follows from the documented field rules alone. (Settings the configuration
-// does not know are ignored.)
+// does not know are ignored.) The forgotten-password and reset limits have no
+// setting: sendHostile sends each case from its own client address instead,
+// and no case asks for a reset of one address twice. Forgotten-password
+// answers are not padded, since the table sends dozens of them.
 var hostileSettings = map[string]string{
 	"AUTH_LIMIT_LOGIN_PER_IP":     "off",
 	"AUTH_LIMIT_VERIFY_PER_IP":    "off",
@@ -86,6 +92,8 @@ var hostileSettings = map[string]string{
 	"AUTH_LOGIN_FREE_FAILURES":    "1000",
 	"AUTH_LOGIN_LOCKOUT_FAILURES": "0",
 	"AUTH_PASSWORD_MIN_SCORE":     "0",
+
+	"AUTH_FORGOT_PASSWORD_MIN_DURATION": "0s",
 }
 
 func TestHostileRequests(t *testing.T) {
@@ -93,13 +101,19 @@ func TestHostileRequests(t *testing.T) {
 	api.activeUser(t)
 	access, refresh := api.login(t)
 	pendingCode := signupAccount(t, api, pendingEmail)
+	// What /password/forgot answers for an address without an account; it
+	// must answer every other address the same.
+	res := api.do(t, "POST", "/password/forgot", map[string]string{"email": "reference@example.com"})
+	wantStatus(t, res, http.StatusAccepted)
+	forgotAnswer := res.Body.String()
 
 	cases := slices.Concat(
 		bodyCases(),
 		wrongTypeCases(),
-		stringCases(api, otherCode(pendingCode)),
+		stringCases(api, otherCode(pendingCode), forgotAnswer),
 		pendingCodeCases(),
 		activeLoginCases(),
+		recoveryCases(),
 		contentTypeCases(),
 		queryCases(),
 		authorizationCases(t, access, refresh),
@@ -114,7 +128,10 @@ func TestHostileRequests(t *testing.T) {
 	}
 	names := map[string]bool{}
 	wantUsers := []string{activeEmail, pendingEmail}
-	for _, tc := range cases {
+	for i, tc := range cases {
+		if tc.bearer {
+			cases[i].header = withBearer(tc.header, access)
+		}
 		if names[tc.name] {
 			t.Fatalf("two cases are named %q", tc.name)
 		}
@@ -137,7 +154,7 @@ func TestHostileRequests(t *testing.T) {
 	const afterEmail = "after.hostile@example.com"
 	code := signupAccount(t, api, afterEmail)
 	wantStatus(t, api.do(t, "POST", "/verify", map[string]string{"email": afterEmail, "activation_code": code}), http.StatusOK)
-	res := api.do(t, "POST", "/login", map[string]string{"email": afterEmail, "password": password})
+	res = api.do(t, "POST", "/login", map[string]string{"email": afterEmail, "password": password})
 	wantStatus(t, res, http.StatusOK)
 	token, _ := res.body["access_token"].(string)
 	afterRefresh, _ := res.body["refresh_token"].(string)
@@ -159,8 +176,10 @@ func TestHostileRequests(t *testing.T) {
 	// The pending account survived the wrong codes and the resend aimed at it.
 	code = api.code(t, pendingEmail)
 	wantStatus(t, api.do(t, "POST", "/verify", map[string]string{"email": pendingEmail, "activation_code": code}), http.StatusOK)
-	// The active account still logs in.
+	// The active account still logs in with its password, which no hostile
+	// change or reset replaced, and its first session survived them all.
 	api.login(t)
+	wantStatus(t, api.do(t, "POST", "/refresh", map[string]string{"refresh_token": refresh}), http.StatusOK)
 	wantUsers = append(wantUsers, afterEmail)
 
 	got := usersInDatabase(t)
@@ -192,6 +211,7 @@ func sendHostile(t *testing.T, api *testAPI, tc hostileCase) *httptest.ResponseR
 		body = bytes.NewReader(tc.body)
 	}
 	req := httptest.NewRequest(tc.method, tc.target, body)
+	req.RemoteAddr = hostileClient(tc.name)
 	if _, ok := tc.header["Content-Type"]; !ok && tc.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -205,6 +225,27 @@ func sendHostile(t *testing.T, api *testAPI, tc hostileCase) *httptest.ResponseR
 	api.handler.ServeHTTP(rec, req)
 	checkContract(t, req, tc.body, rec)
 	return rec
+}
+
+// hostileClient is the client address of the case named name: each case is
+// a client of its own, so that no limit set per client address, switched off
+// or not, answers for the input under test.
+func hostileClient(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return fmt.Sprintf("10.%d.%d.%d:40000", sum[0], sum[1], sum[2])
+}
+
+// withBearer returns header, copied, with the access token added unless it
+// has an Authorization of its own.
+func withBearer(header http.Header, access string) http.Header {
+	h := header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	if _, ok := h["Authorization"]; !ok {
+		h["Authorization"] = []string{"Bearer " + access}
+	}
+	return h
 }
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -357,26 +398,53 @@ func jsonString(s string) string {
 	return string(data)
 }
 
-// postRoute is a JSON route and a valid-looking value for each of its fields.
-type postRoute struct {
-	path   string
-	fields []string
+// jsonRoute is a route that reads a JSON body, with its string fields. The
+// bearer routes are called with the active account's access token, so that
+// their bodies are read.
+type jsonRoute struct {
+	method, path string
+	fields       []string
+	bearer       bool
 }
 
-var postRoutes = []postRoute{
-	{"/signup", []string{"email", "password", "first_name", "last_name"}},
-	{"/verify", []string{"email", "activation_code"}},
-	{"/login", []string{"email", "password"}},
-	{"/refresh", []string{"refresh_token"}},
-	{"/resend-activation", []string{"email"}},
-	{"/logout", []string{"refresh_token"}},
+// name is how case names call the route: its path, and its method unless
+// POST.
+func (r jsonRoute) name() string {
+	if r.method == "POST" {
+		return r.path
+	}
+	return r.method + " " + r.path
+}
+
+// problemCase returns a case for route whose answer is a problem.
+func (r jsonRoute) problemCase(name, target string, body []byte, status int, code string) hostileCase {
+	tc := problemCase(r.name()+" "+name, r.method, target, body, status, code)
+	tc.bearer = r.bearer
+	return tc
+}
+
+// The order matters where one case prepares the next: for one hostile
+// string, /resend-activation and /password/forgot issue the codes that the
+// later routes try.
+var jsonRoutes = []jsonRoute{
+	{"POST", "/signup", []string{"email", "password", "first_name", "last_name"}, false},
+	{"POST", "/verify", []string{"email", "activation_code"}, false},
+	{"POST", "/login", []string{"email", "password"}, false},
+	{"POST", "/refresh", []string{"refresh_token"}, false},
+	{"POST", "/resend-activation", []string{"email"}, false},
+	{"POST", "/logout", []string{"refresh_token"}, false},
+	{"POST", "/password/forgot", []string{"email"}, false},
+	{"POST", "/password/reset", []string{"email", "code", "new_password"}, false},
+	{"POST", "/me/password", []string{"current_password", "new_password"}, true},
+	{"DELETE", "/me", []string{"password"}, true},
 }
 
 // fillers returns raw JSON values for the fields of route. Each signup gets a
 // fresh email, so an accepted case cannot make a later one email_taken; the
 // other routes name accounts whose answer does not depend on the field under
 // test: unknown emails, each its own so that no account collects enough
-// failed logins to be slowed down (activeLoginCases try the real one).
+// failed logins to be slowed down (activeLoginCases try the real one), and
+// on the bearer routes a wrong password, so that nothing changes.
 func fillers(route, label, wrongCode string) map[string]string {
 	switch route {
 	case "/signup":
@@ -388,13 +456,22 @@ func fillers(route, label, wrongCode string) map[string]string {
 		return map[string]string{"email": jsonString("nobody-" + label + "@example.com"), "activation_code": jsonString(wrongCode)}
 	case "/login":
 		return map[string]string{"email": jsonString("nobody-" + label + "@example.com"), "password": jsonString("WrongPassword1!")}
+	case "/password/reset":
+		return map[string]string{
+			"email": jsonString("nobody-" + label + "@example.com"), "code": jsonString(wrongCode), "new_password": jsonString(password),
+		}
+	case "/me/password":
+		// A wrong current password: no case may change the real one.
+		return map[string]string{"current_password": jsonString("WrongPassword1!"), "new_password": jsonString(password)}
+	case "/me":
+		return map[string]string{"password": jsonString("WrongPassword1!")}
 	}
 	return map[string]string{"refresh_token": jsonString("not-a-token"), "email": jsonString("nobody-" + label + "@example.com")}
 }
 
 // withField returns the body of route with field set to raw and the other
 // fields filled in.
-func withField(route postRoute, field, raw, label, wrongCode string) []byte {
+func withField(route jsonRoute, field, raw, label, wrongCode string) []byte {
 	fill := fillers(route.path, label, wrongCode)
 	var pairs []string
 	for _, f := range route.fields {
@@ -456,9 +533,9 @@ func bodyCases() []hostileCase {
 		{"body over 1 MiB", `{"x":"` + strings.Repeat("a", httpapi.MaxBodyBytes) + `"}`, 413, "body_too_large"},
 	}
 	var cases []hostileCase
-	for _, route := range postRoutes {
+	for _, route := range jsonRoutes {
 		for _, b := range bodies {
-			cases = append(cases, problemCase(route.path+" "+b.name, "POST", route.path, []byte(b.body), b.status, b.code))
+			cases = append(cases, route.problemCase(b.name, route.path, []byte(b.body), b.status, b.code))
 		}
 	}
 	return cases
@@ -479,13 +556,13 @@ func wrongTypeCases() []hostileCase {
 	}
 	var cases []hostileCase
 	n := 0
-	for _, route := range postRoutes {
+	for _, route := range jsonRoutes {
 		for _, field := range route.fields {
 			for _, v := range values {
 				n++
 				cases = append(cases, hostileCase{
-					name:   fmt.Sprintf("%s %s as %s", route.path, field, v.name),
-					method: "POST", target: route.path,
+					name:   fmt.Sprintf("%s %s as %s", route.name(), field, v.name),
+					method: route.method, target: route.path, bearer: route.bearer,
 					body:   withField(route, field, v.raw, fmt.Sprintf("type-%03d", n), "000000"),
 					status: 400, code: "validation_failed", field: field,
 					check: wantFieldMessage(field, "must be a string"),
@@ -494,8 +571,8 @@ func wrongTypeCases() []hostileCase {
 			n++
 			// null leaves the field empty, which every route refuses.
 			cases = append(cases, hostileCase{
-				name:   fmt.Sprintf("%s %s as null", route.path, field),
-				method: "POST", target: route.path,
+				name:   fmt.Sprintf("%s %s as null", route.name(), field),
+				method: route.method, target: route.path, bearer: route.bearer,
 				body:   withField(route, field, `null`, fmt.Sprintf("type-%03d", n), "000000"),
 				status: 400, code: "validation_failed", field: field,
 			})
@@ -573,20 +650,21 @@ func hostileStrings() []hostileString {
 }
 
 // stringCases put every hostile string in every field of every route.
-func stringCases(api *testAPI, wrongCode string) []hostileCase {
+// forgotAnswer is the answer of /password/forgot to an unknown address.
+func stringCases(api *testAPI, wrongCode, forgotAnswer string) []hostileCase {
 	var cases []hostileCase
 	n := 0
 	for _, s := range hostileStrings() {
-		for _, route := range postRoutes {
+		for _, route := range jsonRoutes {
 			for _, field := range route.fields {
 				n++
 				label := fmt.Sprintf("str-%03d", n)
 				tc := hostileCase{
-					name:   fmt.Sprintf("%s %s as %s", route.path, field, s.name),
-					method: "POST", target: route.path,
+					name:   fmt.Sprintf("%s %s as %s", route.name(), field, s.name),
+					method: route.method, target: route.path, bearer: route.bearer,
 					body: withField(route, field, s.raw, label, wrongCode),
 				}
-				expectString(&tc, api, route.path, field, s, label)
+				expectString(&tc, api, route.path, field, s, label, forgotAnswer)
 				cases = append(cases, tc)
 			}
 		}
@@ -595,7 +673,7 @@ func stringCases(api *testAPI, wrongCode string) []hostileCase {
 }
 
 // expectString sets what the route answers to s in field.
-func expectString(tc *hostileCase, api *testAPI, route, field string, s hostileString, label string) {
+func expectString(tc *hostileCase, api *testAPI, route, field string, s hostileString, label, forgotAnswer string) {
 	invalid := func() { tc.status, tc.code, tc.field = 400, "validation_failed", field }
 	created := func(addr string) {
 		tc.status, tc.creates = 201, addr
@@ -663,6 +741,26 @@ func expectString(tc *hostileCase, api *testAPI, route, field string, s hostileS
 		}
 	case route == "/resend-activation":
 		tc.status, tc.code = 404, "user_not_found"
+	case route == "/password/forgot":
+		// Whatever the address, and whether or not it has an account.
+		tc.status = 202
+		tc.check = func(t *testing.T, rec *httptest.ResponseRecorder) {
+			t.Helper()
+			if rec.Body.String() != forgotAnswer {
+				t.Errorf("answer %s differs from the one for an unknown address, %s", rec.Body, forgotAnswer)
+			}
+		}
+	case route == "/password/reset" && field == "new_password" && !s.asPassword:
+		// The new password is judged first, for every address alike.
+		invalid()
+	case route == "/password/reset":
+		// No reset code is right: the unknown filler addresses have none,
+		// and the real accounts' are not the filler code.
+		tc.status, tc.code = 400, "invalid_reset_code"
+	case route == "/me/password" || route == "/me":
+		// The current password is wrong, or is the hostile string, which is
+		// no account's password.
+		tc.status, tc.code, tc.check = 401, "invalid_credentials", wantNoChallenge
 	default:
 		panic("no expectation for " + route + " " + field)
 	}
@@ -708,6 +806,54 @@ func activeLoginCases() []hostileCase {
 	return cases
 }
 
+// recoveryCases send what the table's string fields do not cover to the
+// password routes: hostile codes against the active account's pending reset
+// code, and end_current_session of every JSON type but a boolean. None of
+// them gives a right password or code, so none changes the account.
+func recoveryCases() []hostileCase {
+	reset := func(code, pw string) []byte {
+		return jsonObject("email", jsonString(activeEmail), "code", code, "new_password", pw)
+	}
+	cases := []hostileCase{
+		problemCase("/password/reset active account with code as SQL tautology", "POST", "/password/reset",
+			reset(jsonString(`' OR '1'='1`), jsonString(password)), 400, "invalid_reset_code"),
+		problemCase("/password/reset active account with code as 100 KB", "POST", "/password/reset",
+			reset(jsonString(strings.Repeat("1", 100<<10)), jsonString(password)), 400, "invalid_reset_code"),
+		{name: "/password/reset active account with code as a number", method: "POST", target: "/password/reset",
+			body: reset("123456", jsonString(password)), status: 400, code: "validation_failed", field: "code",
+			check: wantFieldMessage("code", "must be a string")},
+		{name: "/password/reset active account with a short new password", method: "POST", target: "/password/reset",
+			body: reset(jsonString("000000"), jsonString("short")), status: 400, code: "validation_failed", field: "new_password",
+			check: wantFieldMessage("new_password", "must be at least 8 characters")},
+	}
+	change := jsonRoute{method: "POST", path: "/me/password", bearer: true}
+	for _, v := range []struct{ name, raw string }{
+		{"a string", `"true"`}, {"a number", `1`}, {"an array", `[true]`}, {"an object", `{"$ne": false}`},
+	} {
+		tc := change.problemCase("end_current_session as "+v.name, change.path, jsonObject(
+			"current_password", jsonString("WrongPassword1!"), "new_password", jsonString(password), "end_current_session", v.raw,
+		), 400, "validation_failed")
+		tc.field, tc.check = "end_current_session", wantFieldMessage("end_current_session", "must be a bool")
+		cases = append(cases, tc)
+	}
+	nullEnd := change.problemCase("end_current_session as null", change.path, jsonObject(
+		"current_password", jsonString("WrongPassword1!"), "new_password", jsonString(password), "end_current_session", "null",
+	), 401, "invalid_credentials")
+	nullEnd.check = wantNoChallenge
+	cases = append(cases, nullEnd)
+	deleteMe := jsonRoute{method: "DELETE", path: "/me", bearer: true}
+	for _, p := range []struct{ name, raw string }{
+		{"the password with a NUL appended", jsonString(password + "\x00")},
+		{"the password in upper case", jsonString(strings.ToUpper(password))},
+		{"the password with a trailing space", jsonString(password + " ")},
+	} {
+		tc := deleteMe.problemCase("password as "+p.name, deleteMe.path, jsonObject("password", p.raw), 401, "invalid_credentials")
+		tc.check = wantNoChallenge
+		cases = append(cases, tc)
+	}
+	return cases
+}
+
 // contentTypeCases send a valid-looking body under other media types.
 func contentTypeCases() []hostileCase {
 	types := []struct {
@@ -728,21 +874,21 @@ func contentTypeCases() []hostileCase {
 		{"no Content-Type", "", 400, "validation_failed"},
 	}
 	var cases []hostileCase
-	for _, route := range postRoutes {
+	for _, route := range jsonRoutes {
 		for _, ct := range types {
 			header := http.Header{"Content-Type": nil}
 			if ct.value != "" {
 				header["Content-Type"] = []string{ct.value}
 			}
-			tc := problemCase(route.path+" sent as "+ct.name, "POST", route.path, []byte(`{}`), ct.status, ct.code)
+			tc := route.problemCase("sent as "+ct.name, route.path, []byte(`{}`), ct.status, ct.code)
 			tc.header = header
 			cases = append(cases, tc)
 		}
 		multipart := "--xyz\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nastro.user@example.com\r\n--xyz--\r\n"
-		tc := problemCase(route.path+" multipart form body", "POST", route.path, []byte(multipart), 415, "unsupported_media_type")
+		tc := route.problemCase("multipart form body", route.path, []byte(multipart), 415, "unsupported_media_type")
 		tc.header = http.Header{"Content-Type": {"multipart/form-data; boundary=xyz"}}
 		cases = append(cases, tc)
-		tc = problemCase(route.path+" XML body", "POST", route.path, []byte(`<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>`), 415, "unsupported_media_type")
+		tc = route.problemCase("XML body", route.path, []byte(`<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>`), 415, "unsupported_media_type")
 		tc.header = http.Header{"Content-Type": {"application/xml"}}
 		cases = append(cases, tc)
 	}
@@ -752,12 +898,13 @@ func contentTypeCases() []hostileCase {
 // queryCases put the fields in the query string, which the JSON routes ignore.
 func queryCases() []hostileCase {
 	var cases []hostileCase
-	q := "?email=astro.user%40example.com&password=StrongPassword123%21&refresh_token=x&activation_code=123456&first_name=A&last_name=B"
-	for _, route := range postRoutes {
+	q := "?email=astro.user%40example.com&password=StrongPassword123%21&refresh_token=x&activation_code=123456&first_name=A&last_name=B" +
+		"&code=123456&new_password=StrongPassword123%21&current_password=StrongPassword123%21"
+	for _, route := range jsonRoutes {
 		cases = append(cases,
-			problemCase(route.path+" fields in the query string", "POST", route.path+q, []byte(`{}`), 400, "validation_failed"),
-			problemCase(route.path+" 100 KB query string", "POST", route.path+"?q="+strings.Repeat("a", 100<<10), []byte(`{}`), 400, "validation_failed"),
-			problemCase(route.path+" NoSQL operator in the query", "POST", route.path+"?email[$ne]=x&password[$gt]=", []byte(`{}`), 400, "validation_failed"),
+			route.problemCase("fields in the query string", route.path+q, []byte(`{}`), 400, "validation_failed"),
+			route.problemCase("100 KB query string", route.path+"?q="+strings.Repeat("a", 100<<10), []byte(`{}`), 400, "validation_failed"),
+			route.problemCase("NoSQL operator in the query", route.path+"?email[$ne]=x&password[$gt]=", []byte(`{}`), 400, "validation_failed"),
 		)
 	}
 	return cases
@@ -900,6 +1047,7 @@ func authorizationCases(t *testing.T, access, refresh string) []hostileCase {
 // protectedRoutes need an access token.
 var protectedRoutes = []struct{ method, path string }{
 	{"GET", "/me"}, {"POST", "/logout-all"}, {"GET", "/sessions"}, {"DELETE", "/sessions/some-session"},
+	{"POST", "/me/password"}, {"DELETE", "/me"},
 }
 
 // sessionCases end sessions by hostile ids, and log in from hostile clients.
@@ -992,12 +1140,28 @@ func wantChallenge(t *testing.T, rec *httptest.ResponseRecorder) {
 	}
 }
 
-// servedRoutes are the routes and their one method.
-var servedRoutes = []struct{ method, path string }{
-	{"POST", "/signup"}, {"POST", "/verify"}, {"POST", "/login"}, {"POST", "/refresh"}, {"POST", "/resend-activation"},
-	{"POST", "/logout"}, {"POST", "/logout-all"}, {"GET", "/sessions"}, {"DELETE", "/sessions/some-session"},
-	{"GET", "/me"}, {"GET", "/activate"}, {"GET", "/healthz"}, {"GET", "/readyz"}, {"GET", "/.well-known/jwks.json"},
-	{"GET", "/openapi.json"}, {"GET", "/openapi.yaml"}, {"GET", "/docs"}, {"GET", "/docs/swagger-ui.css"},
+// wantNoChallenge: a wrong password with a good token is no token problem.
+func wantNoChallenge(t *testing.T, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	if got, ok := rec.Header()["Www-Authenticate"]; ok {
+		t.Errorf("WWW-Authenticate = %q, want none", got)
+	}
+}
+
+// servedRoutes are the routes and their methods, in the order of the Allow
+// header.
+var servedRoutes = []struct {
+	methods []string
+	path    string
+}{
+	{[]string{"POST"}, "/signup"}, {[]string{"POST"}, "/verify"}, {[]string{"POST"}, "/login"}, {[]string{"POST"}, "/refresh"},
+	{[]string{"POST"}, "/resend-activation"}, {[]string{"POST"}, "/logout"}, {[]string{"POST"}, "/logout-all"},
+	{[]string{"GET"}, "/sessions"}, {[]string{"DELETE"}, "/sessions/some-session"},
+	{[]string{"GET", "DELETE"}, "/me"}, {[]string{"POST"}, "/me/password"},
+	{[]string{"POST"}, "/password/forgot"}, {[]string{"POST"}, "/password/reset"},
+	{[]string{"GET"}, "/activate"}, {[]string{"GET"}, "/reset-password"},
+	{[]string{"GET"}, "/healthz"}, {[]string{"GET"}, "/readyz"}, {[]string{"GET"}, "/.well-known/jwks.json"},
+	{[]string{"GET"}, "/openapi.json"}, {[]string{"GET"}, "/openapi.yaml"}, {[]string{"GET"}, "/docs"}, {[]string{"GET"}, "/docs/swagger-ui.css"},
 }
 
 // methodCases call every route with methods it does not serve.
@@ -1005,13 +1169,13 @@ func methodCases() []hostileCase {
 	var cases []hostileCase
 	for _, r := range servedRoutes {
 		methods := []string{"PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND", "get"}
-		if r.method == "GET" {
+		if slices.Contains(r.methods, "GET") {
 			methods = append(methods, "POST", "HEAD")
 		} else {
 			methods = append(methods, "GET", "HEAD")
 		}
 		for _, m := range methods {
-			if m == r.method {
+			if slices.Contains(r.methods, m) {
 				continue
 			}
 			var body []byte
@@ -1019,7 +1183,7 @@ func methodCases() []hostileCase {
 				body = []byte(`{}`)
 			}
 			tc := problemCase(m+" "+r.path, m, r.path, body, 405, "method_not_allowed")
-			allowed := r.method
+			allowed := strings.Join(r.methods, ", ")
 			tc.check = func(t *testing.T, rec *httptest.ResponseRecorder) {
 				t.Helper()
 				if got := rec.Header().Get("Allow"); got != allowed {
@@ -1124,12 +1288,13 @@ func headerCases() []hostileCase {
 	for _, path := range []string{"/healthz", "/readyz", "/.well-known/jwks.json", "/openapi.json", "/docs"} {
 		cases = append(cases, hostileCase{name: "junk query on " + path + " is ignored", method: "GET", target: path + junk, status: 200})
 	}
-	cases = append(cases, activatePageCases()...)
+	cases = append(cases, pageCases()...)
 	return cases
 }
 
-// activatePageCases: the page answers 200 to any query and must escape it.
-func activatePageCases() []hostileCase {
+// pageCases: the pages that emailed links lead to answer 200 to any query
+// and must escape it.
+func pageCases() []hostileCase {
 	noMarkup := func(t *testing.T, rec *httptest.ResponseRecorder) {
 		t.Helper()
 		body := rec.Body.String()
@@ -1154,9 +1319,11 @@ func activatePageCases() []hostileCase {
 		{"100 KB email", "email=" + strings.Repeat("a", 100<<10)},
 	}
 	var cases []hostileCase
-	for _, q := range queries {
-		cases = append(cases, hostileCase{name: "activate page with " + q.name, method: "GET", target: "/activate?" + q.query,
-			status: 200, check: noMarkup})
+	for _, page := range []struct{ name, path string }{{"activate page", "/activate"}, {"reset page", "/reset-password"}} {
+		for _, q := range queries {
+			cases = append(cases, hostileCase{name: page.name + " with " + q.name, method: "GET", target: page.path + "?" + q.query,
+				status: 200, check: noMarkup})
+		}
 	}
 	return cases
 }

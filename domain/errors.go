@@ -25,6 +25,7 @@ const (
 	CodeSessionNotFound    Code = "session_not_found"
 	CodeTooManyRequests    Code = "too_many_requests"
 	CodeAccountLocked      Code = "account_locked"
+	CodeInvalidResetCode   Code = "invalid_reset_code"
 	CodeUnavailable        Code = "unavailable"
 	CodeInternal           Code = "internal"
 )
@@ -78,6 +79,7 @@ var (
 	ErrInvalidToken       = &Error{Code: CodeInvalidToken, Message: "the token is missing, malformed, expired or not accepted here"}
 	ErrSessionNotFound    = &Error{Code: CodeSessionNotFound, Message: "no such session"}
 	ErrTooManyRequests    = &Error{Code: CodeTooManyRequests, Message: "too many requests; try again later"}
+	ErrInvalidResetCode   = &Error{Code: CodeInvalidResetCode, Message: "the reset code is wrong, expired or used up; request a new one"}
 	ErrAccountLocked      = &Error{Code: CodeAccountLocked, Message: "too many failed logins: the account is locked until its password is reset or an administrator unlocks it"}
 	ErrUnavailable        = &Error{Code: CodeUnavailable, Message: "the service is temporarily unavailable; try again later"}
 )

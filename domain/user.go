@@ -24,10 +24,12 @@ type User struct {
 	LastName     string
 	PasswordHash string
 	Active       bool
-	Activation   ActivationState
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	ActivatedAt  time.Time // zero until the account is activated
+	Activation   OneTimeCode
+	// PasswordReset is the pending password reset code, if any.
+	PasswordReset OneTimeCode
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	ActivatedAt   time.Time // zero until the account is activated
 }
 
 // Registration is a validated signup request, ready to become a User once the
@@ -66,7 +68,7 @@ func NewRegistration(email, password, firstName, lastName string) (Registration,
 
 // NewUser creates an inactive account for a registration whose password has
 // been hashed, with its first activation code pending.
-func NewUser(id string, r Registration, passwordHash string, code ActivationCode, now time.Time, codeTTL time.Duration) User {
+func NewUser(id string, r Registration, passwordHash string, code SecretCode, now time.Time, codeTTL time.Duration) User {
 	u := User{
 		ID:           id,
 		Email:        r.Email,
@@ -76,17 +78,17 @@ func NewUser(id string, r Registration, passwordHash string, code ActivationCode
 		CreatedAt:    now,
 		UpdatedAt:    now,
 	}
-	u.Activation = newActivationState(id, code, now, codeTTL)
+	u.Activation = newOneTimeCode(PurposeActivation, id, code, now, codeTTL)
 	return u
 }
 
 // IssueActivationCode replaces any pending code with a new one, so the old
 // code stops working. An active account needs no code.
-func (u *User) IssueActivationCode(code ActivationCode, now time.Time, ttl time.Duration) error {
+func (u *User) IssueActivationCode(code SecretCode, now time.Time, ttl time.Duration) error {
 	if u.Active {
 		return ErrAlreadyActive
 	}
-	u.Activation = newActivationState(u.ID, code, now, ttl)
+	u.Activation = newOneTimeCode(PurposeActivation, u.ID, code, now, ttl)
 	u.UpdatedAt = now
 	return nil
 }
@@ -98,7 +100,7 @@ func (u *User) Activate(code string, now time.Time) error {
 	if u.Active {
 		return ErrAlreadyActive
 	}
-	if err := u.Activation.check(u.ID, code, now); err != nil {
+	if err := u.Activation.check(PurposeActivation, u.ID, code, now); err != nil {
 		if err == ErrInvalidCode {
 			u.Activation.Attempts++
 			u.UpdatedAt = now
@@ -106,10 +108,46 @@ func (u *User) Activate(code string, now time.Time) error {
 		return err
 	}
 	u.Active = true
-	u.Activation = ActivationState{}
+	u.Activation = OneTimeCode{}
 	u.ActivatedAt = now
 	u.UpdatedAt = now
 	return nil
+}
+
+// IssuePasswordResetCode starts a password reset, replacing any pending
+// reset code. Only active accounts reset passwords; an inactive one needs
+// its activation first.
+func (u *User) IssuePasswordResetCode(code SecretCode, now time.Time, ttl time.Duration) error {
+	if !u.Active {
+		return ErrAccountNotActive
+	}
+	u.PasswordReset = newOneTimeCode(PurposePasswordReset, u.ID, code, now, ttl)
+	u.UpdatedAt = now
+	return nil
+}
+
+// ResetPassword checks code and, if it matches, sets the new password hash
+// and clears the code. Wrong, expired, used and exhausted codes all fail with
+// ErrInvalidResetCode, so the answer tells an attacker nothing; a wrong code
+// counts as an attempt, so the caller must persist the user on failure too.
+func (u *User) ResetPassword(code, newPasswordHash string, now time.Time) error {
+	if err := u.PasswordReset.check(PurposePasswordReset, u.ID, code, now); err != nil {
+		if err == ErrInvalidCode && u.PasswordReset.Pending() {
+			u.PasswordReset.Attempts++
+			u.UpdatedAt = now
+		}
+		return ErrInvalidResetCode
+	}
+	u.SetPasswordHash(newPasswordHash, now)
+	return nil
+}
+
+// SetPasswordHash replaces the password and voids any pending reset code,
+// which was issued for the old one.
+func (u *User) SetPasswordHash(hash string, now time.Time) {
+	u.PasswordHash = hash
+	u.PasswordReset = OneTimeCode{}
+	u.UpdatedAt = now
 }
 
 // CheckCanLogin reports whether the account may receive tokens. It is called
@@ -158,4 +196,14 @@ func cleanName(raw string) (string, string) {
 		}
 	}
 	return name, ""
+}
+
+// CheckNewPassword applies the password rules of a registration to a new
+// password of an existing account, reporting a problem under field.
+func CheckNewPassword(field, password string, email Email) error {
+	var v Validation
+	if msg := passwordProblem(password, email); msg != "" {
+		v.Add(field, msg)
+	}
+	return v.Err()
 }

@@ -81,7 +81,7 @@ func TestPasswordLengthCountsCharacters(t *testing.T) {
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func newTestUser(t *testing.T, code ActivationCode) User {
+func newTestUser(t *testing.T, code SecretCode) User {
 	t.Helper()
 	reg, err := NewRegistration("astro@example.com", "StrongPassword123!", "Astro", "User")
 	if err != nil {
@@ -123,7 +123,7 @@ func TestActivate(t *testing.T) {
 		{"fifth wrong attempt still counted", func(u *User) { u.Activation.Attempts = 4 }, "000000", t0, ErrInvalidCode, 5},
 		{"exhausted even with right code", func(u *User) { u.Activation.Attempts = 5 }, "123456", t0, ErrCodeExhausted, 5},
 		{"already active", func(u *User) { u.Active = true }, "123456", t0, ErrAlreadyActive, 0},
-		{"no pending code", func(u *User) { u.Activation = ActivationState{} }, "123456", t0, ErrInvalidCode, 1},
+		{"no pending code", func(u *User) { u.Activation = OneTimeCode{} }, "123456", t0, ErrInvalidCode, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,7 +183,83 @@ func TestIssueActivationCodeReplacesOldCode(t *testing.T) {
 }
 
 func TestCodeHashIsBoundToUser(t *testing.T) {
-	if string(hashActivationCode("a", "123456")) == string(hashActivationCode("b", "123456")) {
+	if string(hashCode(PurposeActivation, "a", "123456")) == string(hashCode(PurposeActivation, "b", "123456")) {
 		t.Error("same code hashes equally for different users")
+	}
+	if string(hashCode(PurposeActivation, "a", "123456")) == string(hashCode(PurposePasswordReset, "a", "123456")) {
+		t.Error("same code hashes equally for different purposes")
+	}
+}
+
+func activeTestUser(t *testing.T) User {
+	t.Helper()
+	u := newTestUser(t, "123456")
+	if err := u.Activate("123456", t0); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestPasswordReset(t *testing.T) {
+	tests := []struct {
+		name         string
+		prepare      func(u *User)
+		code         string
+		at           time.Time
+		wantErr      bool
+		wantAttempts int
+	}{
+		{"right code", nil, "222222", t0.Add(time.Minute), false, 0},
+		{"wrong code", nil, "999999", t0.Add(time.Minute), true, 1},
+		{"expired", nil, "222222", t0.Add(15 * time.Minute), true, 0},
+		{"exhausted", func(u *User) { u.PasswordReset.Attempts = MaxActivationAttempts }, "222222", t0, true, MaxActivationAttempts},
+		{"no reset pending", func(u *User) { u.PasswordReset = OneTimeCode{} }, "222222", t0, true, 0},
+		// The activation code was "123456"; it is no reset code.
+		{"another purpose's code", func(u *User) {
+			u.PasswordReset = newOneTimeCode(PurposeActivation, u.ID, "222222", t0, time.Hour)
+		}, "222222", t0, true, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := activeTestUser(t)
+			if err := u.IssuePasswordResetCode("222222", t0, 15*time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if tt.prepare != nil {
+				tt.prepare(&u)
+			}
+			err := u.ResetPassword(tt.code, "new-hash", tt.at)
+			if tt.wantErr {
+				if err != ErrInvalidResetCode {
+					t.Fatalf("ResetPassword = %v, want ErrInvalidResetCode for every failure", err)
+				}
+				if u.PasswordHash != "hash" || u.PasswordReset.Attempts != tt.wantAttempts {
+					t.Errorf("hash %q, attempts %d; want the old hash and %d attempts", u.PasswordHash, u.PasswordReset.Attempts, tt.wantAttempts)
+				}
+				return
+			}
+			if err != nil || u.PasswordHash != "new-hash" || u.PasswordReset.Pending() {
+				t.Errorf("ResetPassword = %v; hash %q, pending %v", err, u.PasswordHash, u.PasswordReset.Pending())
+			}
+			if err := u.ResetPassword(tt.code, "newer-hash", tt.at); err != ErrInvalidResetCode {
+				t.Errorf("the code worked twice: %v", err)
+			}
+		})
+	}
+}
+
+func TestPasswordResetNeedsAnActiveAccount(t *testing.T) {
+	u := newTestUser(t, "123456")
+	if err := u.IssuePasswordResetCode("222222", t0, time.Hour); err != ErrAccountNotActive {
+		t.Errorf("IssuePasswordResetCode on an inactive account = %v", err)
+	}
+}
+
+func TestSetPasswordHashVoidsAPendingReset(t *testing.T) {
+	u := activeTestUser(t)
+	_ = u.IssuePasswordResetCode("222222", t0, time.Hour)
+	u.SetPasswordHash("changed", t0)
+	if u.PasswordReset.Pending() || u.PasswordHash != "changed" {
+		t.Errorf("after SetPasswordHash: %+v", u)
 	}
 }

@@ -75,6 +75,27 @@ type AuthService interface {
 	// Errors: domain.ErrSessionNotFound, also for another user's session.
 	EndSession(ctx context.Context, userID, sessionID string) error
 
+	// ForgotPassword emails a reset code to an active account, the
+	// activation code again to an inactive one, and nothing to an unknown
+	// address, answering all three alike. Errors: validation failures,
+	// domain.ErrTooManyRequests.
+	ForgotPassword(ctx context.Context, email string, client domain.Client) error
+
+	// ResetPassword sets a new password with a reset code and ends every
+	// session of the account. Errors: domain.ErrInvalidResetCode (also for
+	// an unknown email), validation failures of the new password.
+	ResetPassword(ctx context.Context, email, code, newPassword string, client domain.Client) error
+
+	// ChangePassword replaces the password of the token's user, who gives
+	// the current one; other sessions end, the token's own too if
+	// endCurrent. Errors: domain.ErrInvalidCredentials (counted as a failed
+	// login), validation failures.
+	ChangePassword(ctx context.Context, claims domain.Claims, current, newPassword string, endCurrent bool, client domain.Client) error
+
+	// DeleteAccount deletes the user's account and sessions after checking
+	// the password. Errors: domain.ErrInvalidCredentials.
+	DeleteAccount(ctx context.Context, userID, password string, client domain.Client) error
+
 	// Authenticate verifies an access token and returns its claims. It does
 	// no I/O, so protected routes can call it on every request.
 	// Errors: domain.ErrInvalidToken.

@@ -34,6 +34,11 @@ type UserStore interface {
 	// change is lost. update must not change the account's id or email. It
 	// returns domain.ErrUserNotFound if there is no such account.
 	UpdateUser(ctx context.Context, email domain.Email, update func(*domain.User) ([]OutgoingMail, error)) (domain.User, error)
+
+	// DeleteUser deletes the account with the given id and its sessions, so
+	// that its email can sign up again. It returns domain.ErrUserNotFound if
+	// there is no such account.
+	DeleteUser(ctx context.Context, id string) error
 }
 
 // OutgoingMail is a message to queue for delivery.

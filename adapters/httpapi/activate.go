@@ -14,7 +14,7 @@ import (
 // /verify. Script and style are inline and allowed by hash, so the page needs
 // no other asset and the Content-Security-Policy can forbid everything else.
 const (
-	activateStyle = `body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}
+	formPageStyle = `body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}
 label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
 button{margin-top:1rem;padding:.6rem 1.2rem;font-size:1rem}#result{margin-top:1rem;font-weight:600}`
 
@@ -45,7 +45,7 @@ var activatePage = template.Must(template.New("activate").Parse(`<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
 <title>Activate your account</title>
-<style>` + activateStyle + `</style>
+<style>` + formPageStyle + `</style>
 </head>
 <body>
 <h1>Activate your account</h1>
@@ -62,25 +62,37 @@ var activatePage = template.Must(template.New("activate").Parse(`<!doctype html>
 </html>
 `))
 
-var activatePolicy = "default-src 'none'; script-src " + cspHash(activateScript) +
-	"; style-src " + cspHash(activateStyle) +
-	"; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+var activatePolicy = formPagePolicy(activateScript)
+
+// formPagePolicy is the Content-Security-Policy of a form page: its one
+// inline script and the shared style, allowed by hash, requests to this
+// origin, and nothing else.
+func formPagePolicy(script string) string {
+	return "default-src 'none'; script-src " + cspHash(script) +
+		"; style-src " + cspHash(formPageStyle) +
+		"; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+}
 
 func cspHash(source string) string {
 	sum := sha256.Sum256([]byte(source))
 	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
 }
 
-func (h *handlers) activatePage(c *gin.Context) {
+// serveFormPage renders page, filled in with the query's email and code,
+// under policy. Its URL carries a code, so it must stay out of caches.
+func serveFormPage(c *gin.Context, page *template.Template, policy string) {
 	header := c.Writer.Header()
-	header.Set("Content-Security-Policy", activatePolicy)
+	header.Set("Content-Security-Policy", policy)
 	header.Set("X-Frame-Options", "DENY")
-	// The URL carries the code: keep it out of caches.
 	header.Set("Cache-Control", "no-store")
 	header.Set("Content-Type", "text/html; charset=utf-8")
 	c.Status(http.StatusOK)
 	data := struct{ Email, Code string }{c.Query("email"), c.Query("code")}
-	if err := activatePage.Execute(c.Writer, data); err != nil {
-		logger(c).ErrorContext(c.Request.Context(), "render activation page", "error", err)
+	if err := page.Execute(c.Writer, data); err != nil {
+		logger(c).ErrorContext(c.Request.Context(), "render page", "page", page.Name(), "error", err)
 	}
+}
+
+func (h *handlers) activatePage(c *gin.Context) {
+	serveFormPage(c, activatePage, activatePolicy)
 }

@@ -146,14 +146,54 @@ func (a *fuzzAuth) Logout(_ context.Context, refreshToken string) error {
 
 func (*fuzzAuth) LogoutAll(context.Context, string) (int, error) { return 0, domain.ErrInvalidToken }
 
+func (a *fuzzAuth) ForgotPassword(_ context.Context, email string, _ domain.Client) error {
+	a.record("email", email)
+	return required("email", email)
+}
+
+func (a *fuzzAuth) ResetPassword(_ context.Context, email, code, newPassword string, _ domain.Client) error {
+	a.record("email", email, "code", code, "new_password", newPassword)
+	if err := required("email", email, "code", code, "new_password", newPassword); err != nil {
+		return err
+	}
+	return domain.ErrInvalidResetCode
+}
+
+func (a *fuzzAuth) ChangePassword(_ context.Context, _ domain.Claims, current, newPassword string, _ bool, _ domain.Client) error {
+	a.record("current_password", current, "new_password", newPassword)
+	if err := required("current_password", current, "new_password", newPassword); err != nil {
+		return err
+	}
+	if current != fuzzPassword {
+		return domain.ErrInvalidCredentials
+	}
+	return domain.CheckNewPassword("new_password", newPassword, fuzzEmail)
+}
+
+func (a *fuzzAuth) DeleteAccount(_ context.Context, _ string, password string, _ domain.Client) error {
+	a.record("password", password)
+	if err := required("password", password); err != nil {
+		return err
+	}
+	if password != fuzzPassword {
+		return domain.ErrInvalidCredentials
+	}
+	return nil
+}
+
 func (*fuzzAuth) Sessions(context.Context, string) ([]domain.Session, error) {
 	return nil, domain.ErrInvalidToken
 }
 
 func (*fuzzAuth) EndSession(context.Context, string, string) error { return domain.ErrSessionNotFound }
 
-func (*fuzzAuth) Authenticate(context.Context, string) (domain.Claims, error) {
-	return domain.Claims{}, domain.ErrInvalidToken
+// Authenticate accepts fuzzToken, so that the fuzzer reaches the bodies of
+// the bearer routes.
+func (*fuzzAuth) Authenticate(_ context.Context, token string) (domain.Claims, error) {
+	if token != fuzzToken {
+		return domain.Claims{}, domain.ErrInvalidToken
+	}
+	return domain.Claims{UserID: "0194694c-5dc0-7c3d-9a4f-2e5b6c7d8e9f", SessionID: "fuzz-session"}, nil
 }
 
 func (*fuzzAuth) CurrentUser(context.Context, string) (domain.User, error) {
@@ -174,8 +214,26 @@ func (r repeatReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// jsonRoutes are the routes that read a JSON body.
-var jsonRoutes = []string{"/signup", "/verify", "/login", "/refresh", "/resend-activation", "/logout"}
+// jsonRoute is a route that reads a JSON body; bearer routes are called with
+// the token fuzzAuth accepts. The seed corpus names routes by their index
+// here: add new ones at the end.
+type jsonRoute struct {
+	method, path string
+	bearer       bool
+}
+
+var jsonRoutes = []jsonRoute{
+	{http.MethodPost, "/signup", false},
+	{http.MethodPost, "/verify", false},
+	{http.MethodPost, "/login", false},
+	{http.MethodPost, "/refresh", false},
+	{http.MethodPost, "/resend-activation", false},
+	{http.MethodPost, "/logout", false},
+	{http.MethodPost, "/password/forgot", false},
+	{http.MethodPost, "/password/reset", false},
+	{http.MethodPost, "/me/password", true},
+	{http.MethodDelete, "/me", true},
+}
 
 // FuzzDecodeRequest sends arbitrary bodies under arbitrary content types to
 // every route that reads JSON. Whatever arrives, the answer is one the
@@ -220,12 +278,34 @@ func FuzzDecodeRequest(f *testing.F) {
 	for i, s := range seeds {
 		f.Add(uint8(i), s.contentType, []byte(s.body))
 	}
+	// Bodies that reach the newer routes' use cases, whatever the seed index.
+	routeSeeds := map[string][]string{
+		"/password/forgot": {`{"email":"astro.user@example.com"}`},
+		"/password/reset": {
+			`{"email":"astro.user@example.com","code":"123456","new_password":"StrongPassword123!"}`,
+			`{"email":"astro.user@example.com","code":123456,"new_password":null}`,
+		},
+		"/me/password": {
+			`{"current_password":"StrongPassword123!","new_password":"Vivid-Harbor-Lantern-7319","end_current_session":true}`,
+			`{"current_password":"StrongPassword123!","new_password":"short","end_current_session":"yes"}`,
+		},
+		"/me": {`{"password":"StrongPassword123!"}`, `{"Password":"StrongPassword123!"}`},
+	}
+	for i, r := range jsonRoutes {
+		for _, body := range routeSeeds[r.path] {
+			f.Add(uint8(i), "application/json", []byte(body))
+		}
+	}
 
 	f.Fuzz(func(t *testing.T, route uint8, contentType string, body []byte) {
-		path := jsonRoutes[int(route)%len(jsonRoutes)]
-		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+		r := jsonRoutes[int(route)%len(jsonRoutes)]
+		method, path := r.method, r.path
+		req := httptest.NewRequest(method, path, bytes.NewReader(body))
 		if contentType != "" {
 			req.Header.Set("Content-Type", contentType)
+		}
+		if r.bearer {
+			req.Header.Set("Authorization", "Bearer "+fuzzToken)
 		}
 		rec := httptest.NewRecorder()
 		auth.take()
@@ -235,19 +315,19 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 
 		if rec.Code >= 500 || rec.Code < 200 {
-			t.Fatalf("POST %s answered %d: %s", path, rec.Code, rec.Body)
+			t.Fatalf("%s %s answered %d: %s", method, path, rec.Code, rec.Body)
 		}
 		item := doc.Paths.Value(path)
-		if item == nil || item.Post == nil {
-			t.Fatalf("the document has no POST %s", path)
+		if item == nil || item.GetOperation(method) == nil {
+			t.Fatalf("the document has no %s %s", method, path)
 		}
-		op := item.Post
+		op := item.GetOperation(method)
 		if op.Responses.Status(rec.Code) == nil {
-			t.Errorf("POST %s answered %d, which the document does not list: %s", path, rec.Code, rec.Body)
+			t.Errorf("%s %s answered %d, which the document does not list: %s", method, path, rec.Code, rec.Body)
 		}
 		var v any
 		if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
-			t.Fatalf("POST %s answered %d with a body that is not JSON: %v", path, rec.Code, err)
+			t.Fatalf("%s %s answered %d with a body that is not JSON: %v", method, path, rec.Code, err)
 		}
 		if rec.Code < 400 {
 			if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {

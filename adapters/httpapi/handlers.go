@@ -48,6 +48,23 @@ type emailRequest struct {
 	Email string `json:"email"`
 }
 
+type resetPasswordRequest struct {
+	Email       string `json:"email"`
+	Code        string `json:"code"`
+	NewPassword string `json:"new_password"`
+}
+
+type changePasswordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+	// EndCurrentSession ends the caller's own session too.
+	EndCurrentSession bool `json:"end_current_session"`
+}
+
+type passwordRequest struct {
+	Password string `json:"password"`
+}
+
 type userResponse struct {
 	ID        string `json:"id"`
 	Email     string `json:"email"`
@@ -245,6 +262,61 @@ func (h *handlers) endSession(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, messageResponse{Message: "the session has ended"})
+}
+
+func (h *handlers) forgotPassword(c *gin.Context) {
+	var req emailRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	if err := h.auth.ForgotPassword(c.Request.Context(), req.Email, clientOf(c)); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, messageResponse{
+		Message: "if this address has an account, an email with instructions is on its way",
+	})
+}
+
+func (h *handlers) resetPassword(c *gin.Context) {
+	var req resetPasswordRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	if err := h.auth.ResetPassword(c.Request.Context(), req.Email, req.Code, req.NewPassword, clientOf(c)); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, messageResponse{Message: "the password has been changed and every session has ended; log in again"})
+}
+
+func (h *handlers) changePassword(c *gin.Context) {
+	var req changePasswordRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	err := h.auth.ChangePassword(c.Request.Context(), claimsOf(c), req.CurrentPassword, req.NewPassword, req.EndCurrentSession, clientOf(c))
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	message := "the password has been changed and every other session has ended"
+	if req.EndCurrentSession {
+		message = "the password has been changed and every session has ended; log in again"
+	}
+	c.JSON(http.StatusOK, messageResponse{Message: message})
+}
+
+func (h *handlers) deleteAccount(c *gin.Context) {
+	var req passwordRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	if err := h.auth.DeleteAccount(c.Request.Context(), claimsOf(c).UserID, req.Password, clientOf(c)); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, messageResponse{Message: "the account has been deleted"})
 }
 
 func (h *handlers) authenticate(c *gin.Context, token string) (domain.Claims, error) {

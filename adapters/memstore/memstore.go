@@ -65,6 +65,24 @@ func (s *Store) CreateUser(_ context.Context, u domain.User, mail ...ports.Outgo
 	return nil
 }
 
+// DeleteUser deletes the account with id and its sessions.
+func (s *Store) DeleteUser(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.byID[id]
+	if !ok {
+		return domain.ErrUserNotFound
+	}
+	delete(s.byID, id)
+	delete(s.idByKey, u.Email)
+	for sid, sess := range s.sessions {
+		if sess.UserID == id {
+			delete(s.sessions, sid)
+		}
+	}
+	return nil
+}
+
 // UserByEmail returns the account with email, or domain.ErrUserNotFound.
 func (s *Store) UserByEmail(_ context.Context, email domain.Email) (domain.User, error) {
 	s.mu.Lock()

@@ -43,6 +43,19 @@ func (s *Store) CreateUser(ctx context.Context, u domain.User, mail ...ports.Out
 	return translate(ctx, "create user", err)
 }
 
+// DeleteUser deletes the account with id, its sessions with it, or returns
+// domain.ErrUserNotFound.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	n, err := s.writes.DeleteUser(ctx, id)
+	if err != nil {
+		return translate(ctx, "delete user", err)
+	}
+	if n == 0 {
+		return domain.ErrUserNotFound
+	}
+	return nil
+}
+
 // UserByEmail returns the account with email, or domain.ErrUserNotFound.
 func (s *Store) UserByEmail(ctx context.Context, email domain.Email) (domain.User, error) {
 	row, err := s.reads.GetUserByEmail(ctx, string(email))
@@ -114,10 +127,15 @@ func userFromRow(r sqlcgen.User) domain.User {
 		LastName:     r.LastName,
 		PasswordHash: r.PasswordHash,
 		Active:       r.IsActive != 0,
-		Activation: domain.ActivationState{
+		Activation: domain.OneTimeCode{
 			CodeHash:  nonEmpty(r.ActivationCodeHash),
 			ExpiresAt: timeFromNull(r.ActivationExpiresAt),
 			Attempts:  int(r.ActivationAttempts),
+		},
+		PasswordReset: domain.OneTimeCode{
+			CodeHash:  nonEmpty(r.ResetCodeHash),
+			ExpiresAt: timeFromNull(r.ResetExpiresAt),
+			Attempts:  int(r.ResetAttempts),
 		},
 		CreatedAt:   timeFromMillis(r.CreatedAt),
 		UpdatedAt:   timeFromMillis(r.UpdatedAt),
@@ -148,6 +166,9 @@ func userParams(u domain.User) sqlcgen.CreateUserParams {
 		CreatedAt:           u.CreatedAt.UnixMilli(),
 		UpdatedAt:           u.UpdatedAt.UnixMilli(),
 		ActivatedAt:         nullFromTime(u.ActivatedAt),
+		ResetCodeHash:       nonEmpty(u.PasswordReset.CodeHash),
+		ResetExpiresAt:      nullFromTime(u.PasswordReset.ExpiresAt),
+		ResetAttempts:       int64(u.PasswordReset.Attempts),
 	}
 }
 

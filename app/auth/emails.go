@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"fmt"
 	htmltemplate "html/template"
 	"net/url"
@@ -38,7 +37,7 @@ It expires in {{.ExpiresIn}}.</p>
 
 type activationEmail struct {
 	FirstName string
-	Code      domain.ActivationCode
+	Code      domain.SecretCode
 	ExpiresIn string
 	Link      string
 }
@@ -46,42 +45,21 @@ type activationEmail struct {
 // activationMail composes the email that carries an activation code. Its
 // slot makes a newer code's email supersede an older one still queued, and it
 // expires with the code.
-func (s *Service) activationMail(user domain.User, code domain.ActivationCode, now time.Time) (ports.OutgoingMail, error) {
+func (s *Service) activationMail(user domain.User, code domain.SecretCode, now time.Time) (ports.OutgoingMail, error) {
 	data := activationEmail{
 		FirstName: user.FirstName,
 		Code:      code,
 		ExpiresIn: humanDuration(s.cfg.ActivationCodeTTL),
 		Link:      s.activationLink(user.Email, code),
 	}
-	var text, html bytes.Buffer
-	if err := activationText.Execute(&text, data); err != nil {
-		return ports.OutgoingMail{}, fmt.Errorf("render activation email: %w", err)
-	}
-	if err := activationHTML.Execute(&html, data); err != nil {
-		return ports.OutgoingMail{}, fmt.Errorf("render activation email: %w", err)
-	}
-	id, err := domain.NewID(now, s.random)
-	if err != nil {
-		return ports.OutgoingMail{}, err
-	}
-	return ports.OutgoingMail{
-		Message: ports.Message{
-			ID:      id,
-			To:      user.Email,
-			Subject: activationSubject,
-			Text:    text.String(),
-			HTML:    html.String(),
-		},
-		Slot:      "activation:" + user.ID,
-		ExpiresAt: user.Activation.ExpiresAt,
-		QueuedAt:  now,
-	}, nil
+	return s.composeMail(user, activationSubject, activationText, activationHTML, data,
+		"activation:"+user.ID, user.Activation.ExpiresAt, now)
 }
 
 // activationLink points to the service's /activate page, which shows the code
 // and asks for a click before verifying: mail scanners follow links, so
 // opening one must change nothing.
-func (s *Service) activationLink(email domain.Email, code domain.ActivationCode) string {
+func (s *Service) activationLink(email domain.Email, code domain.SecretCode) string {
 	link := s.cfg.PublicURL.JoinPath("activate")
 	link.RawQuery = url.Values{"email": {string(email)}, "code": {string(code)}}.Encode()
 	return link.String()

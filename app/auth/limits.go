@@ -19,6 +19,9 @@ type Limits struct {
 	SignupPerEmail ports.Limit
 	ResendPerIP    ports.Limit
 	ResendPerEmail []ports.Limit
+	ForgotPerIP    ports.Limit
+	ForgotPerEmail []ports.Limit
+	ResetPerIP     ports.Limit
 	Login          domain.LoginPolicy
 }
 
@@ -34,7 +37,15 @@ func DefaultLimits() Limits {
 			{Events: 1, Per: time.Minute, Burst: 1},
 			{Events: 5, Per: time.Hour, Burst: 5},
 		},
-		Login: domain.DefaultLoginPolicy(),
+		// A reset code is as strong as an activation code, and so are the
+		// limits on asking for one and on guessing it.
+		ForgotPerIP: ports.Limit{Events: 20, Per: time.Hour, Burst: 20},
+		ForgotPerEmail: []ports.Limit{
+			{Events: 1, Per: time.Minute, Burst: 1},
+			{Events: 5, Per: time.Hour, Burst: 5},
+		},
+		ResetPerIP: ports.Limit{Events: 30, Per: time.Minute, Burst: 30},
+		Login:      domain.DefaultLoginPolicy(),
 	}
 }
 
@@ -96,6 +107,15 @@ func (s *Service) recordLoginFailure(ctx context.Context, email domain.Email, cl
 		if _, err := s.failures.RecordFailure(ctx, key, now); err != nil {
 			s.log.ErrorContext(ctx, "recording a failed login", "error", err)
 		}
+	}
+}
+
+// resetAccountFailures ends the account-wide run of failures, which lifts a
+// lock; runs of single clients fade on their own.
+func (s *Service) resetAccountFailures(ctx context.Context, email domain.Email) {
+	_, accountKey := loginKeys(email, domain.Client{})
+	if err := s.failures.Reset(ctx, accountKey); err != nil {
+		s.log.ErrorContext(ctx, "resetting failed logins", "error", err)
 	}
 }
 

@@ -55,6 +55,12 @@ type Config struct {
 	ReuseInterval time.Duration
 	// Limits are the abuse limits.
 	Limits Limits
+	// PasswordResetTTL is how long a password reset code stays valid.
+	PasswordResetTTL time.Duration
+	// ForgotPasswordMinDuration is how long every answer to a forgotten
+	// password takes at least, so that its timing does not tell whether the
+	// email has an account.
+	ForgotPasswordMinDuration time.Duration
 }
 
 // Service implements ports.AuthService.
@@ -78,6 +84,9 @@ type Service struct {
 	// on first use rather than at start-up, which it would slow down.
 	dummyMu   sync.Mutex
 	dummyHash string
+
+	// sleep waits; tests replace it to move a manual clock instead.
+	sleep func(ctx context.Context, d time.Duration)
 }
 
 // NewService returns the use cases wired to deps.
@@ -90,6 +99,8 @@ func NewService(deps Deps, cfg Config) (*Service, error) {
 		return nil, errors.New("auth: activation code TTL must be positive")
 	case cfg.PublicURL == nil:
 		return nil, errors.New("auth: public URL is required")
+	case cfg.PasswordResetTTL <= 0, cfg.ForgotPasswordMinDuration < 0:
+		return nil, errors.New("auth: password reset TTL must be positive and the forgot-password duration not negative")
 	case cfg.SessionTTL <= 0, cfg.ReuseInterval < 0:
 		return nil, errors.New("auth: session TTL must be positive and the reuse interval not negative")
 	}
@@ -105,6 +116,7 @@ func NewService(deps Deps, cfg Config) (*Service, error) {
 		random:   deps.Random,
 		log:      deps.Logger,
 		cfg:      cfg,
+		sleep:    sleepFor,
 
 		passwords: deps.Passwords,
 	}, nil
@@ -144,7 +156,7 @@ func (s *Service) Signup(ctx context.Context, req ports.SignupRequest, client do
 	if err != nil {
 		return domain.User{}, err
 	}
-	code, err := domain.GenerateActivationCode(s.random)
+	code, err := domain.GenerateSecretCode(s.random)
 	if err != nil {
 		return domain.User{}, err
 	}
@@ -204,7 +216,7 @@ func (s *Service) ResendActivation(ctx context.Context, email string, client dom
 	if err := v.Err(); err != nil {
 		return err
 	}
-	code, err := domain.GenerateActivationCode(s.random)
+	code, err := domain.GenerateSecretCode(s.random)
 	if err != nil {
 		return err
 	}

@@ -60,7 +60,7 @@ func newFixture(t *testing.T) *fixture {
 
 		Passwords: f.passwords,
 	}, Config{ActivationCodeTTL: time.Hour, PublicURL: public, SessionTTL: 720 * time.Hour, ReuseInterval: 10 * time.Second,
-		Limits: DefaultLimits()})
+		Limits: DefaultLimits(), PasswordResetTTL: 15 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}

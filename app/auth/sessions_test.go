@@ -161,7 +161,7 @@ func TestRefreshRejectsATokenForAnotherUsersSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _ = f.users.UpdateUser(context.Background(), zoe.Email, func(u *domain.User) ([]ports.OutgoingMail, error) {
-		u.Active, u.Activation = true, domain.ActivationState{}
+		u.Active, u.Activation = true, domain.OneTimeCode{}
 		return nil, nil
 	})
 	forged, _, _ := f.tokens.Issue(ports.TokenSpec{Kind: domain.RefreshToken, UserID: zoe.ID, SessionID: claims.SessionID, ID: claims.ID}, start)

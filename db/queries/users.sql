@@ -5,27 +5,31 @@
 INSERT INTO users (
     email, first_name, last_name, password_hash, is_active,
     activation_code_hash, activation_expires_at, activation_attempts,
-    created_at, updated_at, activated_at, id
+    created_at, updated_at, activated_at,
+    reset_code_hash, reset_expires_at, reset_attempts, id
 ) VALUES (
     sqlc.arg(email), sqlc.arg(first_name), sqlc.arg(last_name),
     sqlc.arg(password_hash), sqlc.arg(is_active),
     sqlc.narg(activation_code_hash), sqlc.narg(activation_expires_at),
     sqlc.arg(activation_attempts),
     sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.narg(activated_at),
+    sqlc.narg(reset_code_hash), sqlc.narg(reset_expires_at), sqlc.arg(reset_attempts),
     sqlc.arg(id)
 );
 
 -- name: GetUserByEmail :one
 SELECT id, email, first_name, last_name, password_hash, is_active,
        activation_code_hash, activation_expires_at, activation_attempts,
-       created_at, updated_at, activated_at
+       created_at, updated_at, activated_at,
+       reset_code_hash, reset_expires_at, reset_attempts
 FROM users
 WHERE email = sqlc.arg(email);
 
 -- name: GetUserByID :one
 SELECT id, email, first_name, last_name, password_hash, is_active,
        activation_code_hash, activation_expires_at, activation_attempts,
-       created_at, updated_at, activated_at
+       created_at, updated_at, activated_at,
+       reset_code_hash, reset_expires_at, reset_attempts
 FROM users
 WHERE id = sqlc.arg(id);
 
@@ -42,8 +46,14 @@ SET email                 = sqlc.arg(email),
     activation_attempts   = sqlc.arg(activation_attempts),
     created_at            = sqlc.arg(created_at),
     updated_at            = sqlc.arg(updated_at),
-    activated_at          = sqlc.narg(activated_at)
+    activated_at          = sqlc.narg(activated_at),
+    reset_code_hash       = sqlc.narg(reset_code_hash),
+    reset_expires_at      = sqlc.narg(reset_expires_at),
+    reset_attempts        = sqlc.arg(reset_attempts)
 WHERE id = sqlc.arg(id);
+
+-- name: DeleteUser :execrows
+DELETE FROM users WHERE id = sqlc.arg(id);
 
 -- name: CountUsers :one
 SELECT count(*) FROM users;

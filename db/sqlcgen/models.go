@@ -51,4 +51,7 @@ type User struct {
 	CreatedAt           int64
 	UpdatedAt           int64
 	ActivatedAt         sql.NullInt64
+	ResetCodeHash       []byte
+	ResetExpiresAt      sql.NullInt64
+	ResetAttempts       int64
 }

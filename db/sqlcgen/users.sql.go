@@ -26,14 +26,16 @@ const createUser = `-- name: CreateUser :exec
 INSERT INTO users (
     email, first_name, last_name, password_hash, is_active,
     activation_code_hash, activation_expires_at, activation_attempts,
-    created_at, updated_at, activated_at, id
+    created_at, updated_at, activated_at,
+    reset_code_hash, reset_expires_at, reset_attempts, id
 ) VALUES (
     ?1, ?2, ?3,
     ?4, ?5,
     ?6, ?7,
     ?8,
     ?9, ?10, ?11,
-    ?12
+    ?12, ?13, ?14,
+    ?15
 )
 `
 
@@ -49,6 +51,9 @@ type CreateUserParams struct {
 	CreatedAt           int64
 	UpdatedAt           int64
 	ActivatedAt         sql.NullInt64
+	ResetCodeHash       []byte
+	ResetExpiresAt      sql.NullInt64
+	ResetAttempts       int64
 	ID                  string
 }
 
@@ -67,15 +72,31 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) error {
 		arg.CreatedAt,
 		arg.UpdatedAt,
 		arg.ActivatedAt,
+		arg.ResetCodeHash,
+		arg.ResetExpiresAt,
+		arg.ResetAttempts,
 		arg.ID,
 	)
 	return err
 }
 
+const deleteUser = `-- name: DeleteUser :execrows
+DELETE FROM users WHERE id = ?1
+`
+
+func (q *Queries) DeleteUser(ctx context.Context, id string) (int64, error) {
+	result, err := q.db.ExecContext(ctx, deleteUser, id)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const getUserByEmail = `-- name: GetUserByEmail :one
 SELECT id, email, first_name, last_name, password_hash, is_active,
        activation_code_hash, activation_expires_at, activation_attempts,
-       created_at, updated_at, activated_at
+       created_at, updated_at, activated_at,
+       reset_code_hash, reset_expires_at, reset_attempts
 FROM users
 WHERE email = ?1
 `
@@ -96,6 +117,9 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ActivatedAt,
+		&i.ResetCodeHash,
+		&i.ResetExpiresAt,
+		&i.ResetAttempts,
 	)
 	return i, err
 }
@@ -103,7 +127,8 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 const getUserByID = `-- name: GetUserByID :one
 SELECT id, email, first_name, last_name, password_hash, is_active,
        activation_code_hash, activation_expires_at, activation_attempts,
-       created_at, updated_at, activated_at
+       created_at, updated_at, activated_at,
+       reset_code_hash, reset_expires_at, reset_attempts
 FROM users
 WHERE id = ?1
 `
@@ -124,6 +149,9 @@ func (q *Queries) GetUserByID(ctx context.Context, id string) (User, error) {
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.ActivatedAt,
+		&i.ResetCodeHash,
+		&i.ResetExpiresAt,
+		&i.ResetAttempts,
 	)
 	return i, err
 }
@@ -140,8 +168,11 @@ SET email                 = ?1,
     activation_attempts   = ?8,
     created_at            = ?9,
     updated_at            = ?10,
-    activated_at          = ?11
-WHERE id = ?12
+    activated_at          = ?11,
+    reset_code_hash       = ?12,
+    reset_expires_at      = ?13,
+    reset_attempts        = ?14
+WHERE id = ?15
 `
 
 type UpdateUserParams struct {
@@ -156,6 +187,9 @@ type UpdateUserParams struct {
 	CreatedAt           int64
 	UpdatedAt           int64
 	ActivatedAt         sql.NullInt64
+	ResetCodeHash       []byte
+	ResetExpiresAt      sql.NullInt64
+	ResetAttempts       int64
 	ID                  string
 }
 
@@ -173,6 +207,9 @@ func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (int64, 
 		arg.CreatedAt,
 		arg.UpdatedAt,
 		arg.ActivatedAt,
+		arg.ResetCodeHash,
+		arg.ResetExpiresAt,
+		arg.ResetAttempts,
 		arg.ID,
 	)
 	if err != nil {

@@ -24,6 +24,7 @@ func TestSessionStore(t *testing.T, newStore func(t *testing.T) SessionUserStore
 	t.Run("update error saves nothing", func(t *testing.T) { testSessionUpdateError(t, newStore) })
 	t.Run("live sessions of a user", func(t *testing.T) { testLiveSessions(t, newStore) })
 	t.Run("revoke all but one", func(t *testing.T) { testRevokeSessions(t, newStore) })
+	t.Run("deleting the user deletes its sessions", func(t *testing.T) { testSessionsDeletedWithUser(t, newStore) })
 }
 
 func newTestSession(id, userID string, created time.Time) domain.Session {
@@ -158,5 +159,18 @@ func testRevokeSessions(t *testing.T, newStore func(t *testing.T) SessionUserSto
 	}
 	if n, _ := s.RevokeSessions(t.Context(), users[0], t0.Add(time.Minute), ""); n != 1 {
 		t.Errorf("revoking all = %d, want the 1 left", n)
+	}
+}
+
+func testSessionsDeletedWithUser(t *testing.T, newStore func(t *testing.T) SessionUserStore) {
+	s, users := storeWithUsers(t, newStore, 1)
+	if err := s.CreateSession(t.Context(), newTestSession("s1", users[0], baseTime())); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteUser(t.Context(), users[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateSession(t.Context(), "s1", func(*domain.Session) error { return nil }); !errors.Is(err, domain.ErrSessionNotFound) {
+		t.Errorf("session of a deleted user = %v, want ErrSessionNotFound", err)
 	}
 }

@@ -18,7 +18,7 @@ import (
 // Fixed inputs of the suite.
 const (
 	codeTTL      = 15 * time.Minute
-	testCode     = domain.ActivationCode("482913")
+	testCode     = domain.SecretCode("482913")
 	testPassword = "correct horse battery staple"
 	testHash     = "$argon2id$v=19$m=65536,t=3,p=2$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA"
 )
@@ -40,6 +40,7 @@ func TestUserStore(t *testing.T, newStore func(t *testing.T) ports.UserStore) {
 	t.Run("UpdateUser error saves nothing", func(t *testing.T) { testUpdateError(t, newStore) })
 	t.Run("UpdateUser unknown email", func(t *testing.T) { testUpdateUnknown(t, newStore) })
 	t.Run("UpdateUser refuses identity changes", func(t *testing.T) { testUpdateIdentity(t, newStore) })
+	t.Run("DeleteUser", func(t *testing.T) { testDeleteUser(t, newStore) })
 	t.Run("users are copies", func(t *testing.T) { testCopies(t, newStore) })
 	t.Run("concurrent updates lose nothing", func(t *testing.T) { testConcurrentUpdates(t, newStore) })
 	t.Run("concurrent creates of one email", func(t *testing.T) { testConcurrentCreates(t, newStore) })
@@ -54,7 +55,15 @@ func testCreateAndRead(t *testing.T, newStore func(t *testing.T) ports.UserStore
 		{name: "wrong code attempted", user: withUpdate(t, newTestUser(t, 2, "attempted@example.com"), wrongCode)},
 		{name: "active", user: withUpdate(t, newTestUser(t, 3, "active@example.com"), activate)},
 		{name: "no code pending", user: withUpdate(t, newTestUser(t, 4, "nocode@example.com"),
-			func(u *domain.User) error { u.Activation = domain.ActivationState{}; return nil })},
+			func(u *domain.User) error { u.Activation = domain.OneTimeCode{}; return nil })},
+		{name: "password reset pending", user: withUpdate(t, withUpdate(t, newTestUser(t, 6, "reset@example.com"), activate),
+			func(u *domain.User) error {
+				if err := u.IssuePasswordResetCode("123456", baseTime(), codeTTL); err != nil {
+					return err
+				}
+				_ = u.ResetPassword("654321", "unused", baseTime()) // one wrong attempt
+				return nil
+			})},
 		{name: "unicode names", user: withUpdate(t, newTestUser(t, 5, "zoë@example.com"),
 			func(u *domain.User) error { u.FirstName, u.LastName = "Zoë", "Ångström-李"; return nil })},
 	}
@@ -493,4 +502,27 @@ func assertUser(t *testing.T, what string, got, want domain.User) {
 // noMail adapts an update that queues no mail to UpdateUser's signature.
 func noMail(update func(*domain.User) error) func(*domain.User) ([]ports.OutgoingMail, error) {
 	return func(u *domain.User) ([]ports.OutgoingMail, error) { return nil, update(u) }
+}
+
+func testDeleteUser(t *testing.T, newStore func(t *testing.T) ports.UserStore) {
+	store := newStore(t)
+	u := newTestUser(t, 1, "gone@example.com")
+	if err := store.CreateUser(t.Context(), u); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	if err := store.DeleteUser(t.Context(), u.ID); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	if _, err := store.UserByID(t.Context(), u.ID); !errors.Is(err, domain.ErrUserNotFound) {
+		t.Errorf("deleted account still readable by id: %v", err)
+	}
+	if _, err := store.UserByEmail(t.Context(), u.Email); !errors.Is(err, domain.ErrUserNotFound) {
+		t.Errorf("deleted account still readable by email: %v", err)
+	}
+	if err := store.DeleteUser(t.Context(), u.ID); !errors.Is(err, domain.ErrUserNotFound) {
+		t.Errorf("second DeleteUser = %v, want ErrUserNotFound", err)
+	}
+	if err := store.CreateUser(t.Context(), newTestUser(t, 2, "gone@example.com")); err != nil {
+		t.Errorf("the email cannot sign up again: %v", err)
+	}
 }

@@ -11,7 +11,7 @@ func TestGenerateActivationCode(t *testing.T) {
 	tests := []struct {
 		name   string
 		random []byte
-		want   ActivationCode
+		want   SecretCode
 	}{
 		{"zero", []byte{0, 0, 0, 0}, "000000"},
 		{"small value is zero-padded", []byte{0, 0, 0, 42}, "000042"},
@@ -21,7 +21,7 @@ func TestGenerateActivationCode(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := GenerateActivationCode(bytes.NewReader(tt.random))
+			got, err := GenerateSecretCode(bytes.NewReader(tt.random))
 			if err != nil || got != tt.want {
 				t.Errorf("got %q, %v; want %q", got, err, tt.want)
 			}
@@ -30,7 +30,7 @@ func TestGenerateActivationCode(t *testing.T) {
 }
 
 func TestGenerateActivationCodeFailsOnShortRandom(t *testing.T) {
-	if _, err := GenerateActivationCode(bytes.NewReader([]byte{1, 2})); err == nil {
+	if _, err := GenerateSecretCode(bytes.NewReader([]byte{1, 2})); err == nil {
 		t.Error("no error from an exhausted random source")
 	}
 }
