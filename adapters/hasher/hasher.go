@@ -11,9 +11,11 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 
+	"authapi/domain"
 	"authapi/ports"
 )
 
@@ -71,13 +73,25 @@ func (p Params) Validate() error {
 	return nil
 }
 
+// QueuePerSlot is how many callers may wait per hashing slot. Beyond that a
+// caller is refused at once with ErrBusy: under overload a prompt "try again"
+// serves clients better than a wait that ends in their own timeout.
+const QueuePerSlot = 32
+
+// ErrBusy reports that too many hashes are waiting already. It matches
+// domain.ErrUnavailable, which the API answers with 503 and Retry-After.
+var ErrBusy = fmt.Errorf("hasher: too many passwords waiting to be hashed: %w", domain.ErrUnavailable)
+
 // Hasher hashes and verifies passwords. Each hash holds Params.Memory KiB
 // while it runs, so a semaphore bounds how many run at once: a burst of
-// logins queues instead of multiplying memory use. Safe for concurrent use.
+// logins queues instead of multiplying memory use, and the queue itself is
+// bounded. Safe for concurrent use.
 type Hasher struct {
-	params Params
-	random io.Reader
-	slots  chan struct{}
+	params  Params
+	random  io.Reader
+	slots   chan struct{}
+	waiting atomic.Int64
+	maxWait int64
 }
 
 // New returns a Hasher that makes new hashes with params, draws salts from
@@ -91,7 +105,13 @@ func New(params Params, random io.Reader, concurrency int) *Hasher {
 	if random == nil {
 		panic("hasher: nil random source")
 	}
-	return &Hasher{params: params, random: random, slots: make(chan struct{}, max(concurrency, 1))}
+	concurrency = max(concurrency, 1)
+	return &Hasher{
+		params:  params,
+		random:  random,
+		slots:   make(chan struct{}, concurrency),
+		maxWait: int64(concurrency * QueuePerSlot),
+	}
 }
 
 // Hash returns the PHC string of password under the configured parameters
@@ -143,6 +163,11 @@ func (h *Hasher) acquire(ctx context.Context) error {
 		return nil
 	default:
 	}
+	if h.waiting.Add(1) > h.maxWait {
+		h.waiting.Add(-1)
+		return ErrBusy
+	}
+	defer h.waiting.Add(-1)
 	select {
 	case h.slots <- struct{}{}:
 		return nil

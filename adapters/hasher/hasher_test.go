@@ -10,10 +10,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 
 	"authapi/adapters/hasher"
+	"authapi/domain"
 )
 
 // fast keeps tests quick; the format and logic do not depend on the cost.
@@ -405,5 +407,48 @@ func BenchmarkVerify(b *testing.B) {
 		if ok, err := h.Verify(ctx, "correct horse battery staple", encoded); err != nil || !ok {
 			b.Fatalf("Verify = %v, %v", ok, err)
 		}
+	}
+}
+
+func TestQueueIsBounded(t *testing.T) {
+	encoded := mustHash(t, hasher.New(fast, fixedReader(9), 1), "password")
+	gate := &gateReader{entered: make(chan struct{}), release: make(chan struct{})}
+	h := hasher.New(fast, gate, 1)
+	holder := make(chan error, 1)
+	go func() {
+		_, err := h.Hash(context.Background(), "other password")
+		holder <- err
+	}()
+	<-gate.entered // the only slot is taken
+
+	waitCtx, stopWaiting := context.WithCancel(context.Background())
+	var waiters sync.WaitGroup
+	for range hasher.QueuePerSlot {
+		waiters.Go(func() { _, _ = h.Verify(waitCtx, "password", encoded) })
+	}
+	// A caller with a cancelled context joins the queue only if there is
+	// room, and then leaves at once; once the waiters fill the queue it is
+	// refused as busy instead.
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		if _, err = h.Verify(cancelled, "password", encoded); errors.Is(err, hasher.ErrBusy) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !errors.Is(err, hasher.ErrBusy) || !errors.Is(err, domain.ErrUnavailable) {
+		t.Fatalf("Verify with a full queue = %v, want ErrBusy matching domain.ErrUnavailable", err)
+	}
+
+	stopWaiting()
+	waiters.Wait()
+	close(gate.release)
+	if err := <-holder; err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := h.Verify(context.Background(), "password", encoded); err != nil || !ok {
+		t.Errorf("Verify after the queue drained = %v, %v", ok, err)
 	}
 }
