@@ -1,0 +1,220 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// benchPassword passes the service's password policy (zxcvbn score 2).
+const benchPassword = "Vivid-Harbor-Lantern-7319"
+
+// account is a prepared, active account with a live session. The request
+// bodies are encoded once, so the load generator spends its CPU on sending.
+type account struct {
+	email       string
+	loginBody   []byte
+	refreshBody []byte
+	bearer      string // Authorization header value for /me
+}
+
+// target builds the requests of every workload against one service.
+type target struct {
+	base     string
+	accounts []account
+}
+
+// pick spreads a worker's requests over the accounts.
+func (t *target) pick(w *worker) account {
+	return t.accounts[(w.id+w.n)%len(t.accounts)]
+}
+
+func (t *target) me(ctx context.Context, w *worker) (call, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base+"/me", nil)
+	if err != nil {
+		return call{}, err
+	}
+	req.Header.Set("Authorization", t.pick(w).bearer)
+	return call{req: req, want: http.StatusOK}, nil
+}
+
+func (t *target) healthz(ctx context.Context, _ *worker) (call, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base+"/healthz", nil)
+	return call{req: req, want: http.StatusOK}, err
+}
+
+func (t *target) login(ctx context.Context, w *worker) (call, error) {
+	return t.post(ctx, "/login", t.pick(w).loginBody, http.StatusOK)
+}
+
+func (t *target) refresh(ctx context.Context, w *worker) (call, error) {
+	return t.post(ctx, "/refresh", t.pick(w).refreshBody, http.StatusOK)
+}
+
+// signup returns a request builder that signs up a new address on every
+// call; tag keeps the addresses of different workloads apart.
+func (t *target) signup(tag string) func(context.Context, *worker) (call, error) {
+	return func(ctx context.Context, w *worker) (call, error) {
+		email := fmt.Sprintf("load-%s-%d-%d@example.com", tag, w.id, w.n)
+		return t.post(ctx, "/signup", signupBody(email), http.StatusCreated)
+	}
+}
+
+// The mixed workload's shares, in percent.
+const (
+	mixMe      = 80
+	mixRefresh = 10
+	mixLogin   = 5
+	mixSignup  = 100 - mixMe - mixRefresh - mixLogin
+)
+
+// mixed sends GET /me, refreshes, logins and signups in the mix* shares,
+// drawn independently for every request.
+func (t *target) mixed() func(context.Context, *worker) (call, error) {
+	signup := t.signup("mixed")
+	return func(ctx context.Context, w *worker) (call, error) {
+		switch r := w.rng.IntN(100); {
+		case r < mixMe:
+			return t.me(ctx, w)
+		case r < mixMe+mixRefresh:
+			return t.refresh(ctx, w)
+		case r < mixMe+mixRefresh+mixLogin:
+			return t.login(ctx, w)
+		default:
+			return signup(ctx, w)
+		}
+	}
+}
+
+func (t *target) post(ctx context.Context, path string, body []byte, want int) (call, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+path, bytes.NewReader(body))
+	if err != nil {
+		return call{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return call{req: req, want: want}, nil
+}
+
+func signupBody(email string) []byte {
+	return mustJSON(map[string]string{
+		"email": email, "password": benchPassword, "first_name": "Load", "last_name": "Tester",
+	})
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only maps of strings are encoded here
+	}
+	return b
+}
+
+// exchange sends one request outside any measurement and returns the
+// status and body.
+func exchange(ctx context.Context, client *http.Client, method, url string, body []byte, header http.Header) (int, []byte, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return 0, nil, err
+	}
+	return res.StatusCode, data, nil
+}
+
+// expect sends one request and fails unless it is answered want.
+func expect(ctx context.Context, client *http.Client, what string, want int, method, url string, body []byte, header http.Header) ([]byte, error) {
+	status, data, err := exchange(ctx, client, method, url, body, header)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if status != want {
+		return nil, fmt.Errorf("%s: answered %d, want %d: %s", what, status, want, bytes.TrimSpace(data))
+	}
+	return data, nil
+}
+
+// prepareAccounts signs up n accounts, reads their activation codes from the
+// log mailer's output, activates them and logs each in once.
+func prepareAccounts(ctx context.Context, client *http.Client, svc *service, n int) ([]account, error) {
+	accounts := make([]account, n)
+	for i := range accounts {
+		email := fmt.Sprintf("bench-user-%03d@example.com", i)
+		accounts[i].email = email
+		if _, err := expect(ctx, client, "prepare: sign up "+email, http.StatusCreated,
+			http.MethodPost, svc.base+"/signup", signupBody(email), nil); err != nil {
+			return nil, err
+		}
+	}
+
+	// The outbox delivers the activation emails in the background.
+	var codes map[string]string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var err error
+		codes, err = svc.mailedCodes()
+		if err != nil {
+			return nil, err
+		}
+		missing := 0
+		for _, a := range accounts {
+			if codes[a.email] == "" {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("prepare: %d of %d activation emails not in the service log after 30s", missing, n)
+		}
+		if err := pause(ctx, 20*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
+
+	for i := range accounts {
+		a := &accounts[i]
+		verify := mustJSON(map[string]string{"email": a.email, "activation_code": codes[a.email]})
+		if _, err := expect(ctx, client, "prepare: activate "+a.email, http.StatusOK,
+			http.MethodPost, svc.base+"/verify", verify, nil); err != nil {
+			return nil, err
+		}
+		a.loginBody = mustJSON(map[string]string{"email": a.email, "password": benchPassword})
+		data, err := expect(ctx, client, "prepare: log in "+a.email, http.StatusOK,
+			http.MethodPost, svc.base+"/login", a.loginBody, nil)
+		if err != nil {
+			return nil, err
+		}
+		var tokens struct {
+			Access  string `json:"access_token"`
+			Refresh string `json:"refresh_token"`
+		}
+		if err := json.Unmarshal(data, &tokens); err != nil || tokens.Access == "" || tokens.Refresh == "" {
+			return nil, fmt.Errorf("prepare: log in %s: no tokens in the answer", a.email)
+		}
+		a.bearer = "Bearer " + tokens.Access
+		a.refreshBody = mustJSON(map[string]string{"refresh_token": tokens.Refresh})
+	}
+	return accounts, nil
+}
