@@ -103,6 +103,10 @@ type SessionStore interface {
 	// CreateSession stores a new session.
 	CreateSession(ctx context.Context, s domain.Session) error
 
+	// Session returns the session with the given id, or
+	// domain.ErrSessionNotFound. It reads without taking the write lock.
+	Session(ctx context.Context, id string) (domain.Session, error)
+
 	// UpdateSession loads the session with the given id inside one write
 	// transaction and passes it to update; if update returns nil the changed
 	// session is saved and returned, otherwise nothing is saved and update's

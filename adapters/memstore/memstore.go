@@ -248,6 +248,17 @@ func (s *Store) CreateSession(_ context.Context, sess domain.Session) error {
 	return nil
 }
 
+// Session returns a session.
+func (s *Store) Session(_ context.Context, id string) (domain.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sess, ok := s.sessions[id]
+	if !ok {
+		return domain.Session{}, domain.ErrSessionNotFound
+	}
+	return sess, nil
+}
+
 // UpdateSession changes a session under the lock.
 func (s *Store) UpdateSession(_ context.Context, id string, update func(*domain.Session) error) (domain.Session, error) {
 	s.mu.Lock()

@@ -31,6 +31,15 @@ func (s *Store) CreateSession(ctx context.Context, sess domain.Session) error {
 	return translate(ctx, "create session", err)
 }
 
+// Session reads a session from the reader pool.
+func (s *Store) Session(ctx context.Context, id string) (domain.Session, error) {
+	row, err := s.reads.GetSession(ctx, id)
+	if err != nil {
+		return domain.Session{}, translateSession(ctx, "get session", err)
+	}
+	return sessionFromRow(row), nil
+}
+
 // UpdateSession loads, changes and saves a session in one write transaction.
 func (s *Store) UpdateSession(ctx context.Context, id string, update func(*domain.Session) error) (domain.Session, error) {
 	var (

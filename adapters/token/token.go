@@ -87,6 +87,7 @@ type Tokens struct {
 	refreshTTL time.Duration
 	random     io.Reader
 	jwks       []byte
+	verified   *verifiedCache // access tokens only
 }
 
 // New checks cfg and prepares the key set and its published JWKS.
@@ -143,6 +144,7 @@ func New(cfg Config) (*Tokens, error) {
 		refreshTTL: cfg.RefreshTTL,
 		random:     cfg.Random,
 		jwks:       jwks,
+		verified:   newVerifiedCache(),
 	}, nil
 }
 
@@ -249,6 +251,11 @@ func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (dom
 		// check, one token would have countless accepted spellings.
 		return domain.Claims{}, invalid("malformed token")
 	}
+	if kind == domain.AccessToken {
+		if claims, ok := t.verified.get(token, now); ok {
+			return claims, nil
+		}
+	}
 
 	parser := jwt.NewParser(
 		// Pinning the algorithm defeats "alg": "none" and the HS256
@@ -261,9 +268,14 @@ func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (dom
 		jwt.WithTimeFunc(func() time.Time { return now }),
 		jwt.WithStrictDecoding(),
 	)
-	var rc jwtClaims
+	var (
+		rc  jwtClaims
+		key verifier
+	)
 	_, err := parser.ParseWithClaims(token, &rc, func(tok *jwt.Token) (any, error) {
-		return t.verificationKey(tok.Header, typ, now)
+		v, err := t.verificationKey(tok.Header, typ, now)
+		key = v
+		return v.key, err
 	})
 	if err != nil {
 		return domain.Claims{}, invalid(reason(err))
@@ -278,41 +290,49 @@ func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (dom
 	case rc.IssuedAt == nil:
 		return domain.Claims{}, invalid("missing issue time")
 	}
-	return domain.Claims{
+	claims := domain.Claims{
 		Kind:      kind,
 		UserID:    rc.Subject,
 		SessionID: rc.SessionID,
 		ID:        rc.ID,
 		IssuedAt:  rc.IssuedAt.UTC(),
 		ExpiresAt: rc.ExpiresAt.UTC(),
-	}, nil
+	}
+	if kind == domain.AccessToken {
+		validUntil := claims.ExpiresAt
+		if !key.retiresAt.IsZero() && key.retiresAt.Before(validUntil) {
+			validUntil = key.retiresAt
+		}
+		t.verified.put(token, claims, validUntil)
+	}
+	return claims, nil
 }
 
 // verificationKey picks the key for a token from its (not yet authenticated)
 // header. The type check runs here, before the signature, so a token of the
 // wrong kind costs no ECDSA verification. A retired key is refused even if
 // the token claims a later expiry than the key lifetime allows.
-func (t *Tokens) verificationKey(header map[string]any, wantTyp string, now time.Time) (any, error) {
+func (t *Tokens) verificationKey(header map[string]any, wantTyp string, now time.Time) (verifier, error) {
 	if typ, _ := header["typ"].(string); typ != wantTyp {
-		return nil, errWrongType
+		return verifier{}, errWrongType
 	}
 	// RFC 7515 requires rejecting critical extensions one does not
 	// implement, and this service implements none.
 	if _, ok := header["crit"]; ok {
-		return nil, errCritical
+		return verifier{}, errCritical
 	}
 	kid, _ := header["kid"].(string)
 	if kid == "" {
-		return nil, errNoKeyID
+		return verifier{}, errNoKeyID
 	}
 	v, ok := t.verifiers[kid]
 	if !ok {
-		return nil, errUnknownKey
+		return verifier{}, errUnknownKey
 	}
 	if !v.retiresAt.IsZero() && !now.Before(v.retiresAt) {
-		return nil, errRetiredKey
+		return verifier{}, errRetiredKey
 	}
-	return v.key, nil
+	return v, nil
 }
 
 func (t *Tokens) profile(kind domain.TokenKind) (typ string, ttl time.Duration, ok bool) {

@@ -57,6 +57,26 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (ports.Token
 		return ports.TokenPair{}, domain.ErrInvalidToken
 	}
 
+	// Without rotation, a refresh of a live session changes nothing but its
+	// last use, which is recorded at most once a minute: most refreshes are
+	// then a read, not a synced write queued behind every other writer.
+	if !s.cfg.RotateRefreshTokens {
+		sess, err := s.sessions.Session(ctx, claims.SessionID)
+		switch {
+		case errors.Is(err, domain.ErrSessionNotFound):
+			return ports.TokenPair{}, domain.ErrInvalidToken
+		case err != nil:
+			return ports.TokenPair{}, fmt.Errorf("read session: %w", err)
+		case sess.UserID != claims.UserID || !sess.Live(now) || sess.RefreshTokenID != claims.ID:
+			// Reuse is impossible without rotation, so any mismatch is
+			// simply an invalid token; the update below would say the same.
+			return ports.TokenPair{}, domain.ErrInvalidToken
+		case now.Sub(sess.LastUsedAt) < lastUsedResolution:
+			access, _, err := s.issue(ports.TokenSpec{Kind: domain.AccessToken, UserID: sess.UserID, SessionID: sess.ID}, now)
+			return ports.TokenPair{Access: access}, err
+		}
+	}
+
 	var (
 		pair     ports.TokenPair
 		rejected error
@@ -98,6 +118,9 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (ports.Token
 	}
 	return pair, nil
 }
+
+// lastUsedResolution is how precisely a session's last use is kept.
+const lastUsedResolution = time.Minute
 
 // refreshPair issues an access token for sess and a refresh token with id
 // refreshID, or a fresh id (rotating the session) when refreshID is empty.

@@ -169,3 +169,33 @@ func TestRefreshRejectsATokenForAnotherUsersSession(t *testing.T) {
 		t.Errorf("refresh = %v, want ErrInvalidToken", err)
 	}
 }
+
+func TestRefreshRecordsLastUseAtMostOnceAMinute(t *testing.T) {
+	f := newFixture(t)
+	f.activeUser(t)
+	pair := f.login(t)
+	claims, _ := f.tokens.Verify(pair.Refresh.Token, domain.RefreshToken, start)
+	lastUsed := func() time.Time {
+		sess, err := f.users.Session(context.Background(), claims.SessionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sess.LastUsedAt
+	}
+	for _, step := range []struct {
+		advance time.Duration
+		want    time.Time
+	}{
+		{30 * time.Second, start},                       // too soon to record
+		{31 * time.Second, start.Add(61 * time.Second)}, // a minute has passed
+		{10 * time.Second, start.Add(61 * time.Second)},
+	} {
+		f.clock.advance(step.advance)
+		if _, err := f.svc.Refresh(context.Background(), pair.Refresh.Token); err != nil {
+			t.Fatal(err)
+		}
+		if got := lastUsed(); !got.Equal(step.want) {
+			t.Errorf("at %v: last used %v, want %v", f.clock.Now().Sub(start), got.Sub(start), step.want.Sub(start))
+		}
+	}
+}

@@ -70,7 +70,11 @@ func testSessionRoundTrip(t *testing.T, newStore func(t *testing.T) SessionUserS
 	if err != nil || len(live) != 1 {
 		t.Fatalf("SessionsOfUser = %v, %v", live, err)
 	}
-	for _, sess := range []domain.Session{got, live[0]} {
+	read, err := s.Session(t.Context(), "s1")
+	if err != nil {
+		t.Fatalf("Session: %v", err)
+	}
+	for _, sess := range []domain.Session{got, live[0], read} {
 		if fmt.Sprint(sess) != fmt.Sprint(want) {
 			t.Errorf("stored %+v\nwant   %+v", sess, want)
 		}
@@ -82,6 +86,9 @@ func testSessionUnknown(t *testing.T, newStore func(t *testing.T) SessionUserSto
 	_, err := s.UpdateSession(t.Context(), "nope", func(*domain.Session) error { return nil })
 	if !errors.Is(err, domain.ErrSessionNotFound) {
 		t.Errorf("UpdateSession = %v, want ErrSessionNotFound", err)
+	}
+	if _, err := s.Session(t.Context(), "nope"); !errors.Is(err, domain.ErrSessionNotFound) {
+		t.Errorf("Session = %v, want ErrSessionNotFound", err)
 	}
 }
 
