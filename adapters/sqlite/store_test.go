@@ -132,7 +132,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	activatedAt := u.CreatedAt.Add(time.Minute)
-	want, err := store.UpdateUser(t.Context(), u.Email, noMail(func(u *domain.User) error {
+	want, err := store.UpdateUser(t.Context(), u.Email, porttest.NoMail(func(u *domain.User) error {
 		return u.Activate("123456", activatedAt)
 	}))
 	if err != nil {
@@ -344,7 +344,7 @@ func TestUpdateUserRefusesIdentityChange(t *testing.T) {
 			if err := store.CreateUser(t.Context(), u); err != nil {
 				t.Fatalf("CreateUser: %v", err)
 			}
-			_, err := store.UpdateUser(t.Context(), u.Email, noMail(func(u *domain.User) error {
+			_, err := store.UpdateUser(t.Context(), u.Email, porttest.NoMail(func(u *domain.User) error {
 				tt.change(u)
 				u.FirstName = "Changed"
 				return nil
@@ -466,7 +466,7 @@ func writeWhileLocked(t *testing.T, db *DB, path string) error {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	var writeErr error
-	_, err := store.UpdateUser(t.Context(), u.Email, noMail(func(*domain.User) error {
+	_, err := store.UpdateUser(t.Context(), u.Email, porttest.NoMail(func(*domain.User) error {
 		_, writeErr = other.ExecContext(t.Context(), "CREATE TABLE intruder (x INTEGER)")
 		return nil
 	}))
@@ -540,9 +540,4 @@ func testUser(t *testing.T, email string) domain.User {
 		t.Fatalf("NewID: %v", err)
 	}
 	return domain.NewUser(id, reg, "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA", "123456", now, 15*time.Minute)
-}
-
-// noMail adapts an update that queues no mail to UpdateUser's signature.
-func noMail(update func(*domain.User) error) func(*domain.User) ([]ports.OutgoingMail, error) {
-	return func(u *domain.User) ([]ports.OutgoingMail, error) { return nil, update(u) }
 }

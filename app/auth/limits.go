@@ -110,6 +110,22 @@ func (s *Service) recordLoginFailure(ctx context.Context, email domain.Email, cl
 	}
 }
 
+// checkPassword verifies user's password and keeps the runs of login
+// failures: a wrong password extends them and answers
+// domain.ErrInvalidCredentials, the right one ends them.
+func (s *Service) checkPassword(ctx context.Context, user domain.User, password string, client domain.Client, now time.Time) error {
+	ok, err := s.hasher.Verify(ctx, password, user.PasswordHash)
+	if err != nil {
+		return fmt.Errorf("verify password: %w", err)
+	}
+	if !ok {
+		s.recordLoginFailure(ctx, user.Email, client, now)
+		return domain.ErrInvalidCredentials
+	}
+	s.resetLoginFailures(ctx, user.Email, client)
+	return nil
+}
+
 // resetAccountFailures ends the account-wide run of failures, which lifts a
 // lock; runs of single clients fade on their own.
 func (s *Service) resetAccountFailures(ctx context.Context, email domain.Email) {

@@ -209,15 +209,9 @@ func (s *Service) confirmPassword(ctx context.Context, userID, password string, 
 	if err := s.checkLoginAllowed(ctx, user.Email, client, now); err != nil {
 		return domain.User{}, err
 	}
-	ok, err := s.hasher.Verify(ctx, password, user.PasswordHash)
-	if err != nil {
-		return domain.User{}, fmt.Errorf("verify password: %w", err)
+	if err := s.checkPassword(ctx, user, password, client, now); err != nil {
+		return domain.User{}, err
 	}
-	if !ok {
-		s.recordLoginFailure(ctx, user.Email, client, now)
-		return domain.User{}, domain.ErrInvalidCredentials
-	}
-	s.resetLoginFailures(ctx, user.Email, client)
 	return user, nil
 }
 

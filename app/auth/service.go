@@ -263,15 +263,9 @@ func (s *Service) Login(ctx context.Context, email, password string, client doma
 	if err != nil {
 		return ports.TokenPair{}, fmt.Errorf("look up user: %w", err)
 	}
-	ok, err := s.hasher.Verify(ctx, password, user.PasswordHash)
-	if err != nil {
-		return ports.TokenPair{}, fmt.Errorf("verify password: %w", err)
+	if err := s.checkPassword(ctx, user, password, client, now); err != nil {
+		return ports.TokenPair{}, err
 	}
-	if !ok {
-		s.recordLoginFailure(ctx, normalized, client, now)
-		return ports.TokenPair{}, domain.ErrInvalidCredentials
-	}
-	s.resetLoginFailures(ctx, normalized, client)
 	if err := user.CheckCanLogin(); err != nil {
 		return ports.TokenPair{}, err
 	}

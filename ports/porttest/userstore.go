@@ -167,7 +167,7 @@ func testUpdateSaves(t *testing.T, newStore func(t *testing.T) ports.UserStore) 
 			}
 			want := withUpdate(t, orig, tt.update)
 
-			got, err := store.UpdateUser(t.Context(), orig.Email, noMail(tt.update))
+			got, err := store.UpdateUser(t.Context(), orig.Email, NoMail(tt.update))
 			if err != nil {
 				t.Fatalf("UpdateUser: %v", err)
 			}
@@ -217,7 +217,7 @@ func testUpdateError(t *testing.T, newStore func(t *testing.T) ports.UserStore) 
 			if err := store.CreateUser(t.Context(), orig); err != nil {
 				t.Fatalf("CreateUser: %v", err)
 			}
-			got, err := store.UpdateUser(t.Context(), orig.Email, noMail(tt.update))
+			got, err := store.UpdateUser(t.Context(), orig.Email, NoMail(tt.update))
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("UpdateUser error = %v, want %v", err, tt.wantErr)
 			}
@@ -239,7 +239,7 @@ func testUpdateUnknown(t *testing.T, newStore func(t *testing.T) ports.UserStore
 		t.Fatalf("CreateUser: %v", err)
 	}
 	called := false
-	_, err := store.UpdateUser(t.Context(), "nobody@example.com", noMail(func(*domain.User) error {
+	_, err := store.UpdateUser(t.Context(), "nobody@example.com", NoMail(func(*domain.User) error {
 		called = true
 		return nil
 	}))
@@ -266,7 +266,7 @@ func testUpdateIdentity(t *testing.T, newStore func(t *testing.T) ports.UserStor
 			if err := store.CreateUser(t.Context(), original); err != nil {
 				t.Fatalf("CreateUser: %v", err)
 			}
-			_, err := store.UpdateUser(t.Context(), original.Email, noMail(func(u *domain.User) error {
+			_, err := store.UpdateUser(t.Context(), original.Email, NoMail(func(u *domain.User) error {
 				tt.change(u)
 				return nil
 			}))
@@ -309,7 +309,7 @@ func testCopies(t *testing.T, newStore func(t *testing.T) ports.UserStore) {
 			return got
 		}},
 		{name: "UpdateUser result", obtain: func(t *testing.T, s ports.UserStore, u domain.User) domain.User {
-			got, err := s.UpdateUser(t.Context(), u.Email, noMail(func(*domain.User) error { return nil }))
+			got, err := s.UpdateUser(t.Context(), u.Email, NoMail(func(*domain.User) error { return nil }))
 			if err != nil {
 				t.Fatalf("UpdateUser: %v", err)
 			}
@@ -317,7 +317,7 @@ func testCopies(t *testing.T, newStore func(t *testing.T) ports.UserStore) {
 		}},
 		{name: "user given to update", obtain: func(t *testing.T, s ports.UserStore, u domain.User) domain.User {
 			var kept *domain.User
-			if _, err := s.UpdateUser(t.Context(), u.Email, noMail(func(p *domain.User) error { kept = p; return nil })); err != nil {
+			if _, err := s.UpdateUser(t.Context(), u.Email, NoMail(func(p *domain.User) error { kept = p; return nil })); err != nil {
 				t.Fatalf("UpdateUser: %v", err)
 			}
 			return *kept
@@ -358,7 +358,7 @@ func testConcurrentUpdates(t *testing.T, newStore func(t *testing.T) ports.UserS
 	var wg sync.WaitGroup
 	for i := range workers {
 		wg.Go(func() {
-			_, errs[i] = store.UpdateUser(t.Context(), u.Email, noMail(func(u *domain.User) error {
+			_, errs[i] = store.UpdateUser(t.Context(), u.Email, NoMail(func(u *domain.User) error {
 				u.Activation.Attempts++
 				return nil
 			}))
@@ -499,8 +499,8 @@ func assertUser(t *testing.T, what string, got, want domain.User) {
 	}
 }
 
-// noMail adapts an update that queues no mail to UpdateUser's signature.
-func noMail(update func(*domain.User) error) func(*domain.User) ([]ports.OutgoingMail, error) {
+// NoMail adapts an update that queues no mail to UpdateUser's signature.
+func NoMail(update func(*domain.User) error) func(*domain.User) ([]ports.OutgoingMail, error) {
 	return func(u *domain.User) ([]ports.OutgoingMail, error) { return nil, update(u) }
 }
 
