@@ -32,12 +32,16 @@ func (r *countingRandom) Read(p []byte) (int, error) {
 
 // fakeHasher "hashes" by prefixing and records how often it did work.
 type fakeHasher struct {
+	// delay is how long each hash takes, so that tests can overlap them.
+	delay time.Duration
+
 	mu       sync.Mutex
 	hashes   int
 	verifies int
 }
 
 func (h *fakeHasher) Hash(_ context.Context, password string) (string, error) {
+	time.Sleep(h.delay)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.hashes++

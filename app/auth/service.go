@@ -85,6 +85,9 @@ type Service struct {
 	dummyMu   sync.Mutex
 	dummyHash string
 
+	// signups lets one signup per email address run at a time.
+	signups keyLocks
+
 	// sleep waits; tests replace it to move a manual clock instead.
 	sleep func(ctx context.Context, d time.Duration)
 }
@@ -140,8 +143,16 @@ func (s *Service) Signup(ctx context.Context, req ports.SignupRequest, client do
 	if err := s.passwords.Check(reg.Password, passwordContext(reg)); err != nil {
 		return domain.User{}, err
 	}
-	// A cheap read spares the hashing work for a duplicate; the unique index
-	// still decides races between concurrent signups.
+	// Signups of one address take turns, so a burst of them (a double-clicked
+	// form, a retrying client) costs one password hash rather than one each
+	// and cannot fill the hashing queue that other users' logins wait in.
+	// The cheap read below then answers every later one. The unique index
+	// still decides between processes sharing the database.
+	unlock, err := s.signups.lock(ctx, string(reg.Email))
+	if err != nil {
+		return domain.User{}, fmt.Errorf("wait for another signup of this email: %w", err)
+	}
+	defer unlock()
 	if _, err := s.users.UserByEmail(ctx, reg.Email); err == nil {
 		return domain.User{}, domain.ErrEmailTaken
 	} else if !errors.Is(err, domain.ErrUserNotFound) {

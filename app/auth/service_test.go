@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,6 +186,33 @@ func TestSignupRejections(t *testing.T) {
 				t.Errorf("rejected signup did hashing work")
 			}
 		})
+	}
+}
+
+// TestConcurrentSignupsOfOneEmail checks that a burst of signups of one
+// address costs one password hash: the rest wait their turn and are refused.
+func TestConcurrentSignupsOfOneEmail(t *testing.T) {
+	f := newFixture(t)
+	f.svc.cfg.Limits = Limits{Login: domain.DefaultLoginPolicy()}
+	f.hasher.delay = 20 * time.Millisecond
+	const racers = 20
+	errs := make([]error, racers)
+	var wg sync.WaitGroup
+	for i := range racers {
+		wg.Go(func() { _, errs[i] = f.svc.Signup(context.Background(), astro, laptop) })
+	}
+	wg.Wait()
+	created := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			created++
+		case !errors.Is(err, domain.ErrEmailTaken):
+			t.Errorf("signup %d: %v, want success or ErrEmailTaken", i, err)
+		}
+	}
+	if created != 1 || f.hasher.hashes != 1 {
+		t.Errorf("%d accounts created with %d password hashes, want 1 and 1", created, f.hasher.hashes)
 	}
 }
 
