@@ -141,7 +141,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	svc, err := wire(cfg, log, db, runtimeDeps{
+	svc, err := wire(ctx, cfg, log, db, runtimeDeps{
 		mailer:     mail,
 		clock:      systemClock{},
 		random:     rand.Reader,
@@ -186,12 +186,15 @@ type service struct {
 }
 
 // wire builds the adapters and connects them to the use cases.
-func wire(cfg Config, log *slog.Logger, db *sqlite.DB, d runtimeDeps) (service, error) {
+func wire(ctx context.Context, cfg Config, log *slog.Logger, db *sqlite.DB, d runtimeDeps) (service, error) {
 	tokens, err := newTokens(cfg, log, d.random, d.clock)
 	if err != nil {
 		return service{}, err
 	}
-	store := sqlite.NewStore(db)
+	store, err := sqlite.NewStore(ctx, db)
+	if err != nil {
+		return service{}, err
+	}
 	limits := ratelimit.NewMemory()
 	dispatcher, err := outbox.New(store, d.mailer, d.clock, d.random, log, d.outbox)
 	if err != nil {

@@ -162,7 +162,7 @@ func newTestAPIWith(t *testing.T, settings map[string]string) *testAPI {
 	if err := api.db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	svc, err := wire(cfg, log, api.db, runtimeDeps{
+	svc, err := wire(context.Background(), cfg, log, api.db, runtimeDeps{
 		mailer: api.mailer, clock: api.clock, random: rand.Reader, hashParams: cheapHash, outbox: cfg.Outbox,
 	})
 	if err != nil {

@@ -57,7 +57,7 @@ func (api *testAPI) rewired(t *testing.T, params hasher.Params) *testAPI {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(api.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc, err := wire(cfg, log, api.db, runtimeDeps{
+	svc, err := wire(context.Background(), cfg, log, api.db, runtimeDeps{
 		mailer: api.mailer, clock: api.clock, random: rand.Reader, hashParams: params, outbox: cfg.Outbox,
 	})
 	if err != nil {
@@ -68,7 +68,11 @@ func (api *testAPI) rewired(t *testing.T, params hasher.Params) *testAPI {
 
 func storedHash(t *testing.T, db *sqlite.DB) string {
 	t.Helper()
-	user, err := sqlite.NewStore(db).UserByEmail(context.Background(), email)
+	store, err := sqlite.NewStore(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	user, err := store.UserByEmail(context.Background(), email)
 	if err != nil {
 		t.Fatal(err)
 	}

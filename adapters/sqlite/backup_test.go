@@ -20,7 +20,7 @@ import (
 func TestBackupWhileWriting(t *testing.T) {
 	dir := t.TempDir()
 	db := openTestDB(t, filepath.Join(dir, "auth.db"))
-	store := NewStore(db)
+	store := testStore(t, db)
 	newUser := backupUsers(t)
 	const before = 20
 	for i := range before {
@@ -113,7 +113,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	restored := openTestDB(t, target)
 	for i := range before {
 		u := newUser("before", i)
-		if _, err := NewStore(restored).UserByEmail(t.Context(), u.Email); err != nil {
+		if _, err := testStore(t, restored).UserByEmail(t.Context(), u.Email); err != nil {
 			t.Errorf("UserByEmail(%s) in the copy: %v", u.Email, err)
 		}
 	}

@@ -37,7 +37,7 @@ func benchStore(b *testing.B) *Store {
 	if err := db.Migrate(b.Context()); err != nil {
 		b.Fatalf("Migrate: %v", err)
 	}
-	return NewStore(db)
+	return testStore(b, db)
 }
 
 // benchUser returns a new inactive account for email, as signup builds it.

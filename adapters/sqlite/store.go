@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"time"
 
 	"authapi/db/sqlcgen"
@@ -26,9 +27,18 @@ type Store struct {
 	writes *sqlcgen.Queries
 }
 
-// NewStore returns a store on db, which must have been migrated.
-func NewStore(db *DB) *Store {
-	return &Store{db: db, reads: sqlcgen.New(db.reader), writes: sqlcgen.New(db.writer)}
+// NewStore returns a store on db, which must have been migrated. It prepares
+// the read queries once, up front: SQLite would otherwise parse and plan the
+// SQL on every call, which costs more than the lookup by key itself. Writes
+// wait for the disk far longer than they spend parsing, and go through the
+// writer pool that watches for write failures, so they are not prepared. The
+// statements live as long as db.
+func NewStore(ctx context.Context, db *DB) (*Store, error) {
+	reads, err := sqlcgen.Prepare(ctx, db.reader)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: prepare queries: %w", err)
+	}
+	return &Store{db: db, reads: reads, writes: sqlcgen.New(db.writer)}, nil
 }
 
 // CreateUser stores u and queues mail in one transaction, or returns

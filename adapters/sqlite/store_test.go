@@ -26,19 +26,19 @@ import (
 
 func TestStoreContract(t *testing.T) {
 	porttest.TestUserStore(t, func(t *testing.T) ports.UserStore {
-		return NewStore(openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
+		return testStore(t, openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
 	})
 }
 
 func TestSessionStoreContract(t *testing.T) {
 	porttest.TestSessionStore(t, func(t *testing.T) porttest.SessionUserStore {
-		return NewStore(openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
+		return testStore(t, openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
 	})
 }
 
 func TestOutboxContract(t *testing.T) {
 	porttest.TestOutbox(t, func(t *testing.T) porttest.MailStore {
-		return NewStore(openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
+		return testStore(t, openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
 	})
 }
 
@@ -46,7 +46,7 @@ func TestOutboxContract(t *testing.T) {
 // a message's body leaves the database once the message is settled.
 func TestSettledMailForgetsItsBody(t *testing.T) {
 	db := openTestDB(t, filepath.Join(t.TempDir(), "auth.db"))
-	store := NewStore(db)
+	store := testStore(t, db)
 	now := time.UnixMilli(1_700_000_000_000).UTC()
 	mail := func(id, slot string) ports.OutgoingMail {
 		return ports.OutgoingMail{Message: ports.Message{ID: id, To: "a@example.com", Subject: "s", Text: "code 482913", HTML: "<b>482913</b>"}, Slot: slot, QueuedAt: now}
@@ -92,7 +92,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	u := testUser(t, "keep@example.com")
 
 	first := openTestDB(t, path)
-	if err := NewStore(first).CreateUser(t.Context(), u); err != nil {
+	if err := testStore(t, first).CreateUser(t.Context(), u); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	if err := first.Close(); err != nil {
@@ -127,7 +127,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "auth.db")
 	u := testUser(t, "durable@example.com")
 	db := openTestDB(t, path)
-	store := NewStore(db)
+	store := testStore(t, db)
 	if err := store.CreateUser(t.Context(), u); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
@@ -142,7 +142,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 		t.Fatalf("Close: %v", err)
 	}
 
-	got, err := NewStore(openTestDB(t, path)).UserByID(t.Context(), u.ID)
+	got, err := testStore(t, openTestDB(t, path)).UserByID(t.Context(), u.ID)
 	if err != nil {
 		t.Fatalf("UserByID after reopening: %v", err)
 	}
@@ -156,7 +156,7 @@ func TestDataSurvivesReopen(t *testing.T) {
 }
 
 func TestTimesRoundTripAtMillisecondsInUTC(t *testing.T) {
-	store := NewStore(openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
+	store := testStore(t, openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
 	tokyo := time.FixedZone("UTC+9", 9*60*60)
 	created := time.Date(2025, time.July, 1, 9, 30, 0, 123_456_789, tokyo)
 	u := testUser(t, "clock@example.com")
@@ -204,7 +204,7 @@ func TestOpenAwkwardPaths(t *testing.T) {
 			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 				t.Fatal(err)
 			}
-			store := NewStore(openTestDB(t, path))
+			store := testStore(t, openTestDB(t, path))
 			u := testUser(t, "path@example.com")
 			if err := store.CreateUser(t.Context(), u); err != nil {
 				t.Fatalf("CreateUser: %v", err)
@@ -316,7 +316,7 @@ func TestCheckConstraintsRejectBadRows(t *testing.T) {
 }
 
 func TestStoreReportsBadRowAsInternal(t *testing.T) {
-	store := NewStore(openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
+	store := testStore(t, openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
 	u := testUser(t, "fine@example.com")
 	u.Email = "Not-Normalized@Example.com"
 	err := store.CreateUser(t.Context(), u)
@@ -339,7 +339,7 @@ func TestUpdateUserRefusesIdentityChange(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store := NewStore(openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
+			store := testStore(t, openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
 			u := testUser(t, "fixed@example.com")
 			if err := store.CreateUser(t.Context(), u); err != nil {
 				t.Fatalf("CreateUser: %v", err)
@@ -364,7 +364,7 @@ func TestUpdateUserRefusesIdentityChange(t *testing.T) {
 }
 
 func TestCanceledContext(t *testing.T) {
-	store := NewStore(openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
+	store := testStore(t, openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	u := testUser(t, "late@example.com")
@@ -461,7 +461,7 @@ func writeWhileLocked(t *testing.T, db *DB, path string) error {
 	t.Helper()
 	other := openRaw(t, path, "busy_timeout(0)")
 	u := testUser(t, "locker@example.com")
-	store := NewStore(db)
+	store := testStore(t, db)
 	if err := store.CreateUser(t.Context(), u); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
@@ -510,6 +510,16 @@ func assertNoDriverType(t *testing.T, err error) {
 
 // openTestDB opens and migrates the database at path, closing it when the
 // test ends.
+// testStore returns a store on db, prepared for db's lifetime.
+func testStore(t testing.TB, db *DB) *Store {
+	t.Helper()
+	store, err := NewStore(t.Context(), db)
+	if err != nil {
+		t.Fatalf("NewStore: %v", err)
+	}
+	return store
+}
+
 func openTestDB(t *testing.T, path string) *DB {
 	t.Helper()
 	db, err := Open(t.Context(), path, testLogger(t))

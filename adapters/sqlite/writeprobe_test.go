@@ -38,7 +38,7 @@ func TestPingReportsFailingWrites(t *testing.T) {
 			t.Run(w.name+"/"+f.name, func(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "auth.db")
 				db := openTestDB(t, path)
-				store := NewStore(db)
+				store := testStore(t, db)
 				if err := store.CreateUser(t.Context(), backupUsers(t)("probe", 0), backupMail("probe", 0)); err != nil {
 					t.Fatalf("CreateUser: %v", err)
 				}
@@ -76,7 +76,7 @@ func TestPingReportsFailingWrites(t *testing.T) {
 func TestPingWritesNothingWhileHealthy(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "auth.db")
 	db := openTestDB(t, path)
-	if err := NewStore(db).CreateUser(t.Context(), testUser(t, "a@example.com")); err != nil {
+	if err := testStore(t, db).CreateUser(t.Context(), testUser(t, "a@example.com")); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	before := walSize(t, path)

@@ -7,6 +7,7 @@ package sqlcgen
 import (
 	"context"
 	"database/sql"
+	"fmt"
 )
 
 type DBTX interface {
@@ -20,12 +21,248 @@ func New(db DBTX) *Queries {
 	return &Queries{db: db}
 }
 
+func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
+	q := Queries{db: db}
+	var err error
+	if q.countUsersStmt, err = db.PrepareContext(ctx, countUsers); err != nil {
+		return nil, fmt.Errorf("error preparing query CountUsers: %w", err)
+	}
+	if q.createSessionStmt, err = db.PrepareContext(ctx, createSession); err != nil {
+		return nil, fmt.Errorf("error preparing query CreateSession: %w", err)
+	}
+	if q.createUserStmt, err = db.PrepareContext(ctx, createUser); err != nil {
+		return nil, fmt.Errorf("error preparing query CreateUser: %w", err)
+	}
+	if q.deleteUserStmt, err = db.PrepareContext(ctx, deleteUser); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteUser: %w", err)
+	}
+	if q.dueMailStmt, err = db.PrepareContext(ctx, dueMail); err != nil {
+		return nil, fmt.Errorf("error preparing query DueMail: %w", err)
+	}
+	if q.getSessionStmt, err = db.PrepareContext(ctx, getSession); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSession: %w", err)
+	}
+	if q.getUserByEmailStmt, err = db.PrepareContext(ctx, getUserByEmail); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByEmail: %w", err)
+	}
+	if q.getUserByIDStmt, err = db.PrepareContext(ctx, getUserByID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetUserByID: %w", err)
+	}
+	if q.liveSessionsOfUserStmt, err = db.PrepareContext(ctx, liveSessionsOfUser); err != nil {
+		return nil, fmt.Errorf("error preparing query LiveSessionsOfUser: %w", err)
+	}
+	if q.mailStatsStmt, err = db.PrepareContext(ctx, mailStats); err != nil {
+		return nil, fmt.Errorf("error preparing query MailStats: %w", err)
+	}
+	if q.markMailDeadStmt, err = db.PrepareContext(ctx, markMailDead); err != nil {
+		return nil, fmt.Errorf("error preparing query MarkMailDead: %w", err)
+	}
+	if q.markMailSentStmt, err = db.PrepareContext(ctx, markMailSent); err != nil {
+		return nil, fmt.Errorf("error preparing query MarkMailSent: %w", err)
+	}
+	if q.pruneMailStmt, err = db.PrepareContext(ctx, pruneMail); err != nil {
+		return nil, fmt.Errorf("error preparing query PruneMail: %w", err)
+	}
+	if q.queueMailStmt, err = db.PrepareContext(ctx, queueMail); err != nil {
+		return nil, fmt.Errorf("error preparing query QueueMail: %w", err)
+	}
+	if q.retryMailStmt, err = db.PrepareContext(ctx, retryMail); err != nil {
+		return nil, fmt.Errorf("error preparing query RetryMail: %w", err)
+	}
+	if q.revokeSessionsStmt, err = db.PrepareContext(ctx, revokeSessions); err != nil {
+		return nil, fmt.Errorf("error preparing query RevokeSessions: %w", err)
+	}
+	if q.supersedeMailStmt, err = db.PrepareContext(ctx, supersedeMail); err != nil {
+		return nil, fmt.Errorf("error preparing query SupersedeMail: %w", err)
+	}
+	if q.updateSessionStmt, err = db.PrepareContext(ctx, updateSession); err != nil {
+		return nil, fmt.Errorf("error preparing query UpdateSession: %w", err)
+	}
+	if q.updateUserStmt, err = db.PrepareContext(ctx, updateUser); err != nil {
+		return nil, fmt.Errorf("error preparing query UpdateUser: %w", err)
+	}
+	return &q, nil
+}
+
+func (q *Queries) Close() error {
+	var err error
+	if q.countUsersStmt != nil {
+		if cerr := q.countUsersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countUsersStmt: %w", cerr)
+		}
+	}
+	if q.createSessionStmt != nil {
+		if cerr := q.createSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing createSessionStmt: %w", cerr)
+		}
+	}
+	if q.createUserStmt != nil {
+		if cerr := q.createUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing createUserStmt: %w", cerr)
+		}
+	}
+	if q.deleteUserStmt != nil {
+		if cerr := q.deleteUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteUserStmt: %w", cerr)
+		}
+	}
+	if q.dueMailStmt != nil {
+		if cerr := q.dueMailStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing dueMailStmt: %w", cerr)
+		}
+	}
+	if q.getSessionStmt != nil {
+		if cerr := q.getSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSessionStmt: %w", cerr)
+		}
+	}
+	if q.getUserByEmailStmt != nil {
+		if cerr := q.getUserByEmailStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByEmailStmt: %w", cerr)
+		}
+	}
+	if q.getUserByIDStmt != nil {
+		if cerr := q.getUserByIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getUserByIDStmt: %w", cerr)
+		}
+	}
+	if q.liveSessionsOfUserStmt != nil {
+		if cerr := q.liveSessionsOfUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing liveSessionsOfUserStmt: %w", cerr)
+		}
+	}
+	if q.mailStatsStmt != nil {
+		if cerr := q.mailStatsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing mailStatsStmt: %w", cerr)
+		}
+	}
+	if q.markMailDeadStmt != nil {
+		if cerr := q.markMailDeadStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing markMailDeadStmt: %w", cerr)
+		}
+	}
+	if q.markMailSentStmt != nil {
+		if cerr := q.markMailSentStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing markMailSentStmt: %w", cerr)
+		}
+	}
+	if q.pruneMailStmt != nil {
+		if cerr := q.pruneMailStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pruneMailStmt: %w", cerr)
+		}
+	}
+	if q.queueMailStmt != nil {
+		if cerr := q.queueMailStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing queueMailStmt: %w", cerr)
+		}
+	}
+	if q.retryMailStmt != nil {
+		if cerr := q.retryMailStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing retryMailStmt: %w", cerr)
+		}
+	}
+	if q.revokeSessionsStmt != nil {
+		if cerr := q.revokeSessionsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing revokeSessionsStmt: %w", cerr)
+		}
+	}
+	if q.supersedeMailStmt != nil {
+		if cerr := q.supersedeMailStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing supersedeMailStmt: %w", cerr)
+		}
+	}
+	if q.updateSessionStmt != nil {
+		if cerr := q.updateSessionStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing updateSessionStmt: %w", cerr)
+		}
+	}
+	if q.updateUserStmt != nil {
+		if cerr := q.updateUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing updateUserStmt: %w", cerr)
+		}
+	}
+	return err
+}
+
+func (q *Queries) exec(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (sql.Result, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).ExecContext(ctx, args...)
+	case stmt != nil:
+		return stmt.ExecContext(ctx, args...)
+	default:
+		return q.db.ExecContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) query(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) (*sql.Rows, error) {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryContext(ctx, args...)
+	default:
+		return q.db.QueryContext(ctx, query, args...)
+	}
+}
+
+func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, args ...interface{}) *sql.Row {
+	switch {
+	case stmt != nil && q.tx != nil:
+		return q.tx.StmtContext(ctx, stmt).QueryRowContext(ctx, args...)
+	case stmt != nil:
+		return stmt.QueryRowContext(ctx, args...)
+	default:
+		return q.db.QueryRowContext(ctx, query, args...)
+	}
+}
+
 type Queries struct {
-	db DBTX
+	db                     DBTX
+	tx                     *sql.Tx
+	countUsersStmt         *sql.Stmt
+	createSessionStmt      *sql.Stmt
+	createUserStmt         *sql.Stmt
+	deleteUserStmt         *sql.Stmt
+	dueMailStmt            *sql.Stmt
+	getSessionStmt         *sql.Stmt
+	getUserByEmailStmt     *sql.Stmt
+	getUserByIDStmt        *sql.Stmt
+	liveSessionsOfUserStmt *sql.Stmt
+	mailStatsStmt          *sql.Stmt
+	markMailDeadStmt       *sql.Stmt
+	markMailSentStmt       *sql.Stmt
+	pruneMailStmt          *sql.Stmt
+	queueMailStmt          *sql.Stmt
+	retryMailStmt          *sql.Stmt
+	revokeSessionsStmt     *sql.Stmt
+	supersedeMailStmt      *sql.Stmt
+	updateSessionStmt      *sql.Stmt
+	updateUserStmt         *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db: tx,
+		db:                     tx,
+		tx:                     tx,
+		countUsersStmt:         q.countUsersStmt,
+		createSessionStmt:      q.createSessionStmt,
+		createUserStmt:         q.createUserStmt,
+		deleteUserStmt:         q.deleteUserStmt,
+		dueMailStmt:            q.dueMailStmt,
+		getSessionStmt:         q.getSessionStmt,
+		getUserByEmailStmt:     q.getUserByEmailStmt,
+		getUserByIDStmt:        q.getUserByIDStmt,
+		liveSessionsOfUserStmt: q.liveSessionsOfUserStmt,
+		mailStatsStmt:          q.mailStatsStmt,
+		markMailDeadStmt:       q.markMailDeadStmt,
+		markMailSentStmt:       q.markMailSentStmt,
+		pruneMailStmt:          q.pruneMailStmt,
+		queueMailStmt:          q.queueMailStmt,
+		retryMailStmt:          q.retryMailStmt,
+		revokeSessionsStmt:     q.revokeSessionsStmt,
+		supersedeMailStmt:      q.supersedeMailStmt,
+		updateSessionStmt:      q.updateSessionStmt,
+		updateUserStmt:         q.updateUserStmt,
 	}
 }

@@ -37,7 +37,7 @@ type DueMailRow struct {
 }
 
 func (q *Queries) DueMail(ctx context.Context, arg DueMailParams) ([]DueMailRow, error) {
-	rows, err := q.db.QueryContext(ctx, dueMail, arg.Now, arg.MaxMessages)
+	rows, err := q.query(ctx, q.dueMailStmt, dueMail, arg.Now, arg.MaxMessages)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ type MailStatsRow struct {
 }
 
 func (q *Queries) MailStats(ctx context.Context) ([]MailStatsRow, error) {
-	rows, err := q.db.QueryContext(ctx, mailStats)
+	rows, err := q.query(ctx, q.mailStatsStmt, mailStats)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ type MarkMailDeadParams struct {
 }
 
 func (q *Queries) MarkMailDead(ctx context.Context, arg MarkMailDeadParams) error {
-	_, err := q.db.ExecContext(ctx, markMailDead,
+	_, err := q.exec(ctx, q.markMailDeadStmt, markMailDead,
 		arg.Attempts,
 		arg.Reason,
 		arg.Now,
@@ -141,7 +141,7 @@ type MarkMailSentParams struct {
 }
 
 func (q *Queries) MarkMailSent(ctx context.Context, arg MarkMailSentParams) error {
-	_, err := q.db.ExecContext(ctx, markMailSent, arg.Now, arg.ID)
+	_, err := q.exec(ctx, q.markMailSentStmt, markMailSent, arg.Now, arg.ID)
 	return err
 }
 
@@ -151,7 +151,7 @@ WHERE state <> 'pending' AND queued_at < ?1
 `
 
 func (q *Queries) PruneMail(ctx context.Context, before int64) (int64, error) {
-	result, err := q.db.ExecContext(ctx, pruneMail, before)
+	result, err := q.exec(ctx, q.pruneMailStmt, pruneMail, before)
 	if err != nil {
 		return 0, err
 	}
@@ -181,7 +181,7 @@ type QueueMailParams struct {
 }
 
 func (q *Queries) QueueMail(ctx context.Context, arg QueueMailParams) error {
-	_, err := q.db.ExecContext(ctx, queueMail,
+	_, err := q.exec(ctx, q.queueMailStmt, queueMail,
 		arg.ID,
 		arg.Recipient,
 		arg.Subject,
@@ -209,7 +209,7 @@ type RetryMailParams struct {
 }
 
 func (q *Queries) RetryMail(ctx context.Context, arg RetryMailParams) error {
-	_, err := q.db.ExecContext(ctx, retryMail,
+	_, err := q.exec(ctx, q.retryMailStmt, retryMail,
 		arg.Attempts,
 		arg.NextAttemptAt,
 		arg.LastError,
@@ -231,6 +231,6 @@ type SupersedeMailParams struct {
 
 // Settles the unsent messages of a slot before a newer one is queued.
 func (q *Queries) SupersedeMail(ctx context.Context, arg SupersedeMailParams) error {
-	_, err := q.db.ExecContext(ctx, supersedeMail, arg.Now, arg.Slot)
+	_, err := q.exec(ctx, q.supersedeMailStmt, supersedeMail, arg.Now, arg.Slot)
 	return err
 }

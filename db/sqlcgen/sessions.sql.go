@@ -36,7 +36,7 @@ type CreateSessionParams struct {
 }
 
 func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) error {
-	_, err := q.db.ExecContext(ctx, createSession,
+	_, err := q.exec(ctx, q.createSessionStmt, createSession,
 		arg.ID,
 		arg.UserID,
 		arg.CreatedAt,
@@ -60,7 +60,7 @@ WHERE id = ?1
 `
 
 func (q *Queries) GetSession(ctx context.Context, id string) (Session, error) {
-	row := q.db.QueryRowContext(ctx, getSession, id)
+	row := q.queryRow(ctx, q.getSessionStmt, getSession, id)
 	var i Session
 	err := row.Scan(
 		&i.ID,
@@ -92,7 +92,7 @@ type LiveSessionsOfUserParams struct {
 }
 
 func (q *Queries) LiveSessionsOfUser(ctx context.Context, arg LiveSessionsOfUserParams) ([]Session, error) {
-	rows, err := q.db.QueryContext(ctx, liveSessionsOfUser, arg.UserID, arg.Now)
+	rows, err := q.query(ctx, q.liveSessionsOfUserStmt, liveSessionsOfUser, arg.UserID, arg.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ type RevokeSessionsParams struct {
 }
 
 func (q *Queries) RevokeSessions(ctx context.Context, arg RevokeSessionsParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, revokeSessions, arg.Now, arg.UserID, arg.ExceptID)
+	result, err := q.exec(ctx, q.revokeSessionsStmt, revokeSessions, arg.Now, arg.UserID, arg.ExceptID)
 	if err != nil {
 		return 0, err
 	}
@@ -168,7 +168,7 @@ type UpdateSessionParams struct {
 
 // Saves the mutable columns of a session.
 func (q *Queries) UpdateSession(ctx context.Context, arg UpdateSessionParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, updateSession,
+	result, err := q.exec(ctx, q.updateSessionStmt, updateSession,
 		arg.LastUsedAt,
 		arg.RevokedAt,
 		arg.RefreshTokenID,

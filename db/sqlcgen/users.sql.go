@@ -15,7 +15,7 @@ SELECT count(*) FROM users
 `
 
 func (q *Queries) CountUsers(ctx context.Context) (int64, error) {
-	row := q.db.QueryRowContext(ctx, countUsers)
+	row := q.queryRow(ctx, q.countUsersStmt, countUsers)
 	var count int64
 	err := row.Scan(&count)
 	return count, err
@@ -60,7 +60,7 @@ type CreateUserParams struct {
 // CreateUser and UpdateUser take their parameters in the same order, so the
 // store converts an account into parameters in one place for both.
 func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) error {
-	_, err := q.db.ExecContext(ctx, createUser,
+	_, err := q.exec(ctx, q.createUserStmt, createUser,
 		arg.Email,
 		arg.FirstName,
 		arg.LastName,
@@ -85,7 +85,7 @@ DELETE FROM users WHERE id = ?1
 `
 
 func (q *Queries) DeleteUser(ctx context.Context, id string) (int64, error) {
-	result, err := q.db.ExecContext(ctx, deleteUser, id)
+	result, err := q.exec(ctx, q.deleteUserStmt, deleteUser, id)
 	if err != nil {
 		return 0, err
 	}
@@ -102,7 +102,7 @@ WHERE email = ?1
 `
 
 func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error) {
-	row := q.db.QueryRowContext(ctx, getUserByEmail, email)
+	row := q.queryRow(ctx, q.getUserByEmailStmt, getUserByEmail, email)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -134,7 +134,7 @@ WHERE id = ?1
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id string) (User, error) {
-	row := q.db.QueryRowContext(ctx, getUserByID, id)
+	row := q.queryRow(ctx, q.getUserByIDStmt, getUserByID, id)
 	var i User
 	err := row.Scan(
 		&i.ID,
@@ -195,7 +195,7 @@ type UpdateUserParams struct {
 
 // Saves every column of the account with the given id.
 func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (int64, error) {
-	result, err := q.db.ExecContext(ctx, updateUser,
+	result, err := q.exec(ctx, q.updateUserStmt, updateUser,
 		arg.Email,
 		arg.FirstName,
 		arg.LastName,
