@@ -3,12 +3,12 @@ package httpapi
 import (
 	_ "embed"
 	"net/http"
-	"sync"
 
-	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gin-gonic/gin"
 	swaggerfiles "github.com/swaggo/files/v2"
 )
+
+//go:generate go run ./internal/openapijson
 
 // OpenAPIDocument is the API's contract: the source the docs are served
 // from and that the contract tests hold every response to.
@@ -16,15 +16,11 @@ import (
 //go:embed openapi.yaml
 var OpenAPIDocument []byte
 
-// openAPIJSON converts the document once, on first request, so start-up does
-// not pay for it.
-var openAPIJSON = sync.OnceValues(func() ([]byte, error) {
-	doc, err := openapi3.NewLoader().LoadFromData(OpenAPIDocument)
-	if err != nil {
-		return nil, err
-	}
-	return doc.MarshalJSON()
-})
+// openAPIJSON is OpenAPIDocument in JSON, generated from it (see the
+// go:generate line above), so that no YAML parser runs in the service.
+//
+//go:embed openapi.json
+var openAPIJSON []byte
 
 func (h *handlers) openapiYAML(c *gin.Context) {
 	c.Header("Cache-Control", "no-cache")
@@ -32,13 +28,8 @@ func (h *handlers) openapiYAML(c *gin.Context) {
 }
 
 func (h *handlers) openapiJSON(c *gin.Context) {
-	body, err := openAPIJSON()
-	if err != nil {
-		writeError(c, err)
-		return
-	}
 	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, "application/json", body)
+	c.Data(http.StatusOK, "application/json", openAPIJSON)
 }
 
 // The Swagger UI page and its initializer are ours; the UI's own assets come
