@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"time"
 
 	"authapi/adapters/hasher"
@@ -77,6 +78,9 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	case "backup":
 		err = backup(ctx, cfg, backupPath, log)
 	default:
+		mem := tuneMemory(getenv, hasher.DefaultParams(), runtime.GOMAXPROCS(0))
+		log.Info("garbage collector tuned", "gc_percent", mem.gcPercent, "from_gogc", mem.fromGOGC,
+			"memory_limit_mib", mem.limit>>20, "from_gomemlimit", mem.fromGOMEMLIMIT)
 		err = serve(ctx, cfg, log)
 	}
 	if err != nil {
@@ -151,6 +155,11 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+
+	// Start-up leaves garbage behind (the password dictionaries are built
+	// from lists, the migrations parsed); hand its pages back to the system
+	// now rather than whenever the background scavenger gets to them.
+	debug.FreeOSMemory()
 
 	// The dispatcher outlives the HTTP server by a little: it stops only
 	// after the last request has been answered, so that mail queued by
