@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -163,5 +167,41 @@ func TestHarnessError(t *testing.T) {
 				t.Errorf("harnessError() = %v, want error %v", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestDriveHonoursRetryAfter checks that a polite worker, refused with
+// Retry-After, waits before its next request, and that an impolite one does
+// not.
+func TestDriveHonoursRetryAfter(t *testing.T) {
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	client := newClient(1)
+	defer client.CloseIdleConnections()
+	next := func(ctx context.Context, _ *worker) (call, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+		return call{req: req, want: http.StatusOK}, err
+	}
+	for _, polite := range []bool{true, false} {
+		requests.Store(0)
+		res, err := drive(t.Context(), client, loadSpec{concurrency: 1, duration: 300 * time.Millisecond, honourRetryAfter: polite, next: next})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := requests.Load()
+		switch {
+		case polite && n != 1:
+			t.Errorf("a polite client sent %d requests in 300 ms when told to wait 1 s, want 1", n)
+		case !polite && n < 2:
+			t.Errorf("an impolite client sent %d requests in 300 ms, want more than 1", n)
+		}
+		if res.errs["503"] != int(n) {
+			t.Errorf("polite=%v: errors %v, want every one of the %d answers counted as 503", polite, res.errs, n)
+		}
 	}
 }

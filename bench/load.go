@@ -48,7 +48,10 @@ type loadSpec struct {
 	// pace, when set, is the least time from one request of a worker to its
 	// next, for light probes that must not add load of their own.
 	pace time.Duration
-	next func(ctx context.Context, w *worker) (call, error)
+	// honourRetryAfter makes a worker that is refused with a Retry-After
+	// header wait that long before its next request, as a polite client does.
+	honourRetryAfter bool
+	next             func(ctx context.Context, w *worker) (call, error)
 }
 
 // loadResult is what a load measured.
@@ -141,7 +144,7 @@ func (w *worker) loop(ctx context.Context, client *http.Client, spec loadSpec, d
 			w.fail = fmt.Errorf("build a request: %w", err)
 			return
 		}
-		status, err := roundTrip(client, c.req)
+		status, retryAfter, err := roundTrip(client, c.req)
 		end := time.Now()
 		if err != nil && ctx.Err() != nil {
 			return // interrupted: not a measurement
@@ -163,21 +166,32 @@ func (w *worker) loop(ctx context.Context, client *http.Client, spec loadSpec, d
 				return
 			}
 		}
+		if spec.honourRetryAfter && retryAfter > 0 {
+			if err := pauseUntil(ctx, end.Add(retryAfter), deadline); err != nil {
+				return
+			}
+		}
 	}
 }
 
 // roundTrip sends req and reads the whole answer, so the connection can be
-// reused.
-func roundTrip(client *http.Client, req *http.Request) (int, error) {
+// reused. It returns the status and, for a 429 or 503, the wait that the
+// Retry-After header asks for (in seconds; zero if absent or unreadable).
+func roundTrip(client *http.Client, req *http.Request) (status int, retryAfter time.Duration, err error) {
 	res, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer res.Body.Close()
 	if _, err := io.Copy(io.Discard, res.Body); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return res.StatusCode, nil
+	if res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable {
+		if secs, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && secs > 0 {
+			retryAfter = time.Duration(secs) * time.Second
+		}
+	}
+	return res.StatusCode, retryAfter, nil
 }
 
 // pauseUntil waits until t, or the deadline if that is sooner, or ctx's end.

@@ -71,6 +71,9 @@ type options struct {
 	users       int           // prepared accounts
 	workloads   []string
 	brief       bool
+	// ignoreRetryAfter makes the overload's clients retry a refused login
+	// at once rather than wait as told: the worst case.
+	ignoreRetryAfter bool
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -81,6 +84,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long each workload runs")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "concurrent clients per workload")
 	fs.IntVar(&o.overload, "overload", 256, "concurrent logins in the overload scenario")
+	fs.BoolVar(&o.ignoreRetryAfter, "ignore-retry-after", false, "in the overload scenario, retry a refused login at once instead of waiting as Retry-After says")
 	fs.IntVar(&o.users, "users", 16, "accounts prepared for the /me, login and refresh workloads")
 	fs.StringVar(&workloads, "workloads", strings.Join(allWorkloads(), ","), "comma-separated workloads to run: "+strings.Join(allWorkloads(), ", "))
 	fs.BoolVar(&o.brief, "brief", false, "a short run for CI: 2s per workload, 8 clients, 32 overload logins, 8 accounts (explicit flags still win)")

@@ -128,9 +128,12 @@ func (rep *report) write(w io.Writer) {
 	fmt.Fprintf(w, "- req/s counts successful answers received within the window; p50 and p99 cover every answer. "+
 		"Peak RSS is the largest VmRSS sampled every %v during the workload; VmHWM is the peak since start.\n", rssInterval)
 	if rep.overload != nil {
-		fmt.Fprintf(w, "- Overload: %d clients log in as fast as they can, retrying a refused login at once (no back-off, "+
-			"Retry-After ignored: the worst case), while %d probes each time GET /healthz and GET /me, one request per %v.\n",
-			o.overload, probeClients, probePace)
+		retry := "waiting as its Retry-After header says before retrying a refused login, as a polite client does"
+		if o.ignoreRetryAfter {
+			retry = "retrying a refused login at once (no back-off, Retry-After ignored: the worst case)"
+		}
+		fmt.Fprintf(w, "- Overload: %d clients log in as fast as they can, %s, while %d probes each time GET /healthz and GET /me, one request per %v.\n",
+			o.overload, retry, probeClients, probePace)
 	}
 	fmt.Fprintf(w, "- Ready %s after the process started (fresh database, so migrations and key generation included); "+
 		"idle RSS %.1f MiB one second later.\n\n", ms(rep.readyIn), float64(rep.idleRSS)/mib)

@@ -128,7 +128,9 @@ func (b *bench) overload(ctx context.Context, rep *report, t *target) error {
 		errLogin, errHealth, errMe error
 	)
 	wg.Go(func() {
-		logins, errLogin = drive(ctx, loginClient, loadSpec{concurrency: b.opts.overload, duration: b.opts.duration, next: t.login})
+		logins, errLogin = drive(ctx, loginClient, loadSpec{
+			concurrency: b.opts.overload, duration: b.opts.duration, honourRetryAfter: !b.opts.ignoreRetryAfter, next: t.login,
+		})
 	})
 	wg.Go(func() {
 		health, errHealth = drive(ctx, probeClient, loadSpec{concurrency: probeClients, duration: b.opts.duration, pace: probePace, next: t.healthz})
