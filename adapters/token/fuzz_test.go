@@ -67,8 +67,8 @@ func fuzzSign(tb testing.TB, method jwt.SigningMethod, key any, header map[strin
 //
 // ECDSA signatures are randomized and every fuzzing process runs the setup,
 // so an issued token is known by its signed part (header and claims, made
-// deterministic with a fixed id and time): the fuzzer cannot sign, so a
-// token that verifies must carry the signed part of an issued one, and a
+// deterministic with a fixed id and time): the fuzzer cannot sign or MAC, so
+// a token that verifies must carry the signed part of an issued one, and a
 // signature in canonical encoding.
 func FuzzVerify(f *testing.F) {
 	key := fuzzKey(f)
@@ -113,6 +113,7 @@ func FuzzVerify(f *testing.F) {
 		return out
 	}
 	access := map[string]any{"typ": "at+jwt", "kid": tokens.KeyID()}
+	refresh := map[string]any{"typ": "refresh+jwt", "kid": tokens.KeyID()}
 	header := func(k string, v any) map[string]any {
 		out := map[string]any{"typ": "at+jwt", "kid": tokens.KeyID()}
 		out[k] = v
@@ -138,6 +139,8 @@ func FuzzVerify(f *testing.F) {
 		fuzzSign(f, jwt.SigningMethodES256, key, header("crit", []string{"exp"}), claims),
 		fuzzSign(f, jwt.SigningMethodES256, other, access, claims),
 		fuzzSign(f, jwt.SigningMethodHS256, pub, header("alg", "HS256"), claims),
+		fuzzSign(f, jwt.SigningMethodHS256, pub, refresh, claims),
+		fuzzSign(f, jwt.SigningMethodES256, key, refresh, claims),
 		fuzzSign(f, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, access, claims),
 		"", ".", "..", "...", "a.b.c", "e30.e30.", "e30.e30.e30",
 		strings.Repeat("A", token.MaxTokenBytes+1),
@@ -152,7 +155,7 @@ func FuzzVerify(f *testing.F) {
 			if err == nil {
 				signed, signature, _ := cutLast(s, ".")
 				want, ok := issued[signed]
-				if !ok || want.Kind != kind || !canonicalSignature(signature) {
+				if !ok || want.Kind != kind || !canonicalSignature(signature, kind) {
 					t.Fatalf("Verify(%q, %v) accepted a token that was not issued as that kind: %+v", s, kind, got)
 				}
 				if got != want {
@@ -183,8 +186,13 @@ func cutLast(s, sep string) (before, after string, found bool) {
 }
 
 // canonicalSignature reports whether sig is the one unpadded base64url
-// encoding of a 64-byte ES256 signature.
-func canonicalSignature(sig string) bool {
+// encoding of a signature of kind: 64 bytes of ES256 for an access token,
+// 32 bytes of HS256 for a refresh token.
+func canonicalSignature(sig string, kind domain.TokenKind) bool {
+	size := 64
+	if kind == domain.RefreshToken {
+		size = 32
+	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(sig)
-	return err == nil && len(raw) == 64 && base64.RawURLEncoding.EncodeToString(raw) == sig
+	return err == nil && len(raw) == size && base64.RawURLEncoding.EncodeToString(raw) == sig
 }

@@ -1,11 +1,15 @@
 package token_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -139,11 +143,12 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 		kind    domain.TokenKind
 		at      time.Time
 		ttl     time.Duration
+		wantAlg string
 		wantTyp string
 	}{
-		{"access", domain.AccessToken, now, accessTTL, "at+jwt"},
-		{"refresh", domain.RefreshToken, now, refreshTTL, "refresh+jwt"},
-		{"sub-second issue time is truncated", domain.AccessToken, now.Add(700 * time.Millisecond), accessTTL, "at+jwt"},
+		{"access", domain.AccessToken, now, accessTTL, "ES256", "at+jwt"},
+		{"refresh", domain.RefreshToken, now, refreshTTL, "HS256", "refresh+jwt"},
+		{"sub-second issue time is truncated", domain.AccessToken, now.Add(700 * time.Millisecond), accessTTL, "ES256", "at+jwt"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -168,8 +173,8 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 			assertClaims(t, got, want)
 
 			header := segment(t, tok, 0)
-			if header["alg"] != "ES256" || header["typ"] != tt.wantTyp || header["kid"] != tokens.KeyID() {
-				t.Errorf("header = %v, want alg ES256, typ %s, kid %s", header, tt.wantTyp, tokens.KeyID())
+			if header["alg"] != tt.wantAlg || header["typ"] != tt.wantTyp || header["kid"] != tokens.KeyID() {
+				t.Errorf("header = %v, want alg %s, typ %s, kid %s", header, tt.wantAlg, tt.wantTyp, tokens.KeyID())
 			}
 			payload := segment(t, tok, 1)
 			if payload["iss"] != issuer || payload["sub"] != "user-123" || payload["jti"] != issued.ID || payload["sid"] != "session-9" {
@@ -230,6 +235,52 @@ func TestVerifyLifetimeBoundaries(t *testing.T) {
 	}
 }
 
+// macKeyOf derives key's refresh-token MAC key the way the adapter is
+// documented to: HKDF-SHA256 of the private scalar, no salt, the v1 info.
+// TestRefreshMACKeyDerivation pins the adapter to the same derivation.
+func macKeyOf(t *testing.T, key *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	secret, err := key.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac, err := hkdf.Key(sha256.New, secret, nil, "authapi refresh token HS256 key v1", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mac
+}
+
+// TestRefreshMACKeyDerivation checks, with a known answer computed by an
+// independent HKDF implementation, that refresh tokens are MACed under
+// HKDF-SHA256(private scalar, info "authapi refresh token HS256 key v1").
+// The derivation must never change silently: every refresh token in use
+// would stop working.
+func TestRefreshMACKeyDerivation(t *testing.T) {
+	// The P-256 private key of RFC 6979, appendix A.2.5.
+	scalar, _ := hex.DecodeString("c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721")
+	key, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), scalar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := hex.DecodeString("3c6b5acf469349db56f5e8651dd84f76c0c8043824e55c8953d9a9754728043e")
+	if got := macKeyOf(t, key); !bytes.Equal(got, want) {
+		t.Fatalf("test helper derives %x, want %x", got, want)
+	}
+
+	tokens := newTokens(t, key)
+	header := map[string]any{"kid": tokens.KeyID(), "typ": "refresh+jwt"}
+	forged := forge(t, jwt.SigningMethodHS256, want, header, goodClaims())
+	if _, err := tokens.Verify(forged, domain.RefreshToken, now); err != nil {
+		t.Fatalf("a refresh token MACed with the known-answer key is refused: %v", err)
+	}
+	issued, _ := issue(t, tokens, domain.RefreshToken, now)
+	if _, err := jwt.Parse(issued, func(*jwt.Token) (any, error) { return want, nil },
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithTimeFunc(func() time.Time { return now })); err != nil {
+		t.Errorf("an issued refresh token does not check out under the known-answer key: %v", err)
+	}
+}
+
 func TestVerifyRejects(t *testing.T) {
 	key := newKey(t, elliptic.P256())
 	tokens := newTokens(t, key)
@@ -269,6 +320,8 @@ func TestVerifyRejects(t *testing.T) {
 	refreshParts := strings.Split(refresh, ".")
 	accessHeaderSegment := base64.RawURLEncoding.EncodeToString(
 		[]byte(`{"alg":"ES256","kid":"` + kid + `","typ":"at+jwt"}`))
+	refreshHeader := map[string]any{"kid": kid, "typ": "refresh+jwt"}
+	otherMAC := macKeyOf(t, newKey(t, elliptic.P256()))
 
 	tests := []struct {
 		name       string
@@ -276,8 +329,18 @@ func TestVerifyRejects(t *testing.T) {
 		kind       domain.TokenKind
 		wantReason string
 	}{
-		{"access token used as refresh token", access, domain.RefreshToken, "wrong token type"},
-		{"refresh token used as access token", refresh, domain.AccessToken, "wrong token type"},
+		{"access token used as refresh token", access, domain.RefreshToken, "invalid signature or algorithm"},
+		{"refresh token used as access token", refresh, domain.AccessToken, "invalid signature or algorithm"},
+		{"refresh token signed with ES256", forge(t, jwt.SigningMethodES256, key, refreshHeader, goodClaims()),
+			domain.RefreshToken, "invalid signature or algorithm"},
+		{"refresh token MACed with the public key", forge(t, jwt.SigningMethodHS256, publicDER, refreshHeader, goodClaims()),
+			domain.RefreshToken, "invalid signature"},
+		{"refresh token MACed under another key's derived key", forge(t, jwt.SigningMethodHS256, otherMAC, refreshHeader, goodClaims()),
+			domain.RefreshToken, "invalid signature"},
+		{"access token MACed with our refresh key", forge(t, jwt.SigningMethodHS256, macKeyOf(t, key), accessHeader, goodClaims()),
+			domain.AccessToken, "invalid signature or algorithm"},
+		{"refresh-keyed MAC typed as an access token", forge(t, jwt.SigningMethodHS256, macKeyOf(t, key), accessHeader, goodClaims()),
+			domain.RefreshToken, "wrong token type"},
 		{"refresh token relabelled as access token", accessHeaderSegment + "." + refreshParts[1] + "." + refreshParts[2],
 			domain.AccessToken, "invalid signature"},
 		{"signed by another key under our kid",
