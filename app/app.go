@@ -78,9 +78,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	case "backup":
 		err = backup(ctx, cfg, backupPath, log)
 	default:
-		mem := tuneMemory(getenv, hasher.DefaultParams(), runtime.GOMAXPROCS(0))
-		log.Info("garbage collector tuned", "gc_percent", mem.gcPercent, "from_gogc", mem.fromGOGC,
-			"memory_limit_mib", mem.limit>>20, "from_gomemlimit", mem.fromGOMEMLIMIT)
+		limit, fromEnv := limitMemory(getenv, hasher.DefaultParams(), runtime.GOMAXPROCS(0))
+		log.Info("memory limit", "mib", limit>>20, "from_gomemlimit", fromEnv)
 		err = serve(ctx, cfg, log)
 	}
 	if err != nil {

@@ -7,63 +7,35 @@ import (
 	"authapi/adapters/hasher"
 )
 
-func TestTuneMemory(t *testing.T) {
-	// The settings are the process's; put back what the test found.
-	before := debug.SetGCPercent(-1)
-	debug.SetGCPercent(before)
-	limitBefore := debug.SetMemoryLimit(-1)
-	t.Cleanup(func() {
-		debug.SetGCPercent(before)
-		debug.SetMemoryLimit(limitBefore)
-	})
+func TestLimitMemory(t *testing.T) {
+	// The limit is the process's; put back what the test found.
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
 
-	params := hasher.DefaultParams() // 19 MiB per hash
 	const slots = 2
-	wantLimit := int64(48<<20 + 2*2*19<<20)
-
+	params := hasher.DefaultParams() // 19 MiB per hash
 	tests := []struct {
-		name string
-		env  map[string]string
-		want memorySettings
+		name        string
+		env         map[string]string
+		wantLimit   int64
+		wantFromEnv bool
 	}{
-		{
-			name: "defaults",
-			want: memorySettings{gcPercent: 50, limit: wantLimit},
-		},
-		{
-			name: "the operator's GOGC stands",
-			env:  map[string]string{"GOGC": "200"},
-			want: memorySettings{gcPercent: 200, limit: wantLimit, fromGOGC: true},
-		},
-		{
-			name: "the operator's GOMEMLIMIT stands",
-			env:  map[string]string{"GOMEMLIMIT": "1GiB"},
-			want: memorySettings{gcPercent: 50, limit: 1 << 30, fromGOMEMLIMIT: true},
-		},
+		{"sized from the hashing slots", nil, 34<<20 + 2*2*19<<20, false},
+		{"the operator's GOMEMLIMIT stands", map[string]string{"GOMEMLIMIT": "1GiB"}, 1 << 30, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			// The runtime reads GOGC and GOMEMLIMIT at start; stand in for
-			// it by applying what the environment says.
-			debug.SetGCPercent(100)
+			// The runtime reads GOMEMLIMIT at start; stand in for it.
 			debug.SetMemoryLimit(1 << 62)
-			if tt.env["GOGC"] != "" {
-				debug.SetGCPercent(200)
-			}
 			if tt.env["GOMEMLIMIT"] != "" {
 				debug.SetMemoryLimit(1 << 30)
 			}
-			got := tuneMemory(func(k string) string { return tt.env[k] }, params, slots)
-			if got != tt.want {
-				t.Errorf("tuneMemory = %+v, want %+v", got, tt.want)
+			limit, fromEnv := limitMemory(func(k string) string { return tt.env[k] }, params, slots)
+			if limit != tt.wantLimit || fromEnv != tt.wantFromEnv {
+				t.Errorf("limitMemory = %d, %v; want %d, %v", limit, fromEnv, tt.wantLimit, tt.wantFromEnv)
 			}
-			if p := debug.SetGCPercent(-1); p != tt.want.gcPercent {
-				t.Errorf("GC percent in force = %d, want %d", p, tt.want.gcPercent)
-			} else {
-				debug.SetGCPercent(p)
-			}
-			if l := debug.SetMemoryLimit(-1); l != tt.want.limit {
-				t.Errorf("memory limit in force = %d, want %d", l, tt.want.limit)
+			if inForce := debug.SetMemoryLimit(-1); inForce != tt.wantLimit {
+				t.Errorf("limit in force = %d, want %d", inForce, tt.wantLimit)
 			}
 		})
 	}
