@@ -39,12 +39,15 @@ func decodeJSON(c *gin.Context, dst any) bool {
 			writeProblem(c, codeMalformedBody, "the body must contain a single JSON object", nil)
 			return false
 		}
-		var exact []byte
-		if exact, err = json.Marshal(exactMembers(members, dst)); err == nil {
-			err = json.Unmarshal(exact, dst)
-		}
+		field, err := setExactMembers(members, dst)
 		if err == nil {
 			return true
+		}
+		var typeError *json.UnmarshalTypeError
+		if errors.As(err, &typeError) {
+			writeProblem(c, domain.CodeValidationFailed, domain.ErrValidation.Message,
+				[]FieldProblem{{Field: field, Message: "must be a " + typeError.Type.String()}})
+			return false
 		}
 	}
 	var (
@@ -56,9 +59,6 @@ func decodeJSON(c *gin.Context, dst any) bool {
 		writeProblem(c, codeBodyTooLarge, "the body must be at most 1 MiB", nil)
 	case errors.Is(err, io.EOF):
 		writeProblem(c, codeMalformedBody, "a JSON object body is required", nil)
-	case errors.As(err, &typeError) && typeError.Field != "":
-		writeProblem(c, domain.CodeValidationFailed, domain.ErrValidation.Message,
-			[]FieldProblem{{Field: typeError.Field, Message: "must be a " + typeError.Type.String()}})
 	case errors.As(err, &typeError):
 		writeProblem(c, codeMalformedBody, "the body must be a JSON object", nil)
 	default:
@@ -67,19 +67,24 @@ func decodeJSON(c *gin.Context, dst any) bool {
 	return false
 }
 
-// exactMembers keeps the members named exactly as a JSON field of the struct
-// that dst points to. encoding/json matches names case-insensitively, so
-// {"EMAIL": ...} would otherwise fill the email field, although the API
-// documents "email" and ignores unknown members, and a proxy reading the body
-// would see a different request than this service.
-func exactMembers(members map[string]json.RawMessage, dst any) map[string]json.RawMessage {
-	kept := map[string]json.RawMessage{}
-	t := reflect.TypeOf(dst).Elem()
+// setExactMembers fills each field of the struct that dst points to from the
+// member named exactly as its json tag, and on failure names the member.
+// encoding/json matches names case-insensitively, so {"EMAIL": ...} would
+// otherwise fill the email field, although the API documents "email" and
+// ignores unknown members, and a proxy reading the body would see a different
+// request than this service.
+func setExactMembers(members map[string]json.RawMessage, dst any) (field string, err error) {
+	v := reflect.ValueOf(dst).Elem()
+	t := v.Type()
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if v, ok := members[name]; ok {
-			kept[name] = v
+		raw, ok := members[name]
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal(raw, v.Field(i).Addr().Interface()); err != nil {
+			return name, err
 		}
 	}
-	return kept
+	return "", nil
 }
