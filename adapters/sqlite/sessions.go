@@ -33,7 +33,7 @@ func (s *Store) CreateSession(ctx context.Context, sess domain.Session) error {
 
 // Session reads a session from the reader pool.
 func (s *Store) Session(ctx context.Context, id string) (domain.Session, error) {
-	row, err := s.reads.GetSession(ctx, id)
+	row, err := s.reads.GetSession(pointRead(ctx), id)
 	if err != nil {
 		return domain.Session{}, translateSession(ctx, "get session", err)
 	}

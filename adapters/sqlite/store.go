@@ -68,7 +68,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 
 // UserByEmail returns the account with email, or domain.ErrUserNotFound.
 func (s *Store) UserByEmail(ctx context.Context, email domain.Email) (domain.User, error) {
-	row, err := s.reads.GetUserByEmail(ctx, string(email))
+	row, err := s.reads.GetUserByEmail(pointRead(ctx), string(email))
 	if err != nil {
 		return domain.User{}, translate(ctx, "get user by email", err)
 	}
@@ -77,7 +77,7 @@ func (s *Store) UserByEmail(ctx context.Context, email domain.Email) (domain.Use
 
 // UserByID returns the account with id, or domain.ErrUserNotFound.
 func (s *Store) UserByID(ctx context.Context, id string) (domain.User, error) {
-	row, err := s.reads.GetUserByID(ctx, id)
+	row, err := s.reads.GetUserByID(pointRead(ctx), id)
 	if err != nil {
 		return domain.User{}, translate(ctx, "get user by id", err)
 	}
@@ -126,6 +126,14 @@ func (s *Store) UpdateUser(ctx context.Context, email domain.Email, update func(
 		return domain.User{}, translate(ctx, "update user", err)
 	}
 	return saved, nil
+}
+
+// pointRead is the context for a lookup by key, detached from ctx's
+// cancellation. Such a read finishes in microseconds, sooner than a cancelled
+// request could stop it, and the SQLite driver watches a cancellable context
+// with a goroutine per query, which costs a fifth of the read.
+func pointRead(ctx context.Context) context.Context {
+	return context.WithoutCancel(ctx)
 }
 
 // userFromRow is the one conversion from a stored row to an account.
