@@ -629,7 +629,7 @@ func hostileStrings() []hostileString {
 		{name: "pending email wrapped in CRLF", raw: jsonString("\r\nPENDING.user@example.com\r\n"), asEmail: pendingEmail, asPassword: true, asName: true, account: pendingEmail},
 		{name: "Cyrillic homoglyph of an existing email", raw: jsonString("\u0430stro.user@example.com"), asEmail: "\u0430stro.user@example.com", asPassword: true, asName: true},
 		{name: "Kelvin sign folding to ASCII", raw: jsonString("\u212Aelvin@Example.com"), asEmail: "kelvin@example.com", asPassword: true, asName: true},
-		{name: "zero-width space in an existing email", raw: jsonString("astro.user\u200b@example.com"), asEmail: "astro.user\u200b@example.com", asPassword: true, asName: true},
+		{name: "zero-width space in an existing email", raw: jsonString("astro.user\u200b@example.com"), asPassword: true, asName: true},
 		{name: "fullwidth at sign", raw: jsonString("astro.user\uff20example.com"), asPassword: true, asName: true},
 		{name: "right-to-left override", raw: jsonString("\u202emoc.elpmaxe@resu"), asPassword: true, asName: true},
 		{name: "display name and brackets", raw: jsonString("Astro <astro.user@example.com>"), asPassword: true, asName: true},

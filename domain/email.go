@@ -69,6 +69,13 @@ func emailProblem(s string) string {
 	if strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) {
 		return "must be a valid email address"
 	}
+	// Format characters print as nothing, or reorder what follows them: a
+	// zero-width space would make a second account that looks like the
+	// first, and a right-to-left override would make an address read as
+	// another in logs and lists.
+	if strings.ContainsFunc(s, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) {
+		return "must not contain invisible formatting characters"
+	}
 	at := strings.LastIndexByte(s, '@')
 	domain := s[at+1:]
 	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") ||

@@ -30,6 +30,12 @@ func TestParseEmail(t *testing.T) {
 		{"too long", strings.Repeat("a", 64) + "@" + strings.Repeat("b", 186) + ".com", ""},
 		{"invalid utf-8", "a\xff@example.com", ""},
 		{"nul byte", "a\x00@example.com", ""},
+		{"zero-width space", "a\u200bb@example.com", ""},
+		{"zero-width joiner", "a\u200db@example.com", ""},
+		{"byte order mark", "\ufeffa@example.com", ""},
+		{"right-to-left override", "a\u202eb@example.com", ""},
+		{"soft hyphen", "a\u00adb@example.com", ""},
+		{"non-ASCII letters", "j\u00fcrgen@example.com", "j\u00fcrgen@example.com"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -75,9 +75,10 @@ func FuzzParseEmail(f *testing.F) {
 			t.Errorf("%q is not lower-case", s)
 		}
 		for _, r := range s {
-			// Invisible line breaks and controls would make two addresses
-			// that print alike, or break the lines of an email header.
-			if unicode.IsControl(r) || unicode.IsSpace(r) {
+			// Invisible line breaks, controls and format characters would
+			// make two addresses that print alike, or break the lines of an
+			// email header.
+			if unicode.IsControl(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) {
 				t.Errorf("%q contains %U", s, r)
 			}
 		}
