@@ -631,7 +631,7 @@ func hostileStrings() []hostileString {
 		{name: "Kelvin sign folding to ASCII", raw: jsonString("\u212Aelvin@Example.com"), asEmail: "kelvin@example.com", asPassword: true, asName: true},
 		{name: "zero-width space in an existing email", raw: jsonString("astro.user\u200b@example.com"), asPassword: true, asName: true},
 		{name: "fullwidth at sign", raw: jsonString("astro.user\uff20example.com"), asPassword: true, asName: true},
-		{name: "right-to-left override", raw: jsonString("\u202emoc.elpmaxe@resu"), asPassword: true, asName: true},
+		{name: "right-to-left override", raw: jsonString("\u202emoc.elpmaxe@resu"), asPassword: true},
 		{name: "display name and brackets", raw: jsonString("Astro <astro.user@example.com>"), asPassword: true, asName: true},
 		{name: "script tag", raw: jsonString(`<script>alert(1)</script>`), asPassword: true, asName: true},
 		{name: "escaped lone surrogate", raw: `"\ud800"`, asName: true},

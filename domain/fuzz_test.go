@@ -213,7 +213,8 @@ func passwordAcceptable(password string, email domain.Email) bool {
 }
 
 // nameAcceptable restates the name rule: once trimmed, 1 to 100 characters
-// of valid UTF-8 with no control characters.
+// of valid UTF-8 with no control characters and no bidirectional embedding,
+// override or isolate.
 func nameAcceptable(name string) bool {
 	if !utf8.ValidString(name) {
 		return false
@@ -223,7 +224,8 @@ func nameAcceptable(name string) bool {
 	if n < 1 || n > domain.MaxNameLength {
 		return false
 	}
-	return !strings.ContainsFunc(name, unicode.IsControl)
+	return !strings.ContainsFunc(name, unicode.IsControl) &&
+		!strings.ContainsAny(name, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 }
 
 // FuzzNewSessionUserAgent checks how a session keeps its user agent: as sent,

@@ -191,11 +191,23 @@ func cleanName(raw string) (string, string) {
 		return "", "must be at most 100 characters"
 	}
 	for _, r := range name {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r):
 			return "", "must not contain control characters"
+		case isBidiOverride(r):
+			return "", "must not contain text direction overrides"
 		}
 	}
 	return name, ""
+}
+
+// isBidiOverride reports the Unicode bidirectional embeddings, overrides and
+// isolates. Names are printed in emails ("Hello Astro"), where one of these
+// can make the text after it read as something else. The marks U+200E and
+// U+200F stay allowed: right-to-left names may need them, and they reorder
+// nothing but themselves.
+func isBidiOverride(r rune) bool {
+	return (r >= '\u202A' && r <= '\u202E') || (r >= '\u2066' && r <= '\u2069')
 }
 
 // CheckNewPassword applies the password rules of a registration to a new

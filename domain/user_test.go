@@ -28,6 +28,9 @@ func TestNewRegistration(t *testing.T) {
 		{"blank first name", func(f *[4]string) { f[2] = "   " }, []string{"first_name"}},
 		{"long last name", func(f *[4]string) { f[3] = strings.Repeat("é", 101) }, []string{"last_name"}},
 		{"control char in name", func(f *[4]string) { f[2] = "As\x00tro" }, []string{"first_name"}},
+		{"right-to-left override in name", func(f *[4]string) { f[3] = "User\u202e gnp.exe" }, []string{"last_name"}},
+		{"first strong isolate in name", func(f *[4]string) { f[2] = "\u2068Astro" }, []string{"first_name"}},
+		{"right-to-left name with a direction mark", func(f *[4]string) { f[2] = "\u0633\u0627\u0631\u0629\u200f" }, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
