@@ -78,9 +78,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	case "backup":
 		err = backup(ctx, cfg, backupPath, log)
 	default:
-		limit, fromEnv := limitMemory(getenv, hasher.DefaultParams(), runtime.GOMAXPROCS(0))
-		log.Info("memory limit", "mib", limit>>20, "from_gomemlimit", fromEnv)
-		err = serve(ctx, cfg, log)
+		err = serve(ctx, cfg, log, getenv)
 	}
 	if err != nil {
 		log.Error("authapi stopped", "error", err)
@@ -97,15 +95,25 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
+// openMigrated opens the database, creating it if missing, and applies
+// pending migrations.
+func openMigrated(ctx context.Context, cfg Config, log *slog.Logger) (*sqlite.DB, error) {
 	db, err := sqlite.Open(ctx, cfg.DatabasePath, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx); err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	return db, nil
+}
+
+func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
+	db, err := openMigrated(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	log.Info("database is up to date", "path", cfg.DatabasePath)
 	return nil
 }
@@ -130,15 +138,16 @@ func backup(ctx context.Context, cfg Config, target string, log *slog.Logger) er
 	return nil
 }
 
-func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
-	db, err := sqlite.Open(ctx, cfg.DatabasePath, log)
+func serve(ctx context.Context, cfg Config, log *slog.Logger, getenv func(string) string) error {
+	hashParams := hasher.DefaultParams()
+	limit, fromEnv := limitMemory(getenv, hashParams, runtime.GOMAXPROCS(0))
+	log.Info("memory limit", "mib", limit>>20, "from_gomemlimit", fromEnv)
+
+	db, err := openMigrated(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		return err
-	}
 
 	mail, err := newMailer(cfg, log)
 	if err != nil {
@@ -148,7 +157,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		mailer:     mail,
 		clock:      systemClock{},
 		random:     rand.Reader,
-		hashParams: hasher.DefaultParams(),
+		hashParams: hashParams,
 		outbox:     cfg.Outbox,
 	})
 	if err != nil {
