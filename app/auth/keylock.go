@@ -55,10 +55,3 @@ func (k *keyLocks) leave(key string, l *keyLock) {
 		delete(k.locks, key)
 	}
 }
-
-// held reports how many keys are locked or awaited, for tests.
-func (k *keyLocks) held() int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return len(k.locks)
-}
