@@ -12,9 +12,9 @@
 //
 // Usage, from the module root:
 //
-//	go run ./bench                            # 10 s per workload, 64 clients
-//	go run ./bench -brief                     # a few seconds each (CI)
-//	go run ./bench -workloads me,login -duration 30s
+//	go run ./tools/bench                            # 10 s per workload, 64 clients
+//	go run ./tools/bench -brief                     # a few seconds each (CI)
+//	go run ./tools/bench -workloads me,login -duration 30s
 //
 // It runs on Linux only: memory is read from /proc. Everything it starts
 // (the service and the baseline server) is stopped on exit, on error and on

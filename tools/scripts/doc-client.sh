@@ -2,7 +2,7 @@
 # Builds authapi, starts it on a free loopback port with a fresh database and
 # the log mailer, and runs the API document's Python snippets against it.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 if ! python3 -c 'import requests' 2>/dev/null; then
   echo "doc-client: python3 with the requests package is required; installing it"
@@ -33,7 +33,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 
-if ! BASE_URL="http://127.0.0.1:$port" SERVICE_LOG="$work/service.log" python3 scripts/doc_client.py; then
+if ! BASE_URL="http://127.0.0.1:$port" SERVICE_LOG="$work/service.log" python3 tools/scripts/doc_client.py; then
   echo "--- service log" >&2
   cat "$work/service.log" >&2
   exit 1

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Checks in a real Chromium that the Swagger UI served at /docs works: builds
 # authapi, starts it on a free loopback port with a fresh database and the log
-# mailer, and runs scripts/docs-browser-check.mjs against it. Installs what is
-# missing first (Debian's chromium, Node.js, the npm packages in scripts/), so
+# mailer, and runs tools/scripts/docs-browser-check.mjs against it. Installs what is
+# missing first (Debian's chromium, Node.js, the npm packages in tools/scripts/), so
 # it runs on a fresh machine. Exits non-zero on any failure.
 #
 # Environment: CHROMIUM (default /usr/bin/chromium), SCREENSHOT (default
 # /tmp/docs.png).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 export SCREENSHOT="${SCREENSHOT:-/tmp/docs.png}"
@@ -55,10 +55,10 @@ if ! command -v curl >/dev/null; then
   apt_install curl
 fi
 
-if [ ! -d scripts/node_modules/playwright-core ]; then
-  say "installing npm packages (npm ci in scripts/)"
+if [ ! -d tools/scripts/node_modules/playwright-core ]; then
+  say "installing npm packages (npm ci in tools/scripts/)"
   # playwright-core downloads no browser; the check drives $CHROMIUM.
-  (cd scripts && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+  (cd tools/scripts && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 say "install step took $((SECONDS - install_start))s"
@@ -108,7 +108,7 @@ if [ -z "$ready" ]; then
   die "authapi was not ready within 30s"
 fi
 
-if ! BASE_URL="$base" SERVICE_LOG="$work/service.log" node scripts/docs-browser-check.mjs; then
+if ! BASE_URL="$base" SERVICE_LOG="$work/service.log" node tools/scripts/docs-browser-check.mjs; then
   echo "--- service log" >&2
   cat "$work/service.log" >&2
   if ! kill -0 "$pid" 2>/dev/null; then
