@@ -16,10 +16,12 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"authapi/adapters/hasher"
 	"authapi/adapters/httpapi"
+	"authapi/adapters/keyfile"
 	"authapi/adapters/mailer"
 	"authapi/adapters/passwords"
 	"authapi/adapters/ratelimit"
@@ -27,6 +29,7 @@ import (
 	"authapi/adapters/token"
 	"authapi/app/auth"
 	"authapi/app/outbox"
+	"authapi/domain"
 	"authapi/ports"
 )
 
@@ -41,9 +44,11 @@ const (
 	maxHeaderBytes    = 64 << 10
 )
 
-// Main runs the command line in args (without the program name) and returns
-// the process exit code. It serves until ctx is cancelled.
-func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// Main runs the command line in args (without the program name) with the
+// environment environ ("NAME=value" entries) and returns the process exit
+// code. It serves until ctx is cancelled.
+func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	getenv := envLookup(environ)
 	if len(args) > 0 && args[0] == "keys" {
 		return keysMain(args[1:], getenv, stdout, stderr)
 	}
@@ -72,6 +77,9 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return 2
 	}
 	log := newLogger(cfg, stderr)
+	for _, name := range unknownSettings(environ) {
+		log.Warn("ignoring an environment variable that is no setting; check its spelling (authapi --help lists them)", "name", name)
+	}
 	switch command {
 	case "migrate":
 		err = migrate(ctx, cfg, log)
@@ -85,6 +93,18 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return 1
 	}
 	return 0
+}
+
+// envLookup returns a getenv over environ; a later entry wins, as in the
+// process environment.
+func envLookup(environ []string) func(string) string {
+	vars := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if name, value, ok := strings.Cut(kv, "="); ok {
+			vars[name] = value
+		}
+	}
+	return func(name string) string { return vars[name] }
 }
 
 func newLogger(cfg Config, w io.Writer) *slog.Logger {
@@ -208,11 +228,14 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *sqlite.DB, d ru
 	if err != nil {
 		return service{}, err
 	}
+	codeKey, err := loadCodeKey(cfg, log, d.random)
+	if err != nil {
+		return service{}, err
+	}
 	store, err := sqlite.NewStore(ctx, db)
 	if err != nil {
 		return service{}, err
 	}
-	limits := ratelimit.NewMemory()
 	dispatcher, err := outbox.New(store, d.mailer, d.clock, d.random, log, d.outbox)
 	if err != nil {
 		return service{}, err
@@ -224,8 +247,8 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *sqlite.DB, d ru
 	auths, err := auth.NewService(auth.Deps{
 		Users:    store,
 		Sessions: store,
-		Limiter:  limits,
-		Failures: limits,
+		Limiter:  ratelimit.NewMemory(cfg.LimiterMaxKeys, log),
+		Throttle: sqlite.NewThrottle(db),
 		Hasher:   hasher.New(d.hashParams, d.random, runtime.GOMAXPROCS(0)),
 		Tokens:   tokens,
 		Mail:     dispatcher,
@@ -237,6 +260,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *sqlite.DB, d ru
 	}, auth.Config{
 		ActivationCodeTTL:   cfg.ActivationCodeTTL,
 		PublicURL:           cfg.PublicURL,
+		CodeKey:             codeKey,
 		SessionTTL:          cfg.RefreshTokenTTL,
 		RotateRefreshTokens: cfg.RefreshRotation,
 		ReuseInterval:       cfg.RefreshReuseInterval,
@@ -244,6 +268,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *sqlite.DB, d ru
 
 		PasswordResetTTL:          cfg.PasswordResetTTL,
 		ForgotPasswordMinDuration: cfg.ForgotPasswordMinDuration,
+		ConcealAccounts:           cfg.ConcealAccounts,
 	})
 	if err != nil {
 		return service{}, err
@@ -257,6 +282,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *sqlite.DB, d ru
 		Random: d.random,
 
 		TrustedProxies: cfg.TrustedProxies,
+		IPv6Prefix:     cfg.IPv6Prefix,
 	})
 	return service{handler: handler, dispatcher: dispatcher}, nil
 }
@@ -284,7 +310,7 @@ func newTokens(cfg Config, log *slog.Logger, random io.Reader, clock ports.Clock
 	tokens, err := token.New(token.Config{
 		Keys:       live,
 		Issuer:     cfg.PublicURL.String(),
-		Audience:   cfg.Audience,
+		Audience:   cfg.audience(),
 		AccessTTL:  cfg.AccessTokenTTL,
 		RefreshTTL: cfg.RefreshTokenTTL,
 		Random:     random,
@@ -298,6 +324,24 @@ func newTokens(cfg Config, log *slog.Logger, random io.Reader, clock ports.Clock
 	}
 	log.Info("signing tokens", "kid", tokens.KeyID(), "verification_keys", len(live))
 	return tokens, nil
+}
+
+// codeKeyPurpose is the HKDF info of the key that one-time codes and link
+// tokens are hashed under. It is part of every stored hash: never change it.
+const codeKeyPurpose = "authapi one-time code hash v1"
+
+// loadCodeKey derives the key of one-time codes from the server secret,
+// creating the secret file on first start.
+func loadCodeKey(cfg Config, log *slog.Logger, random io.Reader) (domain.CodeKey, error) {
+	secret, created, err := keyfile.LoadOrCreateSecret(cfg.SecretKeyFile, random)
+	if err != nil {
+		return domain.CodeKey{}, err
+	}
+	if created {
+		log.Info("generated the server secret; keep this file: without it, codes already emailed stop working",
+			"path", cfg.SecretKeyFile)
+	}
+	return domain.NewCodeKey(secret.Derive(codeKeyPurpose))
 }
 
 func newMailer(cfg Config, log *slog.Logger) (ports.Mailer, error) {

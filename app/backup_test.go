@@ -25,10 +25,11 @@ import (
 func TestBackupCommandWhileServing(t *testing.T) {
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "auth.db")
-	env := envOf(map[string]string{
+	env := environ(map[string]string{
 		"AUTH_ADDR":             "127.0.0.1:0",
 		"AUTH_DATABASE_URL":     dbPath,
 		"AUTH_SIGNING_KEY_FILE": filepath.Join(dir, "key.pem"),
+		"AUTH_SECRET_KEY_FILE":  filepath.Join(dir, "secret.key"),
 		// The signups below all come from 127.0.0.1.
 		"AUTH_LIMIT_SIGNUP_PER_IP": "off",
 	})
@@ -209,10 +210,11 @@ func TestBackupCommandRefuses(t *testing.T) {
 }
 
 // backupEnv is the environment of a service whose files are in dir.
-func backupEnv(dir string) func(string) string {
-	return envOf(map[string]string{
+func backupEnv(dir string) []string {
+	return environ(map[string]string{
 		"AUTH_DATABASE_URL":     filepath.Join(dir, "auth.db"),
 		"AUTH_SIGNING_KEY_FILE": filepath.Join(dir, "key.pem"),
+		"AUTH_SECRET_KEY_FILE":  filepath.Join(dir, "secret.key"),
 	})
 }
 

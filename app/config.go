@@ -8,310 +8,189 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"authapi/adapters/mailer"
+	"authapi/adapters/ratelimit"
 	"authapi/app/auth"
 	"authapi/app/outbox"
 	"authapi/ports"
 )
 
-// Config is the service's configuration, read from flags and AUTH_*
-// environment variables. A flag wins over its variable, which wins over the
-// built-in default, so `go run .` works with no setup at all.
+// Config is the service's configuration. DefaultConfig is the one source
+// of defaults: flags, environment variables, --help, the README's table and
+// the tests all start from it, so that `go run .` works with no setup.
 type Config struct {
-	Addr              string
-	DatabasePath      string
-	PublicURL         *url.URL
-	Audience          string // the tokens' "aud"; defaults to PublicURL
-	SigningKeyFile    string
+	Addr           string
+	DatabasePath   string
+	PublicURL      *url.URL
+	Audience       string // the tokens' "aud"; empty means PublicURL
+	SigningKeyFile string
+	// SecretKeyFile holds the server secret that one-time codes are hashed
+	// under.
+	SecretKeyFile     string
 	AccessTokenTTL    time.Duration
 	RefreshTokenTTL   time.Duration
 	ActivationCodeTTL time.Duration
 	PasswordResetTTL  time.Duration
-	// ForgotPasswordMinDuration pads every answer of /password/forgot.
+	// ForgotPasswordMinDuration pads every answer of /password/forgot, and
+	// with ConcealAccounts those of /verify and /resend-activation.
 	ForgotPasswordMinDuration time.Duration
 	PasswordMinScore          int // zxcvbn score a new password needs; 0 keeps only the length rules
 	// RefreshRotation makes /refresh return a new refresh token each time.
 	RefreshRotation      bool
 	RefreshReuseInterval time.Duration
-	Mailer               string // "log" or "smtp"
-	SMTP                 mailer.SMTPConfig
-	LogFormat            string // "text" or "json"
-	LogLevel             slog.Level
-	Outbox               outbox.Config
-	Limits               auth.Limits
-	TrustedProxies       []string
+	// ConcealAccounts makes signup, verify and resend answer alike for
+	// addresses with and without an account.
+	ConcealAccounts bool
+	Mailer          string // "log" or "smtp"
+	SMTP            mailer.SMTPConfig
+	LogFormat       string // "text" or "json"
+	LogLevel        slog.Level
+	Outbox          outbox.Config
+	Limits          auth.Limits
+	// LimiterMaxKeys bounds the rate limiter's memory.
+	LimiterMaxKeys int
+	TrustedProxies []string
+	// IPv6Prefix is the length of the network that an IPv6 client counts
+	// as for limits per client.
+	IPv6Prefix int
 }
 
-// setting is one configuration value: its flag, its environment variable,
-// its default and how to store a parsed value.
+// DefaultConfig is the configuration of `go run .`: development defaults
+// that are safe, with every abuse limit on.
+func DefaultConfig() Config {
+	public, _ := url.Parse("http://localhost:8080")
+	return Config{
+		Addr:                      ":8080",
+		DatabasePath:              "auth.db",
+		PublicURL:                 public,
+		SigningKeyFile:            "auth-signing-key.pem",
+		SecretKeyFile:             "auth-secret.key",
+		AccessTokenTTL:            15 * time.Minute,
+		RefreshTokenTTL:           720 * time.Hour,
+		ActivationCodeTTL:         time.Hour,
+		PasswordResetTTL:          15 * time.Minute,
+		ForgotPasswordMinDuration: 250 * time.Millisecond,
+		PasswordMinScore:          2,
+		RefreshReuseInterval:      10 * time.Second,
+		Mailer:                    "log",
+		SMTP:                      mailer.SMTPConfig{Port: 587, TLS: mailer.TLSStartTLS},
+		LogFormat:                 "text",
+		LogLevel:                  slog.LevelInfo,
+		Outbox:                    outbox.DefaultConfig(),
+		Limits:                    auth.DefaultLimits(),
+		LimiterMaxKeys:            ratelimit.DefaultMaxKeys,
+		IPv6Prefix:                64,
+	}
+}
+
+// audience is the tokens' "aud": the configured one, or the public URL.
+func (c Config) audience() string {
+	if c.Audience != "" {
+		return c.Audience
+	}
+	return c.PublicURL.String()
+}
+
+// setting binds one field of a Config to its flag and environment variable.
 type setting struct {
-	flag, env, def, usage string
-	apply                 func(c *Config, value string) error
+	flag, env, usage string
+	value            value
+	// secret settings are never echoed in errors.
+	secret bool
 }
 
-var settings = []setting{
-	{"addr", "AUTH_ADDR", ":8080", "address to listen on (host:port)", func(c *Config, v string) error {
-		if _, _, err := net.SplitHostPort(v); err != nil {
-			return errors.New("want host:port, such as :8080 or 127.0.0.1:8080")
-		}
-		c.Addr = v
-		return nil
-	}},
-	{"database-url", "AUTH_DATABASE_URL", "auth.db", "path of the SQLite database file", func(c *Config, v string) error {
-		if strings.TrimSpace(v) == "" {
-			return errors.New("must not be empty")
-		}
-		c.DatabasePath = v
-		return nil
-	}},
-	{"public-url", "AUTH_PUBLIC_URL", "http://localhost:8080", "URL where users reach the service; used in emailed links and as the token issuer", func(c *Config, v string) error {
-		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			return errors.New("want an absolute http(s) URL without query, fragment or credentials")
-		}
-		u.Path = strings.TrimRight(u.Path, "/")
-		c.PublicURL = u
-		return nil
-	}},
-	// After public-url, whose value is the default here.
-	{"audience", "AUTH_AUDIENCE", "", "value of the aud claim written into tokens and required when verifying them (default: the public URL)", func(c *Config, v string) error {
-		if v == "" {
-			v = c.PublicURL.String()
-		}
-		if strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-			return errors.New("want one value without spaces, such as https://api.example.com")
-		}
-		c.Audience = v
-		return nil
-	}},
-	{"signing-key-file", "AUTH_SIGNING_KEY_FILE", "auth-signing-key.pem", "PEM file of the ES256 token signing keys, newest last; created (mode 0600) if missing", func(c *Config, v string) error {
-		if strings.TrimSpace(v) == "" {
-			return errors.New("must not be empty")
-		}
-		c.SigningKeyFile = v
-		return nil
-	}},
-	{"access-token-ttl", "AUTH_ACCESS_TOKEN_TTL", "15m", "lifetime of access tokens", durationInto(func(c *Config) *time.Duration { return &c.AccessTokenTTL })},
-	{"refresh-token-ttl", "AUTH_REFRESH_TOKEN_TTL", "720h", "lifetime of refresh tokens", durationInto(func(c *Config) *time.Duration { return &c.RefreshTokenTTL })},
-	{"reset-code-ttl", "AUTH_RESET_CODE_TTL", "15m", "lifetime of password reset codes", durationInto(func(c *Config) *time.Duration { return &c.PasswordResetTTL })},
-	{"forgot-password-min-duration", "AUTH_FORGOT_PASSWORD_MIN_DURATION", "250ms", "every answer to a forgotten password takes at least this long, so its timing does not tell whether the email has an account", func(c *Config, v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 || d > 10*time.Second {
-			return errors.New("want a duration from 0s to 10s")
-		}
-		c.ForgotPasswordMinDuration = d
-		return nil
-	}},
-	{"refresh-rotation", "AUTH_REFRESH_ROTATION", "false", "rotate refresh tokens on every refresh, ending the session when a replaced one is reused", func(c *Config, v string) error {
-		on, err := strconv.ParseBool(v)
-		if err != nil {
-			return errors.New("want true or false")
-		}
-		c.RefreshRotation = on
-		return nil
-	}},
-	{"refresh-reuse-interval", "AUTH_REFRESH_REUSE_INTERVAL", "10s", "with rotation, how long a replaced refresh token still works (concurrent tabs)", func(c *Config, v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 || d > time.Hour {
-			return errors.New("want a duration from 0s to 1h")
-		}
-		c.RefreshReuseInterval = d
-		return nil
-	}},
-	{"activation-code-ttl", "AUTH_ACTIVATION_CODE_TTL", "1h", "lifetime of activation codes", durationInto(func(c *Config) *time.Duration { return &c.ActivationCodeTTL })},
-	{"password-min-score", "AUTH_PASSWORD_MIN_SCORE", "2", "how hard to guess a new password must be, as a zxcvbn score from 1 to 4; 0 checks only its length", func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 4 {
-			return errors.New("want a whole number from 0 to 4")
-		}
-		c.PasswordMinScore = n
-		return nil
-	}},
-	{"mailer", "AUTH_MAILER", "log", "how to send email: log (print it, for development) or smtp", func(c *Config, v string) error {
-		if v != "log" && v != "smtp" {
-			return errors.New("want log or smtp")
-		}
-		c.Mailer = v
-		return nil
-	}},
-	{"smtp-host", "AUTH_SMTP_HOST", "", "SMTP server host (required with --mailer=smtp)", func(c *Config, v string) error {
-		c.SMTP.Host = v
-		return nil
-	}},
-	{"smtp-port", "AUTH_SMTP_PORT", "587", "SMTP server port", func(c *Config, v string) error {
-		port, err := strconv.Atoi(v)
-		if err != nil || port < 1 || port > 65535 {
-			return errors.New("want a port number from 1 to 65535")
-		}
-		c.SMTP.Port = port
-		return nil
-	}},
-	{"smtp-username", "AUTH_SMTP_USERNAME", "", "SMTP user name; no authentication when empty", func(c *Config, v string) error {
-		c.SMTP.Username = v
-		return nil
-	}},
-	{"smtp-password", "AUTH_SMTP_PASSWORD", "", "SMTP password (prefer the environment variable to the flag)", func(c *Config, v string) error {
-		c.SMTP.Password = v
-		return nil
-	}},
-	{"smtp-from", "AUTH_SMTP_FROM", "", "sender address of emails (required with --mailer=smtp)", func(c *Config, v string) error {
-		c.SMTP.From = v
-		return nil
-	}},
-	{"smtp-tls", "AUTH_SMTP_TLS", "starttls", "SMTP transport security: starttls, tls or none", func(c *Config, v string) error {
-		mode, err := mailer.ParseTLSMode(v)
-		if err != nil {
-			return errors.New("want starttls, tls or none")
-		}
-		c.SMTP.TLS = mode
-		return nil
-	}},
-	{"mail-max-attempts", "AUTH_MAIL_MAX_ATTEMPTS", "12", "failed delivery attempts after which an email is given up", func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return errors.New("want a whole number from 1 to 1000")
-		}
-		c.Outbox.MaxAttempts = n
-		return nil
-	}},
-	{"mail-max-age", "AUTH_MAIL_MAX_AGE", "24h", "how long an email is retried before it is given up", durationInto(func(c *Config) *time.Duration { return &c.Outbox.MaxAge })},
-	{"trusted-proxies", "AUTH_TRUSTED_PROXIES", "", "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed", func(c *Config, v string) error {
-		c.TrustedProxies = nil
-		for _, p := range strings.Split(v, ",") {
-			if p = strings.TrimSpace(p); p == "" {
-				continue
-			}
-			if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
-				return fmt.Errorf("%q is neither an IP address nor a CIDR range", p)
-			}
-			c.TrustedProxies = append(c.TrustedProxies, p)
-		}
-		return nil
-	}},
-	{"limit-login-per-ip", "AUTH_LIMIT_LOGIN_PER_IP", "30/1m", "logins per client address (N/duration, or off)", limitInto(func(c *Config) *ports.Limit { return &c.Limits.LoginPerIP })},
-	{"limit-verify-per-ip", "AUTH_LIMIT_VERIFY_PER_IP", "30/1m", "activation attempts per client address", limitInto(func(c *Config) *ports.Limit { return &c.Limits.VerifyPerIP })},
-	{"limit-signup-per-ip", "AUTH_LIMIT_SIGNUP_PER_IP", "20/1m", "signups per client address", limitInto(func(c *Config) *ports.Limit { return &c.Limits.SignupPerIP })},
-	{"limit-signup-per-email", "AUTH_LIMIT_SIGNUP_PER_EMAIL", "5/1h", "signups naming one email address", limitInto(func(c *Config) *ports.Limit { return &c.Limits.SignupPerEmail })},
-	{"limit-resend-per-ip", "AUTH_LIMIT_RESEND_PER_IP", "20/1h", "activation resends per client address", limitInto(func(c *Config) *ports.Limit { return &c.Limits.ResendPerIP })},
-	{"limit-resend-per-email", "AUTH_LIMIT_RESEND_PER_EMAIL", "1/1m,5/1h", "activation resends per email address (several limits separated by commas)", limitsInto(func(c *Config) *[]ports.Limit { return &c.Limits.ResendPerEmail })},
-	{"limit-forgot-per-ip", "AUTH_LIMIT_FORGOT_PER_IP", "20/1h", "forgotten-password requests per client address", limitInto(func(c *Config) *ports.Limit { return &c.Limits.ForgotPerIP })},
-	{"limit-forgot-per-email", "AUTH_LIMIT_FORGOT_PER_EMAIL", "1/1m,5/1h", "forgotten-password requests per email address (several limits separated by commas)", limitsInto(func(c *Config) *[]ports.Limit { return &c.Limits.ForgotPerEmail })},
-	{"limit-reset-per-ip", "AUTH_LIMIT_RESET_PER_IP", "30/1m", "password reset attempts per client address", limitInto(func(c *Config) *ports.Limit { return &c.Limits.ResetPerIP })},
-	{"login-free-failures", "AUTH_LOGIN_FREE_FAILURES", "5", "wrong passwords per account and client before logins slow down", func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 1000 {
-			return errors.New("want a whole number from 0 to 1000")
-		}
-		c.Limits.Login.FreeFailures = n
-		return nil
-	}},
-	{"login-max-delay", "AUTH_LOGIN_MAX_DELAY", "15m", "longest wait between logins after repeated wrong passwords (the wait starts at 1s and doubles)", durationInto(func(c *Config) *time.Duration { return &c.Limits.Login.MaxDelay })},
-	{"login-lockout-failures", "AUTH_LOGIN_LOCKOUT_FAILURES", "100", "consecutive wrong passwords, from any client, that lock an account (0: never)", func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 100 {
-			return errors.New("want a whole number from 0 to 100 (NIST SP 800-63B allows at most 100)")
-		}
-		c.Limits.Login.LockoutFailures = n
-		return nil
-	}},
-	{"log-format", "AUTH_LOG_FORMAT", "text", "log format: text or json", func(c *Config, v string) error {
-		if v != "text" && v != "json" {
-			return errors.New("want text or json")
-		}
-		c.LogFormat = v
-		return nil
-	}},
-	{"log-level", "AUTH_LOG_LEVEL", "info", "minimum log level: debug, info, warn or error", func(c *Config, v string) error {
-		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
-			return errors.New("want debug, info, warn or error")
-		}
-		return nil
-	}},
+// value reads a setting into its field and shows the field's value.
+type value interface {
+	set(string) error
+	String() string
 }
 
-func limitInto(field func(*Config) *ports.Limit) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		l, err := parseLimit(v)
-		if err != nil {
-			return err
-		}
-		*field(c) = l
-		return nil
+// settings binds every setting to its field of c.
+func settings(c *Config) []setting {
+	return []setting{
+		{flag: "addr", env: "AUTH_ADDR", usage: "address to listen on (host:port)", value: addrValue{&c.Addr}},
+		{flag: "database-url", env: "AUTH_DATABASE_URL", usage: "path of the SQLite database file", value: pathValue{&c.DatabasePath}},
+		{flag: "public-url", env: "AUTH_PUBLIC_URL", usage: "URL where users reach the service; used in emailed links and as the token issuer", value: urlValue{&c.PublicURL}},
+		{flag: "audience", env: "AUTH_AUDIENCE", usage: "value of the aud claim written into tokens and required when verifying them (empty: the public URL)", value: audienceValue{&c.Audience}},
+		{flag: "signing-key-file", env: "AUTH_SIGNING_KEY_FILE", usage: "PEM file of the ES256 token signing keys, newest last; created (mode 0600) if missing", value: pathValue{&c.SigningKeyFile}},
+		{flag: "secret-key-file", env: "AUTH_SECRET_KEY_FILE", usage: "file of the server secret that one-time codes are hashed under; created (mode 0600) if missing", value: pathValue{&c.SecretKeyFile}},
+		{flag: "access-token-ttl", env: "AUTH_ACCESS_TOKEN_TTL", usage: "lifetime of access tokens", value: durationValue{p: &c.AccessTokenTTL, min: time.Second}},
+		{flag: "refresh-token-ttl", env: "AUTH_REFRESH_TOKEN_TTL", usage: "lifetime of refresh tokens", value: durationValue{p: &c.RefreshTokenTTL, min: time.Second}},
+		{flag: "activation-code-ttl", env: "AUTH_ACTIVATION_CODE_TTL", usage: "lifetime of activation codes", value: durationValue{p: &c.ActivationCodeTTL, min: time.Second}},
+		{flag: "reset-code-ttl", env: "AUTH_RESET_CODE_TTL", usage: "lifetime of password reset codes", value: durationValue{p: &c.PasswordResetTTL, min: time.Second}},
+		{flag: "forgot-password-min-duration", env: "AUTH_FORGOT_PASSWORD_MIN_DURATION", usage: "least time every answer to a forgotten password takes (and, with concealed accounts, to verify and resend), so that its timing does not tell whether the email has an account", value: durationValue{p: &c.ForgotPasswordMinDuration, max: 10 * time.Second}},
+		{flag: "password-min-score", env: "AUTH_PASSWORD_MIN_SCORE", usage: "how hard to guess a new password must be, as a zxcvbn score from 1 to 4; 0 checks only its length", value: intValue{p: &c.PasswordMinScore, min: 0, max: 4}},
+		{flag: "refresh-rotation", env: "AUTH_REFRESH_ROTATION", usage: "rotate refresh tokens on every refresh, ending the session when a replaced one is reused", value: boolValue{&c.RefreshRotation}},
+		{flag: "refresh-reuse-interval", env: "AUTH_REFRESH_REUSE_INTERVAL", usage: "with rotation, how long a replaced refresh token still works (concurrent tabs)", value: durationValue{p: &c.RefreshReuseInterval, max: time.Hour}},
+		{flag: "conceal-accounts", env: "AUTH_CONCEAL_ACCOUNTS", usage: "answer signup, verify and resend alike for addresses with and without an account (the owner is emailed instead)", value: boolValue{&c.ConcealAccounts}},
+		{flag: "mailer", env: "AUTH_MAILER", usage: "how to send email: log (print it, for development) or smtp", value: choiceValue{p: &c.Mailer, choices: []string{"log", "smtp"}}},
+		{flag: "smtp-host", env: "AUTH_SMTP_HOST", usage: "SMTP server host (required with smtp)", value: stringValue{&c.SMTP.Host}},
+		{flag: "smtp-port", env: "AUTH_SMTP_PORT", usage: "SMTP server port", value: intValue{p: &c.SMTP.Port, min: 1, max: 65535}},
+		{flag: "smtp-username", env: "AUTH_SMTP_USERNAME", usage: "SMTP user name; no authentication when empty", value: stringValue{&c.SMTP.Username}},
+		{flag: "smtp-password", env: "AUTH_SMTP_PASSWORD", usage: "SMTP password (prefer the environment variable to the flag)", value: stringValue{&c.SMTP.Password}, secret: true},
+		{flag: "smtp-from", env: "AUTH_SMTP_FROM", usage: "sender address of emails (required with smtp)", value: stringValue{&c.SMTP.From}},
+		{flag: "smtp-tls", env: "AUTH_SMTP_TLS", usage: "SMTP transport security: starttls, tls or none", value: tlsValue{&c.SMTP.TLS}},
+		{flag: "mail-max-attempts", env: "AUTH_MAIL_MAX_ATTEMPTS", usage: "failed delivery attempts after which an email is given up", value: intValue{p: &c.Outbox.MaxAttempts, min: 1, max: 1000}},
+		{flag: "mail-max-age", env: "AUTH_MAIL_MAX_AGE", usage: "how long an email is retried before it is given up", value: durationValue{p: &c.Outbox.MaxAge, min: time.Second}},
+		{flag: "trusted-proxies", env: "AUTH_TRUSTED_PROXIES", usage: "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed", value: proxiesValue{&c.TrustedProxies}},
+		{flag: "ipv6-prefix", env: "AUTH_IPV6_PREFIX", usage: "length of the IPv6 network that counts as one client for limits per client address (a home connection commonly holds a /64)", value: intValue{p: &c.IPv6Prefix, min: 32, max: 128}},
+		{flag: "limit-login-per-ip", env: "AUTH_LIMIT_LOGIN_PER_IP", usage: "logins per client address (N/duration, several separated by commas, or off)", value: limitValue{&c.Limits.LoginPerSource}},
+		{flag: "limit-verify-per-ip", env: "AUTH_LIMIT_VERIFY_PER_IP", usage: "activation attempts per client address", value: limitValue{&c.Limits.VerifyPerSource}},
+		{flag: "limit-signup-per-ip", env: "AUTH_LIMIT_SIGNUP_PER_IP", usage: "signups per client address", value: limitValue{&c.Limits.SignupPerSource}},
+		{flag: "limit-signup-per-email", env: "AUTH_LIMIT_SIGNUP_PER_EMAIL", usage: "signups naming one email address", value: limitValue{&c.Limits.SignupPerEmail}},
+		{flag: "limit-resend-per-ip", env: "AUTH_LIMIT_RESEND_PER_IP", usage: "activation resends per client address", value: limitValue{&c.Limits.ResendPerSource}},
+		{flag: "limit-forgot-per-ip", env: "AUTH_LIMIT_FORGOT_PER_IP", usage: "forgotten-password requests per client address", value: limitValue{&c.Limits.ForgotPerSource}},
+		{flag: "limit-reset-per-ip", env: "AUTH_LIMIT_RESET_PER_IP", usage: "password reset attempts per client address", value: limitValue{&c.Limits.ResetPerSource}},
+		{flag: "limit-unlock-per-ip", env: "AUTH_LIMIT_UNLOCK_PER_IP", usage: "unlock attempts per client address", value: limitValue{&c.Limits.UnlockPerSource}},
+		{flag: "limit-codes-per-email", env: "AUTH_LIMIT_CODES_PER_EMAIL", usage: "new codes sent to one email address, by resend and forgotten-password requests together", value: limitValue{&c.Limits.CodesPerEmail}},
+		{flag: "limiter-max-keys", env: "AUTH_LIMITER_MAX_KEYS", usage: "most rate-limit buckets held in memory (about 60 bytes each); when all are in force, new clients wait", value: intValue{p: &c.LimiterMaxKeys, min: 1000, max: 100_000_000}},
+		{flag: "login-free-failures", env: "AUTH_LOGIN_FREE_FAILURES", usage: "wrong passwords per account and client address before logins slow down", value: intValue{p: &c.Limits.Login.FreeFailures, min: 0, max: 1000}},
+		{flag: "login-max-delay", env: "AUTH_LOGIN_MAX_DELAY", usage: "longest wait between logins after repeated wrong passwords (the wait starts at 1s and doubles)", value: durationValue{p: &c.Limits.Login.MaxDelay, min: time.Second}},
+		{flag: "login-lockout-failures", env: "AUTH_LOGIN_LOCKOUT_FAILURES", usage: "consecutive wrong passwords, from any client, that lock an account for a while (0: never)", value: intValue{p: &c.Limits.Login.LockAfter, min: 0, max: 100}},
+		{flag: "login-max-lock", env: "AUTH_LOGIN_MAX_LOCK", usage: "longest lock of an account (the first lasts 1m, each further one twice as long)", value: durationValue{p: &c.Limits.Login.MaxLock, min: time.Minute}},
+		{flag: "log-format", env: "AUTH_LOG_FORMAT", usage: "log format: text or json", value: choiceValue{p: &c.LogFormat, choices: []string{"text", "json"}}},
+		{flag: "log-level", env: "AUTH_LOG_LEVEL", usage: "minimum log level: debug, info, warn or error", value: levelValue{&c.LogLevel}},
 	}
 }
 
-func limitsInto(field func(*Config) *[]ports.Limit) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		var limits []ports.Limit
-		for _, part := range strings.Split(v, ",") {
-			l, err := parseLimit(strings.TrimSpace(part))
-			if err != nil {
-				return err
-			}
-			limits = append(limits, l)
-		}
-		*field(c) = limits
-		return nil
-	}
-}
-
-// parseLimit reads "N/duration" (N events per duration, N at once) or "off".
-func parseLimit(v string) (ports.Limit, error) {
-	if v == "off" || v == "0" {
-		return ports.Limit{}, nil
-	}
-	n, per, ok := strings.Cut(v, "/")
-	events, err := strconv.Atoi(n)
-	if !ok || err != nil || events < 1 {
-		return ports.Limit{}, errors.New("want N/duration, such as 30/1m, or off")
-	}
-	d, err := time.ParseDuration(per)
-	if err != nil || d <= 0 {
-		return ports.Limit{}, errors.New("want N/duration, such as 30/1m, or off")
-	}
-	return ports.Limit{Events: events, Per: d, Burst: events}, nil
-}
-
-func durationInto(field func(*Config) *time.Duration) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return errors.New("want a positive duration such as 90s, 15m or 720h")
-		}
-		*field(c) = d
-		return nil
-	}
-}
-
-// parseConfig reads the configuration from args and the environment. The
-// error names the setting at fault in one line. It returns the arguments left
-// after the flags.
+// parseConfig reads the configuration from args and the environment over
+// DefaultConfig. The error names the setting at fault in one line. It
+// returns the arguments left after the flags.
 func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) (Config, []string, error) {
+	cfg := DefaultConfig()
+	bound := settings(&cfg)
 	fs := flag.NewFlagSet("authapi", flag.ContinueOnError)
 	fs.SetOutput(usageOut)
-	values := make(map[string]*string, len(settings))
-	for _, s := range settings {
-		values[s.flag] = fs.String(s.flag, s.def, s.usage+" (env "+s.env+")")
+	given := make(map[string]*string, len(bound))
+	for _, s := range bound {
+		given[s.flag] = fs.String(s.flag, "", s.usage)
 	}
-	fs.Usage = func() { usage(fs) }
+	fs.Usage = func() { usage(usageOut) }
 	if err := fs.Parse(args); err != nil {
 		return Config{}, nil, err
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	flags := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { flags[f.Name] = true })
 
-	cfg := Config{Outbox: outbox.DefaultConfig(), Limits: auth.DefaultLimits()}
-	for _, s := range settings {
-		value := *values[s.flag]
-		if env, ok := lookup(getenv, s.env); ok && !given[s.flag] {
-			value = env
+	for _, s := range bound {
+		raw, ok := *given[s.flag], flags[s.flag]
+		if !ok {
+			raw, ok = lookup(getenv, s.env)
 		}
-		if err := s.apply(&cfg, value); err != nil {
-			return Config{}, nil, fmt.Errorf("invalid %s (--%s) %q: %w", s.env, s.flag, redact(s, value), err)
+		if !ok {
+			continue
+		}
+		if err := s.value.set(raw); err != nil {
+			shown := strconv.Quote(raw)
+			if s.secret {
+				shown = "[redacted]"
+			}
+			return Config{}, nil, fmt.Errorf("invalid %s (--%s) %s: %w", s.env, s.flag, shown, err)
 		}
 	}
 	if err := cfg.check(); err != nil {
@@ -320,18 +199,42 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 	return cfg, fs.Args(), nil
 }
 
-// check validates settings that depend on each other.
+// check validates settings that depend on each other, naming every
+// setting at fault at once.
 func (c Config) check() error {
 	if c.Mailer != "smtp" {
 		return nil
 	}
+	var missing []string
 	if c.SMTP.Host == "" {
-		return errors.New("invalid AUTH_SMTP_HOST (--smtp-host): required when AUTH_MAILER=smtp")
+		missing = append(missing, "AUTH_SMTP_HOST (--smtp-host)")
 	}
 	if c.SMTP.From == "" {
-		return errors.New("invalid AUTH_SMTP_FROM (--smtp-from): required when AUTH_MAILER=smtp")
+		missing = append(missing, "AUTH_SMTP_FROM (--smtp-from)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("AUTH_MAILER=smtp needs %s", strings.Join(missing, " and "))
 	}
 	return nil
+}
+
+// unknownSettings returns the AUTH_ variables of environ that are no
+// setting, sorted, so that a typo does not pass silently.
+func unknownSettings(environ []string) []string {
+	known := map[string]bool{}
+	var c Config
+	for _, s := range settings(&c) {
+		known[s.env] = true
+	}
+	var unknown []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "AUTH_") && !known[name] {
+			unknown = append(unknown, name)
+		}
+	}
+	sort.Strings(unknown)
+	return unknown
 }
 
 func lookup(getenv func(string) string, name string) (string, bool) {
@@ -339,15 +242,7 @@ func lookup(getenv func(string) string, name string) (string, bool) {
 	return v, v != ""
 }
 
-func redact(s setting, value string) string {
-	if s.env == "AUTH_SMTP_PASSWORD" {
-		return "[redacted]"
-	}
-	return value
-}
-
-func usage(fs *flag.FlagSet) {
-	out := fs.Output()
+func usage(out io.Writer) {
 	fmt.Fprint(out, `authapi: signup, email verification, login with JWTs and token refresh.
 
 Usage:
@@ -355,7 +250,7 @@ Usage:
   authapi migrate [flags]   apply database migrations and exit
   authapi backup [flags] PATH
                             write a consistent copy of the live database to the new file PATH
-  authapi keys rotate       add a token signing key (it signs from the next start)
+  authapi keys rotate       add a token signing key
   authapi keys list         list the token signing keys: kid, creation, state
 
 Every flag can also be set through the environment variable named beside it;
@@ -363,5 +258,219 @@ a flag given on the command line wins.
 
 Flags:
 `)
-	fs.PrintDefaults()
+	defaults := DefaultConfig()
+	for _, s := range settings(&defaults) {
+		fmt.Fprintf(out, "  --%s (%s)\n    \t%s", s.flag, s.env, s.usage)
+		if d := s.value.String(); d != "" {
+			fmt.Fprintf(out, " (default %s)", d)
+		}
+		fmt.Fprintln(out)
+	}
+}
+
+// The kinds of setting values. Each set checks its input and says what it
+// wants when it is wrong; each String shows the field as a setting would
+// spell it.
+
+type stringValue struct{ p *string }
+
+func (v stringValue) set(s string) error { *v.p = s; return nil }
+func (v stringValue) String() string     { return *v.p }
+
+type pathValue struct{ p *string }
+
+func (v pathValue) set(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return errors.New("must not be empty")
+	}
+	*v.p = s
+	return nil
+}
+func (v pathValue) String() string { return *v.p }
+
+type addrValue struct{ p *string }
+
+func (v addrValue) set(s string) error {
+	if _, _, err := net.SplitHostPort(s); err != nil {
+		return errors.New("want host:port, such as :8080 or 127.0.0.1:8080")
+	}
+	*v.p = s
+	return nil
+}
+func (v addrValue) String() string { return *v.p }
+
+type urlValue struct{ p **url.URL }
+
+func (v urlValue) set(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return errors.New("want an absolute http(s) URL without query, fragment or credentials")
+	}
+	u.Path = strings.TrimRight(u.Path, "/")
+	*v.p = u
+	return nil
+}
+func (v urlValue) String() string { return (*v.p).String() }
+
+type audienceValue struct{ p *string }
+
+func (v audienceValue) set(s string) error {
+	if strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return errors.New("want one value without spaces, such as https://api.example.com")
+	}
+	*v.p = s
+	return nil
+}
+func (v audienceValue) String() string { return *v.p }
+
+type durationValue struct {
+	p        *time.Duration
+	min, max time.Duration // max 0: unbounded
+}
+
+func (v durationValue) set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < v.min || (v.max > 0 && d > v.max) {
+		switch {
+		case v.max > 0:
+			return fmt.Errorf("want a duration from %v to %v", v.min, v.max)
+		default:
+			return fmt.Errorf("want a duration of at least %v, such as 90s, 15m or 720h", v.min)
+		}
+	}
+	*v.p = d
+	return nil
+}
+func (v durationValue) String() string { return formatDuration(*v.p) }
+
+// formatDuration writes d the way people write it in settings: 15m, 720h.
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+type intValue struct {
+	p        *int
+	min, max int
+}
+
+func (v intValue) set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < v.min || n > v.max {
+		return fmt.Errorf("want a whole number from %d to %d", v.min, v.max)
+	}
+	*v.p = n
+	return nil
+}
+func (v intValue) String() string { return strconv.Itoa(*v.p) }
+
+type boolValue struct{ p *bool }
+
+func (v boolValue) set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	*v.p = b
+	return nil
+}
+func (v boolValue) String() string { return strconv.FormatBool(*v.p) }
+
+type choiceValue struct {
+	p       *string
+	choices []string
+}
+
+func (v choiceValue) set(s string) error {
+	for _, c := range v.choices {
+		if s == c {
+			*v.p = s
+			return nil
+		}
+	}
+	return fmt.Errorf("want %s", strings.Join(v.choices, " or "))
+}
+func (v choiceValue) String() string { return *v.p }
+
+type tlsValue struct{ p *mailer.TLSMode }
+
+func (v tlsValue) set(s string) error {
+	mode, err := mailer.ParseTLSMode(s)
+	if err != nil {
+		return errors.New("want starttls, tls or none")
+	}
+	*v.p = mode
+	return nil
+}
+func (v tlsValue) String() string { return v.p.String() }
+
+type levelValue struct{ p *slog.Level }
+
+func (v levelValue) set(s string) error {
+	if err := v.p.UnmarshalText([]byte(s)); err != nil {
+		return errors.New("want debug, info, warn or error")
+	}
+	return nil
+}
+func (v levelValue) String() string { return strings.ToLower(v.p.String()) }
+
+type proxiesValue struct{ p *[]string }
+
+func (v proxiesValue) set(s string) error {
+	var proxies []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			return fmt.Errorf("%q is neither an IP address nor a CIDR range", p)
+		}
+		proxies = append(proxies, p)
+	}
+	*v.p = proxies
+	return nil
+}
+func (v proxiesValue) String() string { return strings.Join(*v.p, ",") }
+
+// limitValue reads "N/duration" (N events per duration, N at once), several
+// separated by commas, or "off".
+type limitValue struct{ p *ports.Limit }
+
+func (v limitValue) set(s string) error {
+	if s == "off" || s == "0" {
+		v.p.Rates = nil
+		return nil
+	}
+	var rates []ports.Rate
+	for _, part := range strings.Split(s, ",") {
+		n, per, ok := strings.Cut(strings.TrimSpace(part), "/")
+		events, err := strconv.Atoi(n)
+		if !ok || err != nil || events < 1 {
+			return errors.New("want N/duration, such as 30/1m, several separated by commas, or off")
+		}
+		d, err := time.ParseDuration(per)
+		if err != nil || d <= 0 {
+			return errors.New("want N/duration, such as 30/1m, several separated by commas, or off")
+		}
+		rates = append(rates, ports.Rate{Events: events, Per: d, Burst: events})
+	}
+	v.p.Rates = rates
+	return nil
+}
+
+func (v limitValue) String() string {
+	if v.p.Off() {
+		return "off"
+	}
+	parts := make([]string, len(v.p.Rates))
+	for i, r := range v.p.Rates {
+		parts[i] = fmt.Sprintf("%d/%s", r.Events, formatDuration(r.Per))
+	}
+	return strings.Join(parts, ",")
 }

@@ -18,6 +18,15 @@ func envOf(vars map[string]string) func(string) string {
 	return func(k string) string { return vars[k] }
 }
 
+// environ writes vars as a process environment.
+func environ(vars map[string]string) []string {
+	var env []string
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
 func TestConfigDefaults(t *testing.T) {
 	cfg, rest, err := parseConfig(nil, envOf(nil), io.Discard)
 	if err != nil {
@@ -114,7 +123,8 @@ func TestHelpListsEverySetting(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("err = %v, want flag.ErrHelp", err)
 	}
-	for _, s := range settings {
+	var c Config
+	for _, s := range settings(&c) {
 		if !strings.Contains(out.String(), s.env) || !strings.Contains(out.String(), "-"+s.flag) {
 			t.Errorf("help does not list %s / --%s", s.env, s.flag)
 		}
@@ -138,7 +148,7 @@ func TestMainExitCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			if got := Main(context.Background(), tt.args, envOf(tt.env), &stdout, &stderr); got != tt.want {
+			if got := Main(context.Background(), tt.args, environ(tt.env), &stdout, &stderr); got != tt.want {
 				t.Errorf("exit code = %d, want %d; stderr: %s", got, tt.want, stderr.String())
 			}
 		})

@@ -22,6 +22,7 @@ import (
 	"authapi/adapters/hasher"
 	"authapi/adapters/httpapi"
 	"authapi/adapters/sqlite"
+	"authapi/app/auth"
 	"authapi/app/outbox"
 	"authapi/ports"
 )
@@ -117,35 +118,17 @@ type testAPI struct {
 // cheapHash keeps the tests fast; the hashing code path is the production one.
 var cheapHash = hasher.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
-func newTestAPI(t *testing.T) *testAPI {
-	t.Helper()
-	return newTestAPIWith(t, nil)
-}
-
-// noLimits turns the abuse limits off, for tests that send many requests
-// from one address about something else.
-var noLimits = map[string]string{
-	"AUTH_LIMIT_LOGIN_PER_IP": "off", "AUTH_LIMIT_VERIFY_PER_IP": "off",
-	"AUTH_LIMIT_SIGNUP_PER_IP": "off", "AUTH_LIMIT_SIGNUP_PER_EMAIL": "off",
-	"AUTH_LIMIT_RESEND_PER_IP": "off", "AUTH_LIMIT_RESEND_PER_EMAIL": "off",
-	"AUTH_LIMIT_FORGOT_PER_IP": "off", "AUTH_LIMIT_FORGOT_PER_EMAIL": "off", "AUTH_LIMIT_RESET_PER_IP": "off",
-	"AUTH_LOGIN_FREE_FAILURES": "1000", "AUTH_LOGIN_LOCKOUT_FAILURES": "0",
-}
-
-// newTestAPIWith is newTestAPI with extra AUTH_* settings.
-func newTestAPIWith(t *testing.T, settings map[string]string) *testAPI {
+// newTestAPI wires the service on a database, signing key and server secret
+// in a directory of the test's own, with DefaultConfig changed by opts.
+func newTestAPI(t *testing.T, opts ...func(*Config)) *testAPI {
 	t.Helper()
 	dir := t.TempDir()
-	env := map[string]string{
-		"AUTH_DATABASE_URL":     filepath.Join(dir, "auth.db"),
-		"AUTH_SIGNING_KEY_FILE": filepath.Join(dir, "signing-key.pem"),
-	}
-	for k, v := range settings {
-		env[k] = v
-	}
-	cfg, _, err := parseConfig(nil, func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
+	cfg := DefaultConfig()
+	cfg.DatabasePath = filepath.Join(dir, "auth.db")
+	cfg.SigningKeyFile = filepath.Join(dir, "signing-key.pem")
+	cfg.SecretKeyFile = filepath.Join(dir, "secret.key")
+	for _, opt := range opts {
+		opt(&cfg)
 	}
 	api := &testAPI{
 		keyFile: cfg.SigningKeyFile,
@@ -154,6 +137,7 @@ func newTestAPIWith(t *testing.T, settings map[string]string) *testAPI {
 		logs:    &syncBuffer{},
 	}
 	log := slog.New(slog.NewTextHandler(api.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	var err error
 	api.db, err = sqlite.Open(context.Background(), cfg.DatabasePath, log)
 	if err != nil {
 		t.Fatal(err)
@@ -171,6 +155,18 @@ func newTestAPIWith(t *testing.T, settings map[string]string) *testAPI {
 	api.handler, api.dispatcher = svc.handler, svc.dispatcher
 	return api
 }
+
+// noLimits turns the abuse limits off, for tests that send many requests
+// from one address about something else.
+func noLimits(c *Config) {
+	c.Limits = auth.Limits{Login: c.Limits.Login}
+	c.Limits.Login.FreeFailures = 1000
+	c.Limits.Login.LockAfter = 0
+}
+
+// noPadding stops /password/forgot (and, with concealed accounts, /verify
+// and /resend-activation) from padding its answers with real time.
+func noPadding(c *Config) { c.ForgotPasswordMinDuration = 0 }
 
 // signingKeyPEM returns the signing key file's contents.
 func (api *testAPI) signingKeyPEM(t *testing.T) []byte {
@@ -204,6 +200,13 @@ type response struct {
 
 func (api *testAPI) do(t *testing.T, method, path string, body any, header ...string) response {
 	t.Helper()
+	return api.doFrom(t, "", method, path, body, header...)
+}
+
+// doFrom is do from the client address remote (host:port); empty keeps
+// httptest's default.
+func (api *testAPI) doFrom(t *testing.T, remote, method, path string, body any, header ...string) response {
+	t.Helper()
 	var data []byte
 	switch b := body.(type) {
 	case nil:
@@ -216,6 +219,9 @@ func (api *testAPI) do(t *testing.T, method, path string, body any, header ...st
 		}
 	}
 	req := httptest.NewRequest(method, path, bytes.NewReader(data))
+	if remote != "" {
+		req.RemoteAddr = remote
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -22,7 +22,7 @@ import (
 func runKeys(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = Main(context.Background(), append([]string{"keys"}, args...), envOf(env), &out, &errOut)
+	code = Main(context.Background(), append([]string{"keys"}, args...), environ(env), &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
@@ -154,7 +154,7 @@ func TestRotationAcrossRestart(t *testing.T) {
 		"AUTH_DATABASE_URL":     filepath.Join(dir, "auth.db"),
 		"AUTH_SIGNING_KEY_FILE": filepath.Join(dir, "signing.pem"),
 	}
-	running := newTestAPIWith(t, settings)
+	running := newTestAPI(t, withFiles(settings))
 	running.activeUser(t)
 	oldAccess, oldRefresh := running.login(t)
 	oldKid := tokenKid(t, oldAccess)
@@ -170,7 +170,7 @@ func TestRotationAcrossRestart(t *testing.T) {
 		t.Errorf("before a restart tokens are signed by %s, want the old key %s", got, oldKid)
 	}
 
-	restarted := newTestAPIWith(t, settings)
+	restarted := newTestAPI(t, withFiles(settings))
 	wantStatus(t, restarted.do(t, "GET", "/me", nil, "Authorization", "Bearer "+oldAccess), http.StatusOK)
 	res := restarted.do(t, "POST", "/refresh", map[string]string{"refresh_token": oldRefresh})
 	wantStatus(t, res, http.StatusOK)
@@ -216,7 +216,7 @@ func TestRetiredKeyIsIgnoredThenRemoved(t *testing.T) {
 	kids := keyIDs(t, path)
 	retiredKid, liveKid := kids[0], kids[1]
 
-	api := newTestAPIWith(t, map[string]string{"AUTH_SIGNING_KEY_FILE": path})
+	api := newTestAPI(t, func(c *Config) { c.SigningKeyFile = path })
 	res := api.do(t, "GET", "/.well-known/jwks.json", nil)
 	wantStatus(t, res, http.StatusOK)
 	keys, _ := res.body["keys"].([]any)
@@ -266,8 +266,8 @@ func TestConfigAudience(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cfg.Audience != tt.want {
-				t.Errorf("Audience = %q, want %q", cfg.Audience, tt.want)
+			if got := cfg.audience(); got != tt.want {
+				t.Errorf("audience = %q, want %q", got, tt.want)
 			}
 		})
 	}
@@ -282,7 +282,7 @@ func TestAudienceIsChecked(t *testing.T) {
 		"AUTH_SIGNING_KEY_FILE": filepath.Join(dir, "signing.pem"),
 		"AUTH_AUDIENCE":         "https://api.example.com",
 	}
-	api := newTestAPIWith(t, settings)
+	api := newTestAPI(t, withFiles(settings), func(c *Config) { c.Audience = settings["AUTH_AUDIENCE"] })
 	api.activeUser(t)
 	access, _ := api.login(t)
 	_, payload, _ := strings.Cut(access, ".")
@@ -303,6 +303,15 @@ func TestAudienceIsChecked(t *testing.T) {
 	wantStatus(t, api.do(t, "GET", "/me", nil, "Authorization", "Bearer "+access), http.StatusOK)
 
 	settings["AUTH_AUDIENCE"] = "https://other.example.com"
-	other := newTestAPIWith(t, settings)
+	other := newTestAPI(t, withFiles(settings), func(c *Config) { c.Audience = settings["AUTH_AUDIENCE"] })
 	wantProblem(t, other.do(t, "GET", "/me", nil, "Authorization", "Bearer "+access), http.StatusUnauthorized, "invalid_token")
+}
+
+// withFiles points the service at the database and signing key that
+// settings, the environment of `authapi keys`, name.
+func withFiles(settings map[string]string) func(*Config) {
+	return func(c *Config) {
+		c.DatabasePath = settings["AUTH_DATABASE_URL"]
+		c.SigningKeyFile = settings["AUTH_SIGNING_KEY_FILE"]
+	}
 }

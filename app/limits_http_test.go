@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
+
+	"authapi/app/auth"
 )
 
 func TestLoginThrottleOverHTTP(t *testing.T) {
@@ -25,15 +28,18 @@ func TestLoginThrottleOverHTTP(t *testing.T) {
 func TestClientAddressForLimits(t *testing.T) {
 	tests := []struct {
 		name     string
-		proxies  string
+		proxies  []string
 		separate bool // whether different X-Forwarded-For values get separate budgets
 	}{
-		{"forwarded header ignored by default", "", false},
-		{"forwarded header believed from a trusted proxy", "192.0.2.0/24", true},
+		{"forwarded header ignored by default", nil, false},
+		{"forwarded header believed from a trusted proxy", []string{"192.0.2.0/24"}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := newTestAPIWith(t, map[string]string{"AUTH_TRUSTED_PROXIES": tt.proxies, "AUTH_LIMIT_VERIFY_PER_IP": "2/1h"})
+			api := newTestAPI(t, func(c *Config) {
+				c.TrustedProxies = tt.proxies
+				c.Limits.VerifyPerSource = auth.Per("", 2, time.Hour)
+			})
 			body := map[string]string{"email": "nobody@example.com", "activation_code": "000000"}
 			limited := 0
 			for i := 0; i < 3; i++ {

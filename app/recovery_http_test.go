@@ -16,19 +16,6 @@ import (
 // account deletion through the real router and store, every exchange held to
 // the OpenAPI document.
 
-// noPadding stops /password/forgot from padding its answers with real time;
-// only TestForgotPasswordTakesItsMinimumDuration is about the padding.
-var noPadding = map[string]string{"AUTH_FORGOT_PASSWORD_MIN_DURATION": "0s"}
-
-// with returns the settings of all sets, later ones winning.
-func with(sets ...map[string]string) map[string]string {
-	merged := map[string]string{}
-	for _, s := range sets {
-		maps.Copy(merged, s)
-	}
-	return merged
-}
-
 const (
 	newPassword    = "Vivid-Harbor-Lantern-7319"
 	changedSubject = "Your password was changed"
@@ -145,7 +132,7 @@ func wantFieldProblem(t *testing.T, res response, field string) {
 // inactive one and an address without an account: the three answers are
 // identical byte for byte, and only the email sent differs.
 func TestForgotPasswordAnswersAlike(t *testing.T) {
-	api := newTestAPIWith(t, noPadding)
+	api := newTestAPI(t, noPadding)
 	api.activeUser(t)
 	const inactive, unknown = "pending.user@example.com", "nobody@example.com"
 	signupAccount(t, api, inactive)
@@ -170,12 +157,14 @@ func TestForgotPasswordAnswersAlike(t *testing.T) {
 		}
 	}
 
-	// The active account got a reset code with a link to the reset page.
+	// The active account got a reset code with a link to the reset page,
+	// which carries a long token rather than the code.
 	mail, code := api.resetMail(t, email)
 	link := mailedResetLink.FindString(mail.Text)
 	u, err := url.Parse(link)
-	if err != nil || u.Path != "/reset-password" || u.Query().Get("email") != email || u.Query().Get("code") != code {
-		t.Errorf("reset link = %q (%v), want the reset page with the email and code", link, err)
+	if err != nil || u.Path != "/reset-password" || u.Query().Get("email") != email ||
+		len(u.Query().Get("token")) < 40 || strings.Contains(link, code) {
+		t.Errorf("reset link = %q (%v), want the reset page with the email and a token, not the code", link, err)
 	}
 	if !strings.Contains(mail.HTML, code) {
 		t.Error("the HTML part lacks the code")
@@ -190,6 +179,7 @@ func TestForgotPasswordAnswersAlike(t *testing.T) {
 	if got := api.mailer.mailsTo(unknown); len(got) != 0 {
 		t.Errorf("mail sent to an address without an account: %v", got)
 	}
+	api.clock.advance(time.Minute) // the forgotten-password request spent the address's code budget
 	wantProblem(t, api.do(t, "POST", "/resend-activation", map[string]string{"email": unknown}), http.StatusNotFound, "user_not_found")
 	if strings.Contains(api.logs.String(), code) {
 		t.Error("the reset code appears in the logs")
@@ -199,7 +189,7 @@ func TestForgotPasswordAnswersAlike(t *testing.T) {
 // TestForgotPasswordLimitsAnswerAlike: the per-email limit answers the same
 // for an address with an account and one without.
 func TestForgotPasswordLimitsAnswerAlike(t *testing.T) {
-	api := newTestAPIWith(t, noPadding)
+	api := newTestAPI(t, noPadding)
 	api.activeUser(t)
 	const unknown = "nobody@example.com"
 	for _, addr := range []string{email, unknown} {
@@ -222,7 +212,7 @@ func TestForgotPasswordLimitsAnswerAlike(t *testing.T) {
 // machine's load.
 func TestForgotPasswordTakesItsMinimumDuration(t *testing.T) {
 	const minimum = 100 * time.Millisecond
-	api := newTestAPIWith(t, map[string]string{"AUTH_FORGOT_PASSWORD_MIN_DURATION": minimum.String()})
+	api := newTestAPI(t, func(c *Config) { c.ForgotPasswordMinDuration = minimum })
 	api.activeUser(t)
 	for _, addr := range []string{email, "nobody@example.com"} {
 		start := time.Now()
@@ -236,7 +226,7 @@ func TestForgotPasswordTakesItsMinimumDuration(t *testing.T) {
 }
 
 func TestPasswordReset(t *testing.T) {
-	api := newTestAPIWith(t, noPadding)
+	api := newTestAPI(t, noPadding)
 	api.activeUser(t)
 	access, first := api.login(t)
 	_, second := api.login(t)
@@ -322,7 +312,7 @@ func TestResetCodeFailuresLookAlike(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := newTestAPIWith(t, noPadding)
+			api := newTestAPI(t, noPadding)
 			api.activeUser(t)
 			wantStatus(t, api.forgot(t, email), http.StatusAccepted)
 			code := api.resetCode(t, email)
@@ -345,7 +335,7 @@ func TestResetCodeFailuresLookAlike(t *testing.T) {
 // TestWeakNewPasswordKeepsTheCode: a new password that breaks the rules is
 // refused on its field and does not spend the code or count as an attempt.
 func TestWeakNewPasswordKeepsTheCode(t *testing.T) {
-	api := newTestAPIWith(t, noPadding)
+	api := newTestAPI(t, noPadding)
 	api.activeUser(t)
 	wantStatus(t, api.forgot(t, email), http.StatusAccepted)
 	code := api.resetCode(t, email)
@@ -371,7 +361,7 @@ func TestWeakNewPasswordKeepsTheCode(t *testing.T) {
 // failed logins and can lock the account; a reset proves control of the
 // mailbox and lifts the lock.
 func TestResetLiftsALock(t *testing.T) {
-	api := newTestAPIWith(t, with(noPadding, map[string]string{"AUTH_LOGIN_FREE_FAILURES": "1000", "AUTH_LOGIN_LOCKOUT_FAILURES": "3"}))
+	api := newTestAPI(t, noPadding, func(c *Config) { c.Limits.Login.FreeFailures, c.Limits.Login.LockAfter = 1000, 3 })
 	api.activeUser(t)
 	access, _ := api.login(t)
 	bearer := []string{"Authorization", "Bearer " + access}
@@ -391,7 +381,7 @@ func TestResetLiftsALock(t *testing.T) {
 }
 
 func TestChangePassword(t *testing.T) {
-	api := newTestAPIWith(t, noPadding)
+	api := newTestAPI(t, noPadding)
 	api.activeUser(t)
 	access, own := api.login(t)
 	_, other := api.login(t)
@@ -435,7 +425,7 @@ func TestChangePassword(t *testing.T) {
 }
 
 func TestDeleteAccount(t *testing.T) {
-	api := newTestAPIWith(t, noPadding)
+	api := newTestAPI(t, noPadding)
 	api.activeUser(t)
 	access, refresh := api.login(t)
 	bearer := []string{"Authorization", "Bearer " + access}
@@ -478,26 +468,30 @@ func TestDeleteAccount(t *testing.T) {
 }
 
 // TestResetPageChangesNothing follows the emailed link: the page shows the
-// email and code, escaped, under a strict policy, and opening it leaves the
-// code working.
+// email, keeps the link's token, escaped, under a strict policy, and opening
+// it leaves the token working.
 func TestResetPageChangesNothing(t *testing.T) {
-	api := newTestAPIWith(t, noPadding)
+	api := newTestAPI(t, noPadding)
 	api.activeUser(t)
 	wantStatus(t, api.forgot(t, email), http.StatusAccepted)
-	mail, code := api.resetMail(t, email)
+	mail, _ := api.resetMail(t, email)
 	link, err := url.Parse(mailedResetLink.FindString(mail.Text))
 	if err != nil {
 		t.Fatal(err)
 	}
+	token := link.Query().Get("token")
 
 	for range 2 {
 		res := api.do(t, "GET", link.RequestURI(), nil)
 		wantStatus(t, res, http.StatusOK)
 		page := res.Body.String()
-		for _, want := range []string{`value="` + email + `"`, `value="` + code + `"`, `autocomplete="new-password"`, "<button"} {
+		for _, want := range []string{`value="` + email + `"`, `name="token" type="hidden" value="` + token + `"`, `autocomplete="new-password"`, "<button"} {
 			if !strings.Contains(page, want) {
 				t.Errorf("page lacks %s:\n%s", want, page)
 			}
+		}
+		if strings.Contains(page, `id="code"`) {
+			t.Error("the page asks for the code although the link carries a token")
 		}
 		csp := res.Header().Get("Content-Security-Policy")
 		if !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "script-src 'sha256-") {
@@ -509,10 +503,14 @@ func TestResetPageChangesNothing(t *testing.T) {
 			}
 		}
 	}
-	res := api.do(t, "GET", `/reset-password?email="><script>alert(1)</script>&code=<b>1</b>`, nil)
+	res := api.do(t, "GET", `/reset-password?email="><script>alert(1)</script>&token=<b>1</b>`, nil)
 	if strings.Contains(res.Body.String(), "<script>alert(1)") || strings.Contains(res.Body.String(), "<b>1") {
 		t.Error("the page reflects markup unescaped")
 	}
-	// Opening the link spent nothing: the code still resets the password.
-	wantStatus(t, api.reset(t, email, code, newPassword), http.StatusOK)
+	// Opening the link spent nothing: the token, as the page posts it,
+	// still resets the password, once.
+	reset := map[string]string{"email": email, "token": token, "new_password": newPassword}
+	wantStatus(t, api.do(t, "POST", "/password/reset", reset), http.StatusOK)
+	wantProblem(t, api.do(t, "POST", "/password/reset", reset), http.StatusBadRequest, "invalid_reset_code")
+	api.loginAs(t, email, newPassword)
 }

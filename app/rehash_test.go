@@ -52,6 +52,7 @@ func (api *testAPI) rewired(t *testing.T, params hasher.Params) *testAPI {
 	t.Helper()
 	cfg, _, err := parseConfig(nil, envOf(map[string]string{
 		"AUTH_SIGNING_KEY_FILE": filepath.Join(t.TempDir(), "signing-key.pem"),
+		"AUTH_SECRET_KEY_FILE":  filepath.Join(t.TempDir(), "secret.key"),
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)

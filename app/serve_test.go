@@ -17,10 +17,11 @@ import (
 func TestServeAndShutDown(t *testing.T) {
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "key.pem")
-	env := envOf(map[string]string{
+	env := environ(map[string]string{
 		"AUTH_ADDR":             "127.0.0.1:0",
 		"AUTH_DATABASE_URL":     filepath.Join(dir, "auth.db"),
 		"AUTH_SIGNING_KEY_FILE": keyFile,
+		"AUTH_SECRET_KEY_FILE":  filepath.Join(t.TempDir(), "secret.key"),
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

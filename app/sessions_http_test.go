@@ -50,7 +50,7 @@ func TestSessionsOverHTTP(t *testing.T) {
 }
 
 func TestRefreshRotationOverHTTP(t *testing.T) {
-	api := newTestAPIWith(t, map[string]string{"AUTH_REFRESH_ROTATION": "true", "AUTH_REFRESH_REUSE_INTERVAL": "10s"})
+	api := newTestAPI(t, func(c *Config) { c.RefreshRotation, c.RefreshReuseInterval = true, 10*time.Second })
 	api.activeUser(t)
 	_, first := api.login(t)
 

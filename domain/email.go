@@ -50,6 +50,28 @@ func NormalizeEmail(raw string) Email {
 
 func (e Email) String() string { return string(e) }
 
+// LookupEmail normalizes an address that a request names to find an
+// account, and refuses one that no account can have: empty, longer than
+// MaxEmailBytes, or not UTF-8. It accepts every other string, so that an
+// invalid address is answered like an unknown one; the check exists so that
+// no request can make a limiter or a query carry a megabyte of "email".
+func LookupEmail(raw string) (Email, error) {
+	var v Validation
+	email := NormalizeEmail(raw)
+	switch {
+	case email == "":
+		v.Add("email", "is required")
+	case len(email) > MaxEmailBytes:
+		v.Add("email", "must be at most 254 bytes")
+	case !utf8.ValidString(raw):
+		v.Add("email", "must be valid UTF-8")
+	}
+	if err := v.Err(); err != nil {
+		return "", err
+	}
+	return email, nil
+}
+
 func emailProblem(s string) string {
 	switch {
 	case s == "":

@@ -26,6 +26,7 @@ const (
 	CodeTooManyRequests    Code = "too_many_requests"
 	CodeAccountLocked      Code = "account_locked"
 	CodeInvalidResetCode   Code = "invalid_reset_code"
+	CodeInvalidUnlockToken Code = "invalid_unlock_token"
 	CodeUnavailable        Code = "unavailable"
 	CodeInternal           Code = "internal"
 )
@@ -72,7 +73,7 @@ var (
 	ErrUserNotFound       = &Error{Code: CodeUserNotFound, Message: "no account with this email exists"}
 	ErrInvalidCode        = &Error{Code: CodeInvalidCode, Message: "the activation code is not valid"}
 	ErrCodeExpired        = &Error{Code: CodeCodeExpired, Message: "the activation code has expired; request a new one"}
-	ErrCodeExhausted      = &Error{Code: CodeCodeExhausted, Message: "too many wrong attempts; request a new activation code"}
+	ErrCodeExhausted      = &Error{Code: CodeCodeExhausted, Message: "too many wrong attempts; request a new activation code, or use the link in the email"}
 	ErrAlreadyActive      = &Error{Code: CodeAlreadyActive, Message: "the account is already active"}
 	ErrInvalidCredentials = &Error{Code: CodeInvalidCredentials, Message: "the email or password is incorrect"}
 	ErrAccountNotActive   = &Error{Code: CodeAccountNotActive, Message: "the account is not active; verify the email address first"}
@@ -80,7 +81,8 @@ var (
 	ErrSessionNotFound    = &Error{Code: CodeSessionNotFound, Message: "no such session"}
 	ErrTooManyRequests    = &Error{Code: CodeTooManyRequests, Message: "too many requests; try again later"}
 	ErrInvalidResetCode   = &Error{Code: CodeInvalidResetCode, Message: "the reset code is wrong, expired or used up; request a new one"}
-	ErrAccountLocked      = &Error{Code: CodeAccountLocked, Message: "too many failed logins: the account is locked until its password is reset or an administrator unlocks it"}
+	ErrAccountLocked      = &Error{Code: CodeAccountLocked, Message: "too many failed logins: the account is locked for a while; its owner has been emailed a link that unlocks it at once"}
+	ErrInvalidUnlockToken = &Error{Code: CodeInvalidUnlockToken, Message: "the unlock link is wrong, expired or already used"}
 	ErrUnavailable        = &Error{Code: CodeUnavailable, Message: "the service is temporarily unavailable; try again later"}
 )
 

@@ -30,9 +30,15 @@ type Session struct {
 	RotatedAt              time.Time
 }
 
-// Client describes where a login comes from.
+// Client describes where a request comes from.
 type Client struct {
-	IP        string
+	// IP is the client's address in canonical form: an IPv4 address mapped
+	// into IPv6 is written as IPv4.
+	IP string
+	// Source is what limits per client count against: the IPv4 address, or
+	// the IPv6 network of the configured prefix length, since one home
+	// connection commonly holds a whole /64.
+	Source    string
 	UserAgent string
 }
 

@@ -27,9 +27,15 @@ type User struct {
 	Activation   OneTimeCode
 	// PasswordReset is the pending password reset code, if any.
 	PasswordReset OneTimeCode
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	ActivatedAt   time.Time // zero until the account is activated
+	// WrongCodes counts the wrong codes typed for this account, across
+	// every activation and reset code it was sent.
+	WrongCodes WrongCodes
+	// Unlock is the pending unlock link, emailed when a campaign of wrong
+	// passwords locked the account, if any.
+	Unlock      PendingLink
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	ActivatedAt time.Time // zero until the account is activated
 }
 
 // Registration is a validated signup request, ready to become a User once the
@@ -68,7 +74,7 @@ func NewRegistration(email, password, firstName, lastName string) (Registration,
 
 // NewUser creates an inactive account for a registration whose password has
 // been hashed, with its first activation code pending.
-func NewUser(id string, r Registration, passwordHash string, code SecretCode, now time.Time, codeTTL time.Duration) User {
+func NewUser(id string, r Registration, passwordHash string, key CodeKey, secrets CodeSecrets, now time.Time, codeTTL time.Duration) User {
 	u := User{
 		ID:           id,
 		Email:        r.Email,
@@ -78,33 +84,30 @@ func NewUser(id string, r Registration, passwordHash string, code SecretCode, no
 		CreatedAt:    now,
 		UpdatedAt:    now,
 	}
-	u.Activation = newOneTimeCode(PurposeActivation, id, code, now, codeTTL)
+	u.Activation = newOneTimeCode(key, activationPurposes, id, secrets, now, codeTTL)
 	return u
 }
 
 // IssueActivationCode replaces any pending code with a new one, so the old
 // code stops working. An active account needs no code.
-func (u *User) IssueActivationCode(code SecretCode, now time.Time, ttl time.Duration) error {
+func (u *User) IssueActivationCode(key CodeKey, secrets CodeSecrets, now time.Time, ttl time.Duration) error {
 	if u.Active {
 		return ErrAlreadyActive
 	}
-	u.Activation = newOneTimeCode(PurposeActivation, u.ID, code, now, ttl)
+	u.Activation = newOneTimeCode(key, activationPurposes, u.ID, secrets, now, ttl)
 	u.UpdatedAt = now
 	return nil
 }
 
-// Activate checks code and, if it matches, activates the account and clears
+// Activate checks proof and, if it matches, activates the account and clears
 // the code. A wrong code counts as an attempt; the caller must persist the
-// user even when Activate returns an error, or the attempt limit is void.
-func (u *User) Activate(code string, now time.Time) error {
+// user even when Activate returns an error, or the attempt limits are void.
+func (u *User) Activate(key CodeKey, proof Proof, now time.Time) error {
 	if u.Active {
 		return ErrAlreadyActive
 	}
-	if err := u.Activation.check(PurposeActivation, u.ID, code, now); err != nil {
-		if err == ErrInvalidCode {
-			u.Activation.Attempts++
-			u.UpdatedAt = now
-		}
+	if err := u.Activation.check(key, activationPurposes, u.ID, proof, &u.WrongCodes, now); err != nil {
+		u.UpdatedAt = now
 		return err
 	}
 	u.Active = true
@@ -117,26 +120,34 @@ func (u *User) Activate(code string, now time.Time) error {
 // IssuePasswordResetCode starts a password reset, replacing any pending
 // reset code. Only active accounts reset passwords; an inactive one needs
 // its activation first.
-func (u *User) IssuePasswordResetCode(code SecretCode, now time.Time, ttl time.Duration) error {
+func (u *User) IssuePasswordResetCode(key CodeKey, secrets CodeSecrets, now time.Time, ttl time.Duration) error {
 	if !u.Active {
 		return ErrAccountNotActive
 	}
-	u.PasswordReset = newOneTimeCode(PurposePasswordReset, u.ID, code, now, ttl)
+	u.PasswordReset = newOneTimeCode(key, resetPurposes, u.ID, secrets, now, ttl)
 	u.UpdatedAt = now
 	return nil
 }
 
-// ResetPassword checks code and, if it matches, sets the new password hash
-// and clears the code. Wrong, expired, used and exhausted codes all fail with
-// ErrInvalidResetCode, so the answer tells an attacker nothing; a wrong code
-// counts as an attempt, so the caller must persist the user on failure too.
-func (u *User) ResetPassword(code, newPasswordHash string, now time.Time) error {
-	if err := u.PasswordReset.check(PurposePasswordReset, u.ID, code, now); err != nil {
-		if err == ErrInvalidCode && u.PasswordReset.Pending() {
-			u.PasswordReset.Attempts++
-			u.UpdatedAt = now
-		}
+// CheckPasswordReset tells whether proof matches the pending reset code
+// without spending it, so that a caller can judge the new password only for
+// someone who holds the code. Wrong, expired, used and exhausted codes all
+// fail with ErrInvalidResetCode, so the answer tells an attacker nothing; a
+// wrong code counts as an attempt, so the caller must persist the user on
+// failure.
+func (u *User) CheckPasswordReset(key CodeKey, proof Proof, now time.Time) error {
+	if err := u.PasswordReset.check(key, resetPurposes, u.ID, proof, &u.WrongCodes, now); err != nil {
+		u.UpdatedAt = now
 		return ErrInvalidResetCode
+	}
+	return nil
+}
+
+// ResetPassword checks proof as CheckPasswordReset does and, if it matches,
+// sets the new password hash and clears the code.
+func (u *User) ResetPassword(key CodeKey, proof Proof, newPasswordHash string, now time.Time) error {
+	if err := u.CheckPasswordReset(key, proof, now); err != nil {
+		return err
 	}
 	u.SetPasswordHash(newPasswordHash, now)
 	return nil
@@ -148,6 +159,24 @@ func (u *User) SetPasswordHash(hash string, now time.Time) {
 	u.PasswordHash = hash
 	u.PasswordReset = OneTimeCode{}
 	u.UpdatedAt = now
+}
+
+// IssueUnlockLink records the token of the link that lets the owner lift a
+// lock at once, replacing any earlier one.
+func (u *User) IssueUnlockLink(key CodeKey, token LinkToken, now time.Time, ttl time.Duration) {
+	u.Unlock = newPendingLink(key, PurposeUnlockLink, u.ID, token, now, ttl)
+	u.UpdatedAt = now
+}
+
+// UseUnlockLink spends the pending unlock link if token is its token. Any
+// failure is ErrInvalidUnlockToken.
+func (u *User) UseUnlockLink(key CodeKey, token string, now time.Time) error {
+	if !u.Unlock.matches(key, PurposeUnlockLink, u.ID, strings.TrimSpace(token), now) {
+		return ErrInvalidUnlockToken
+	}
+	u.Unlock = PendingLink{}
+	u.UpdatedAt = now
+	return nil
 }
 
 // CheckCanLogin reports whether the account may receive tokens. It is called
@@ -194,6 +223,9 @@ func cleanName(raw string) (string, string) {
 		switch {
 		case unicode.IsControl(r):
 			return "", "must not contain control characters"
+		case unicode.In(r, unicode.Zl, unicode.Zp):
+			// U+2028 and U+2029 break lines in mail and logs, like a newline.
+			return "", "must not contain line or paragraph separators"
 		case isBidiOverride(r):
 			return "", "must not contain text direction overrides"
 		}

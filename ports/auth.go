@@ -40,20 +40,24 @@ type AuthService interface {
 	// Errors: validation failures, domain.ErrEmailTaken.
 	Signup(ctx context.Context, req SignupRequest, client domain.Client) (domain.User, error)
 
-	// Verify activates the account if code is its pending activation code.
+	// Verify activates the account if proof, the code typed or the token of
+	// the emailed link, matches its pending activation code.
 	// Errors: domain.ErrUserNotFound, ErrAlreadyActive, ErrInvalidCode,
-	// ErrCodeExpired, ErrCodeExhausted, validation failures.
-	Verify(ctx context.Context, email, code string, client domain.Client) error
+	// ErrCodeExpired, ErrCodeExhausted, validation failures; with accounts
+	// concealed, ErrInvalidCode for all but validation failures.
+	Verify(ctx context.Context, email string, proof domain.Proof, client domain.Client) error
 
 	// ResendActivation issues a new activation code, invalidating the old
 	// one, and queues its email, superseding any unsent earlier one.
-	// Errors: domain.ErrUserNotFound, ErrAlreadyActive.
+	// Errors: domain.ErrUserNotFound, ErrAlreadyActive; neither with
+	// accounts concealed.
 	ResendActivation(ctx context.Context, email string, client domain.Client) error
 
 	// Login checks credentials, starts a session for client and returns its
 	// access and refresh tokens. Errors: domain.ErrInvalidCredentials
 	// (unknown email or wrong password, indistinguishable),
-	// ErrAccountNotActive (right password, inactive account).
+	// ErrAccountNotActive (right password, inactive account),
+	// ErrAccountLocked (too many failures on the account, from anywhere).
 	Login(ctx context.Context, email, password string, client domain.Client) (TokenPair, error)
 
 	// Refresh exchanges a refresh token of a live session, whose user exists
@@ -81,10 +85,16 @@ type AuthService interface {
 	// domain.ErrTooManyRequests.
 	ForgotPassword(ctx context.Context, email string, client domain.Client) error
 
-	// ResetPassword sets a new password with a reset code and ends every
-	// session of the account. Errors: domain.ErrInvalidResetCode (also for
-	// an unknown email), validation failures of the new password.
-	ResetPassword(ctx context.Context, email, code, newPassword string, client domain.Client) error
+	// ResetPassword sets a new password with a reset code or link token,
+	// ends every session of the account and lifts a login lock. Errors:
+	// domain.ErrInvalidResetCode (also for an unknown email), validation
+	// failures of the new password.
+	ResetPassword(ctx context.Context, email string, proof domain.Proof, newPassword string, client domain.Client) error
+
+	// Unlock lifts the login lock of an account with the token of the link
+	// emailed when it locked. Errors: domain.ErrInvalidUnlockToken (also for
+	// an unknown email).
+	Unlock(ctx context.Context, email, token string, client domain.Client) error
 
 	// ChangePassword replaces the password of the token's user, who gives
 	// the current one; other sessions end, the token's own too if

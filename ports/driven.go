@@ -10,14 +10,15 @@ import (
 	"authapi/domain"
 )
 
-// UserStore persists accounts, and queues the mail that account changes
-// cause in the same transaction as the change, so that neither is ever stored
-// without the other.
+// UserStore persists accounts. A change of an account is saved together with
+// the Effects it brings, in one transaction, so that neither is ever stored
+// without the other: an activation email without its account, a new
+// password while the sessions that knew the old one live on.
 type UserStore interface {
-	// CreateUser stores a new account and queues mail with it. It returns
+	// CreateUser stores a new account with its effects. It returns
 	// domain.ErrEmailTaken if an account with the same email exists, in which
-	// case nothing is queued.
-	CreateUser(ctx context.Context, u domain.User, mail ...OutgoingMail) error
+	// case nothing is saved.
+	CreateUser(ctx context.Context, u domain.User, fx Effects) error
 
 	// UserByEmail returns the account with the given normalized email, or
 	// domain.ErrUserNotFound.
@@ -26,19 +27,58 @@ type UserStore interface {
 	// UserByID returns the account with the given id, or domain.ErrUserNotFound.
 	UserByID(ctx context.Context, id string) (domain.User, error)
 
-	// UpdateUser loads the account with the given email inside one write
-	// transaction and passes it to update. If update returns a nil error the
-	// changed account is saved, the mail update returned is queued, and the
-	// saved account is returned; otherwise nothing is saved and update's error
-	// is returned. Concurrent updates of one account are serialized, so no
-	// change is lost. update must not change the account's id or email. It
-	// returns domain.ErrUserNotFound if there is no such account.
-	UpdateUser(ctx context.Context, email domain.Email, update func(*domain.User) ([]OutgoingMail, error)) (domain.User, error)
+	// UpdateUser loads the account that key names inside one write
+	// transaction and passes it to update. If update returns a nil error, the
+	// changed account and the effects update returned are saved together and
+	// the saved account is returned; otherwise nothing is saved and update's
+	// error is returned. Concurrent updates of one account are serialized,
+	// so no change is lost. update must not change the account's id or
+	// email, and must not call the store. It returns domain.ErrUserNotFound
+	// if there is no such account.
+	UpdateUser(ctx context.Context, key UserKey, update func(*domain.User) (Effects, error)) (domain.User, error)
 
 	// DeleteUser deletes the account with the given id and its sessions, so
-	// that its email can sign up again. It returns domain.ErrUserNotFound if
-	// there is no such account.
-	DeleteUser(ctx context.Context, id string) error
+	// that its email can sign up again, and saves fx with the deletion. It
+	// returns domain.ErrUserNotFound if there is no such account.
+	DeleteUser(ctx context.Context, id string, fx Effects) error
+}
+
+// UserKey names one account, by id or by email.
+type UserKey struct {
+	id    string
+	email domain.Email
+}
+
+// UserID names the account with id.
+func UserID(id string) UserKey { return UserKey{id: id} }
+
+// UserEmail names the account with the normalized email.
+func UserEmail(email domain.Email) UserKey { return UserKey{email: email} }
+
+// ID returns the id the key names, or "" if it names an email.
+func (k UserKey) ID() string { return k.id }
+
+// Email returns the email the key names, or "" if it names an id.
+func (k UserKey) Email() domain.Email { return k.email }
+
+// Effects are what an account change brings with it, saved in the same
+// transaction as the change. The zero value brings nothing.
+type Effects struct {
+	// Mail is queued for delivery.
+	Mail []OutgoingMail
+	// EndSessions, when set, ends the account's live sessions.
+	EndSessions *EndSessions
+	// LiftLoginLock ends the account's login lock and the slow-downs of its
+	// clients (see LoginThrottle), as a password reset or the unlock link
+	// does.
+	LiftLoginLock bool
+}
+
+// EndSessions says which sessions an account change ends: every live one
+// but Except (if set), as of At.
+type EndSessions struct {
+	At     time.Time
+	Except string
 }
 
 // OutgoingMail is a message to queue for delivery.
@@ -72,7 +112,7 @@ type MailStats struct {
 // Outbox is the delivery side of the mail queue that UserStore fills.
 type Outbox interface {
 	// DueMail returns up to limit pending messages whose next attempt is due
-	// at now, oldest first.
+	// at now, oldest first: by due time, then in the order they were queued.
 	DueMail(ctx context.Context, now time.Time, limit int) ([]QueuedMail, error)
 
 	// MarkSent records that the message was delivered.
@@ -202,35 +242,59 @@ type Mailer interface {
 	Send(ctx context.Context, msg Message) error
 }
 
-// Limit is a token bucket: Burst events at once, refilled at Events per Per.
-type Limit struct {
+// Rate is a token bucket: Burst events at once, refilled at Events per Per.
+type Rate struct {
 	Events int
 	Per    time.Duration
 	Burst  int
 }
 
-// RateLimiter spends from token buckets kept per key. State may live in
-// memory (one node) or in a shared store (several).
+// Limit is a named set of rates that apply together to one kind of request,
+// such as signups per client source. A Limit without rates is off.
+type Limit struct {
+	Name  string
+	Rates []Rate
+}
+
+// Off reports whether the limit has no rates.
+func (l Limit) Off() bool { return len(l.Rates) == 0 }
+
+// RateLimiter spends from token buckets kept per limit and subject. State
+// may live in memory (one process) or in a shared store (a fleet).
 type RateLimiter interface {
-	// Take spends one event of key's bucket under limit at now. It returns
-	// zero when the event is allowed, or how long until it would be.
-	Take(ctx context.Context, key string, limit Limit, now time.Time) (time.Duration, error)
+	// Take spends one event from subject's buckets under every rate of
+	// limit at now. It returns zero when the event is allowed, or how long
+	// until it would be. Implementations keep a fixed-size digest of the
+	// subject, never the subject itself, and bound the state they hold.
+	Take(ctx context.Context, limit Limit, subject string, now time.Time) (time.Duration, error)
 }
 
-// Failures is a run of consecutive failures, such as wrong passwords.
-type Failures struct {
-	Count int
-	Last  time.Time
+// LoginAttempt is an attempt to log in that LoginThrottle admitted.
+type LoginAttempt struct {
+	Email  domain.Email
+	Source string
+	// Locks reports that this attempt, if its password is wrong, has locked
+	// the account until LockedUntil: the owner should be told.
+	Locks       bool
+	LockedUntil time.Time
 }
 
-// FailureCounter counts consecutive failures per key.
-type FailureCounter interface {
-	// Failures returns key's current run, zero if none.
-	Failures(ctx context.Context, key string, now time.Time) (Failures, error)
-	// RecordFailure adds one failure at now and returns the run.
-	RecordFailure(ctx context.Context, key string, now time.Time) (Failures, error)
-	// Reset ends key's run, as a success does.
-	Reset(ctx context.Context, key string) error
+// LoginThrottle keeps the runs of failed logins for accounts named by email,
+// existing or not, and client sources, and applies a login policy to them
+// atomically. It keeps the runs where the accounts are, so that a lock
+// outlives a restart.
+type LoginThrottle interface {
+	// Admit decides under policy, before any password is checked, whether
+	// an attempt on email from source may go ahead at now, and if so counts
+	// it as a failure at once, so that concurrent attempts cannot slip past
+	// the limits before the first failure is recorded. It returns
+	// domain.ErrAccountLocked or a too-many-requests error, each with a
+	// RetryAfter, when the attempt must wait.
+	Admit(ctx context.Context, policy domain.LoginPolicy, email domain.Email, source string, now time.Time) (LoginAttempt, error)
+
+	// Succeeded records that the admitted attempt gave the right password:
+	// the runs of failures it counted toward end.
+	Succeeded(ctx context.Context, attempt LoginAttempt) error
 }
 
 // Clock tells the time. Tests pass a fixed or manual clock.

@@ -10,8 +10,8 @@ import (
 )
 
 // The activation page is where emailed links lead. Opening it changes
-// nothing, because mail scanners open links; the button posts the code to
-// /verify. Script and style are inline and allowed by hash, so the page needs
+// nothing, because mail scanners open links; the button posts the link's
+// token (or a code typed into the page) to /verify. Script and style are inline and allowed by hash, so the page needs
 // no other asset and the Content-Security-Policy can forbid everything else.
 const (
 	formPageStyle = `body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#222}
@@ -27,7 +27,8 @@ button{margin-top:1rem;padding:.6rem 1.2rem;font-size:1rem}#result{margin-top:1r
     var response = await fetch("verify", {
       method: "POST",
       headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({email: form.email.value, activation_code: form.code.value})
+      body: JSON.stringify(form.token ? {email: form.email.value, token: form.token.value}
+                                      : {email: form.email.value, activation_code: form.code.value})
     });
     var body = await response.json();
     result.textContent = response.ok ? "Your account is active. You can now log in." : (body.detail || "Activation failed.");
@@ -52,9 +53,10 @@ var activatePage = template.Must(template.New("activate").Parse(`<!doctype html>
 <form id="activate">
 <label for="email">Email</label>
 <input id="email" name="email" type="email" value="{{.Email}}" required>
-<label for="code">Activation code</label>
+{{if .Token}}<input name="token" type="hidden" value="{{.Token}}">
+{{else}}<label for="code">Activation code</label>
 <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" value="{{.Code}}" required>
-<button type="submit">Activate account</button>
+{{end}}<button type="submit">Activate account</button>
 </form>
 <p id="result" role="status"></p>
 <script>` + activateScript + `</script>
@@ -78,8 +80,9 @@ func cspHash(source string) string {
 	return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
 }
 
-// serveFormPage renders page, filled in with the query's email and code,
-// under policy. Its URL carries a code, so it must stay out of caches.
+// serveFormPage renders page, filled in with the query's email and code or
+// link token, under policy. Its URL carries a secret, so it must stay out of
+// caches.
 func serveFormPage(c *gin.Context, page *template.Template, policy string) {
 	header := c.Writer.Header()
 	header.Set("Content-Security-Policy", policy)
@@ -87,7 +90,7 @@ func serveFormPage(c *gin.Context, page *template.Template, policy string) {
 	header.Set("Cache-Control", "no-store")
 	header.Set("Content-Type", "text/html; charset=utf-8")
 	c.Status(http.StatusOK)
-	data := struct{ Email, Code string }{c.Query("email"), c.Query("code")}
+	data := struct{ Email, Code, Token string }{c.Query("email"), c.Query("code"), c.Query("token")}
 	if err := page.Execute(c.Writer, data); err != nil {
 		logger(c).ErrorContext(c.Request.Context(), "render page", "page", page.Name(), "error", err)
 	}

@@ -14,9 +14,17 @@ import (
 	"authapi/domain"
 )
 
-// MaxBodyBytes bounds request bodies; every request of this API fits in a
-// small fraction of it.
-const MaxBodyBytes = 1 << 20
+// MaxBodyBytes bounds request bodies to what the largest legitimate request
+// needs. That is a signup with every field at its limit and every character
+// written as a JSON escape: 254 bytes of email (1,524 escaped), 128
+// characters of password and 100 of each name (12 bytes each as escaped
+// surrogate pairs: 1,536 and 1,200 twice), about 5.5 KiB with the member
+// names. A larger body is refused before it is read, so that no request can
+// make the service hold more than this of it.
+const MaxBodyBytes = 8 << 10
+
+// bodyTooLargeDetail is the detail of a body_too_large problem.
+const bodyTooLargeDetail = "the body must be at most 8 KiB"
 
 // decodeJSON reads the request body into dst, a pointer to a struct with
 // json tags, and reports whether it could. On failure it has already answered
@@ -56,7 +64,7 @@ func decodeJSON(c *gin.Context, dst any) bool {
 	)
 	switch {
 	case errors.As(err, &tooLarge):
-		writeProblem(c, codeBodyTooLarge, "the body must be at most 1 MiB", nil)
+		writeProblem(c, codeBodyTooLarge, bodyTooLargeDetail, nil)
 	case errors.Is(err, io.EOF):
 		writeProblem(c, codeMalformedBody, "a JSON object body is required", nil)
 	case errors.As(err, &typeError):

@@ -86,15 +86,25 @@ func (a *fuzzAuth) Signup(_ context.Context, req ports.SignupRequest, _ domain.C
 	}, nil
 }
 
-func (a *fuzzAuth) Verify(_ context.Context, email, code string, _ domain.Client) error {
-	a.record("email", email, "activation_code", code)
-	if err := required("email", email, "activation_code", code); err != nil {
+// proofFields names the member a proof came from, as recorded: the token
+// when one was sent, the code otherwise.
+func proofFields(codeField string, proof domain.Proof) (string, string) {
+	if proof.IsLink() {
+		return "token", proof.Secret()
+	}
+	return codeField, proof.Secret()
+}
+
+func (a *fuzzAuth) Verify(_ context.Context, email string, proof domain.Proof, _ domain.Client) error {
+	field, secret := proofFields("activation_code", proof)
+	a.record("email", email, field, secret)
+	if err := required("email", email, field, secret); err != nil {
 		return err
 	}
 	switch {
 	case domain.NormalizeEmail(email) != fuzzEmail:
 		return domain.ErrUserNotFound
-	case strings.TrimSpace(code) != fuzzCode:
+	case secret != fuzzCode:
 		return domain.ErrInvalidCode
 	}
 	return nil
@@ -151,12 +161,24 @@ func (a *fuzzAuth) ForgotPassword(_ context.Context, email string, _ domain.Clie
 	return required("email", email)
 }
 
-func (a *fuzzAuth) ResetPassword(_ context.Context, email, code, newPassword string, _ domain.Client) error {
-	a.record("email", email, "code", code, "new_password", newPassword)
-	if err := required("email", email, "code", code, "new_password", newPassword); err != nil {
+func (a *fuzzAuth) ResetPassword(_ context.Context, email string, proof domain.Proof, newPassword string, _ domain.Client) error {
+	field, secret := proofFields("code", proof)
+	a.record("email", email, field, secret, "new_password", newPassword)
+	if err := required("email", email, field, secret, "new_password", newPassword); err != nil {
 		return err
 	}
 	return domain.ErrInvalidResetCode
+}
+
+func (a *fuzzAuth) Unlock(_ context.Context, email, token string, _ domain.Client) error {
+	a.record("email", email, "token", token)
+	if err := required("email", email, "token", token); err != nil {
+		return err
+	}
+	if domain.NormalizeEmail(email) != fuzzEmail || token != fuzzToken {
+		return domain.ErrInvalidUnlockToken
+	}
+	return nil
 }
 
 func (a *fuzzAuth) ChangePassword(_ context.Context, _ domain.Claims, current, newPassword string, _ bool, _ domain.Client) error {
@@ -233,6 +255,7 @@ var jsonRoutes = []jsonRoute{
 	{http.MethodPost, "/password/reset", false},
 	{http.MethodPost, "/me/password", true},
 	{http.MethodDelete, "/me", true},
+	{http.MethodPost, "/unlock", false},
 }
 
 // FuzzDecodeRequest sends arbitrary bodies under arbitrary content types to
@@ -290,6 +313,11 @@ func FuzzDecodeRequest(f *testing.F) {
 			`{"current_password":"StrongPassword123!","new_password":"short","end_current_session":"yes"}`,
 		},
 		"/me": {`{"password":"StrongPassword123!"}`, `{"Password":"StrongPassword123!"}`},
+		"/unlock": {
+			`{"email":"astro.user@example.com","token":"good-token"}`,
+			`{"email":"astro.user@example.com","token":" good-token "}`,
+		},
+		"/verify": {`{"email":"astro.user@example.com","token":"a-link-token","activation_code":"123456"}`},
 	}
 	for i, r := range jsonRoutes {
 		for _, body := range routeSeeds[r.path] {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -21,6 +22,8 @@ type handlers struct {
 	ready Pinger
 	mail  MailStatus
 	jwks  []byte
+	// ipv6Prefix is the length of the network an IPv6 client counts as.
+	ipv6Prefix int
 }
 
 type signupRequest struct {
@@ -33,6 +36,8 @@ type signupRequest struct {
 type verifyRequest struct {
 	Email          string `json:"email"`
 	ActivationCode string `json:"activation_code"`
+	// Token is the token of the emailed link, sent instead of the code.
+	Token string `json:"token"`
 }
 
 type loginRequest struct {
@@ -49,9 +54,16 @@ type emailRequest struct {
 }
 
 type resetPasswordRequest struct {
-	Email       string `json:"email"`
-	Code        string `json:"code"`
+	Email string `json:"email"`
+	Code  string `json:"code"`
+	// Token is the token of the emailed link, sent instead of the code.
+	Token       string `json:"token"`
 	NewPassword string `json:"new_password"`
+}
+
+type unlockRequest struct {
+	Email string `json:"email"`
+	Token string `json:"token"`
 }
 
 type changePasswordRequest struct {
@@ -142,7 +154,7 @@ func (h *handlers) signup(c *gin.Context) {
 	}
 	user, err := h.auth.Signup(c.Request.Context(), ports.SignupRequest{
 		Email: req.Email, Password: req.Password, FirstName: req.FirstName, LastName: req.LastName,
-	}, clientOf(c))
+	}, h.clientOf(c))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -155,7 +167,7 @@ func (h *handlers) verify(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	if err := h.auth.Verify(c.Request.Context(), req.Email, req.ActivationCode, clientOf(c)); err != nil {
+	if err := h.auth.Verify(c.Request.Context(), req.Email, proofOf(req.ActivationCode, req.Token), h.clientOf(c)); err != nil {
 		writeError(c, err)
 		return
 	}
@@ -167,7 +179,7 @@ func (h *handlers) resendActivation(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	if err := h.auth.ResendActivation(c.Request.Context(), req.Email, clientOf(c)); err != nil {
+	if err := h.auth.ResendActivation(c.Request.Context(), req.Email, h.clientOf(c)); err != nil {
 		writeError(c, err)
 		return
 	}
@@ -179,7 +191,7 @@ func (h *handlers) login(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	pair, err := h.auth.Login(c.Request.Context(), req.Email, req.Password, clientOf(c))
+	pair, err := h.auth.Login(c.Request.Context(), req.Email, req.Password, h.clientOf(c))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -269,7 +281,7 @@ func (h *handlers) forgotPassword(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	if err := h.auth.ForgotPassword(c.Request.Context(), req.Email, clientOf(c)); err != nil {
+	if err := h.auth.ForgotPassword(c.Request.Context(), req.Email, h.clientOf(c)); err != nil {
 		writeError(c, err)
 		return
 	}
@@ -283,11 +295,32 @@ func (h *handlers) resetPassword(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	if err := h.auth.ResetPassword(c.Request.Context(), req.Email, req.Code, req.NewPassword, clientOf(c)); err != nil {
+	if err := h.auth.ResetPassword(c.Request.Context(), req.Email, proofOf(req.Code, req.Token), req.NewPassword, h.clientOf(c)); err != nil {
 		writeError(c, err)
 		return
 	}
 	c.JSON(http.StatusOK, messageResponse{Message: "the password has been changed and every session has ended; log in again"})
+}
+
+func (h *handlers) unlock(c *gin.Context) {
+	var req unlockRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	if err := h.auth.Unlock(c.Request.Context(), req.Email, req.Token, h.clientOf(c)); err != nil {
+		writeError(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, messageResponse{Message: "the account is unlocked; you can log in again"})
+}
+
+// proofOf is what a request presents for a pending code: the token of the
+// emailed link when it sends one, the typed code otherwise.
+func proofOf(code, token string) domain.Proof {
+	if token != "" {
+		return domain.LinkProof(token)
+	}
+	return domain.CodeProof(code)
 }
 
 func (h *handlers) changePassword(c *gin.Context) {
@@ -295,7 +328,7 @@ func (h *handlers) changePassword(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	err := h.auth.ChangePassword(c.Request.Context(), claimsOf(c), req.CurrentPassword, req.NewPassword, req.EndCurrentSession, clientOf(c))
+	err := h.auth.ChangePassword(c.Request.Context(), claimsOf(c), req.CurrentPassword, req.NewPassword, req.EndCurrentSession, h.clientOf(c))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -312,7 +345,7 @@ func (h *handlers) deleteAccount(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	if err := h.auth.DeleteAccount(c.Request.Context(), claimsOf(c).UserID, req.Password, clientOf(c)); err != nil {
+	if err := h.auth.DeleteAccount(c.Request.Context(), claimsOf(c).UserID, req.Password, h.clientOf(c)); err != nil {
 		writeError(c, err)
 		return
 	}
@@ -368,9 +401,28 @@ func (h *handlers) jwksDocument(c *gin.Context) {
 }
 
 // clientOf describes the caller. The address comes from the socket, or from
-// X-Forwarded-For when the socket is one of the trusted proxies.
-func clientOf(c *gin.Context) domain.Client {
-	return domain.Client{IP: c.ClientIP(), UserAgent: c.GetHeader("User-Agent")}
+// X-Forwarded-For when the socket is one of the trusted proxies. It is
+// written in one canonical form, since limits count per address: an
+// IPv4-mapped IPv6 address is the IPv4 address, and an IPv6 address counts
+// as its whole network of the configured prefix length.
+func (h *handlers) clientOf(c *gin.Context) domain.Client {
+	client := domain.Client{IP: c.ClientIP(), UserAgent: c.GetHeader("User-Agent")}
+	addr, err := netip.ParseAddr(client.IP)
+	if err != nil {
+		// gin vouches for the address it returns; keep it as the key
+		// rather than guess.
+		client.Source = client.IP
+		return client
+	}
+	addr = addr.Unmap().WithZone("")
+	client.IP = addr.String()
+	client.Source = client.IP
+	if addr.Is6() {
+		if prefix, err := addr.Prefix(h.ipv6Prefix); err == nil {
+			client.Source = prefix.String()
+		}
+	}
+	return client
 }
 
 // noStore keeps responses that carry tokens out of caches (RFC 6749 5.1).

@@ -124,7 +124,7 @@ func recoverPanics() gin.HandlerFunc {
 func limitBody() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > MaxBodyBytes {
-			writeProblem(c, codeBodyTooLarge, "the body must be at most 1 MiB", nil)
+			writeProblem(c, codeBodyTooLarge, bodyTooLargeDetail, nil)
 			return
 		}
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes)

@@ -63,6 +63,7 @@ var problemKinds = map[domain.Code]problemKind{
 	domain.CodeTooManyRequests:    {http.StatusTooManyRequests, "Too many requests"},
 	domain.CodeAccountLocked:      {http.StatusForbidden, "Account locked"},
 	domain.CodeInvalidResetCode:   {http.StatusBadRequest, "Invalid reset code"},
+	domain.CodeInvalidUnlockToken: {http.StatusBadRequest, "Invalid unlock link"},
 	domain.CodeUnavailable:        {http.StatusServiceUnavailable, "Service unavailable"},
 	domain.CodeInternal:           {http.StatusInternalServerError, "Internal server error"},
 	codeMalformedBody:             {http.StatusBadRequest, "Malformed request body"},

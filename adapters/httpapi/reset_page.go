@@ -8,8 +8,8 @@ import (
 
 // The password reset page is where the reset email's link leads. Like the
 // activation page, opening it changes nothing (mail scanners open links):
-// the code is spent only when its owner chooses a new password and presses
-// the button, which posts the three fields to /password/reset.
+// the link's token (or a typed code) is spent only when its owner chooses a
+// new password and presses the button, which posts to /password/reset.
 const resetScript = `document.getElementById("reset").addEventListener("submit", async function (event) {
   event.preventDefault();
   var form = event.target, result = document.getElementById("result");
@@ -19,7 +19,9 @@ const resetScript = `document.getElementById("reset").addEventListener("submit",
     var response = await fetch("password/reset", {
       method: "POST",
       headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({email: form.email.value, code: form.code.value, new_password: form.new_password.value})
+      body: JSON.stringify(form.token
+        ? {email: form.email.value, token: form.token.value, new_password: form.new_password.value}
+        : {email: form.email.value, code: form.code.value, new_password: form.new_password.value})
     });
     var body = await response.json();
     if (response.ok) {
@@ -49,8 +51,10 @@ var resetPage = template.Must(template.New("reset-password").Parse(`<!doctype ht
 <form id="reset">
 <label for="email">Email</label>
 <input id="email" name="email" type="email" autocomplete="username" value="{{.Email}}" required>
-<label for="code">Reset code</label>
+{{if .Token}}<input name="token" type="hidden" value="{{.Token}}">
+{{else}}<label for="code">Reset code</label>
 <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" value="{{.Code}}" required>
+{{end}}
 <label for="new_password">New password</label>
 <input id="new_password" name="new_password" type="password" autocomplete="new-password" minlength="8" required>
 <button type="submit">Change password</button>

@@ -36,6 +36,9 @@ type Config struct {
 	// whose X-Forwarded-For is believed; the client address is the socket's
 	// otherwise. The app validates them.
 	TrustedProxies []string
+	// IPv6Prefix is the length of the network that an IPv6 client counts
+	// as, for limits per client (0 means 64).
+	IPv6Prefix int
 }
 
 // NewRouter returns the HTTP handler of the service.
@@ -53,7 +56,10 @@ func NewRouter(cfg Config) http.Handler {
 		_ = r.SetTrustedProxies(nil)
 	}
 
-	h := &handlers{auth: cfg.Auth, ready: cfg.Ready, mail: cfg.Mail, jwks: cfg.JWKS}
+	if cfg.IPv6Prefix <= 0 || cfg.IPv6Prefix > 128 {
+		cfg.IPv6Prefix = 64
+	}
+	h := &handlers{auth: cfg.Auth, ready: cfg.Ready, mail: cfg.Mail, jwks: cfg.JWKS, ipv6Prefix: cfg.IPv6Prefix}
 	r.Use(withRequestID(cfg.Random, cfg.Logger), accessLog(), recoverPanics(), securityHeaders(), limitBody())
 	r.NoRoute(func(c *gin.Context) {
 		writeProblem(c, codeRouteNotFound, "no such route", nil)
@@ -79,6 +85,8 @@ func NewRouter(cfg Config) http.Handler {
 	r.DELETE("/sessions/:id", bearer, h.endSession)
 	r.GET("/activate", h.activatePage)
 	r.GET("/reset-password", h.resetPasswordPage)
+	r.POST("/unlock", h.unlock)
+	r.GET("/unlock", h.unlockPage)
 	r.GET("/healthz", h.healthz)
 	r.GET("/readyz", h.readyz)
 	r.GET("/.well-known/jwks.json", h.jwksDocument)

@@ -1,7 +1,9 @@
 package ratelimit
 
 import (
-	"context"
+	"fmt"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,75 +12,145 @@ import (
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
+// sixAMinute is one event per 10 s, three at once.
+var sixAMinute = ports.Limit{Name: "test", Rates: []ports.Rate{{Events: 6, Per: time.Minute, Burst: 3}}}
+
 func TestTakeSpendsABucket(t *testing.T) {
-	m := NewMemory()
-	ctx := context.Background()
-	limit := ports.Limit{Events: 6, Per: time.Minute, Burst: 3} // one per 10 s, three at once
-	for i := 0; i < 3; i++ {
-		if wait, _ := m.Take(ctx, "ip:1", limit, t0); wait != 0 {
+	m := NewMemory(0, nil)
+	for i := range 3 {
+		if wait, _ := m.Take(t.Context(), sixAMinute, "198.51.100.1", t0); wait != 0 {
 			t.Fatalf("event %d of the burst refused (wait %v)", i+1, wait)
 		}
 	}
-	wait, err := m.Take(ctx, "ip:1", limit, t0)
+	wait, err := m.Take(t.Context(), sixAMinute, "198.51.100.1", t0)
 	if err != nil || wait != 10*time.Second {
 		t.Fatalf("fourth event: wait %v, %v; want 10s", wait, err)
 	}
 	// A refused event costs nothing: the wait does not grow.
-	if wait, _ := m.Take(ctx, "ip:1", limit, t0.Add(time.Second)); wait != 9*time.Second {
+	if wait, _ := m.Take(t.Context(), sixAMinute, "198.51.100.1", t0.Add(time.Second)); wait != 9*time.Second {
 		t.Errorf("wait a second later = %v, want 9s", wait)
 	}
-	if wait, _ := m.Take(ctx, "ip:2", limit, t0); wait != 0 {
-		t.Error("another key shares the bucket")
+	if wait, _ := m.Take(t.Context(), sixAMinute, "198.51.100.2", t0); wait != 0 {
+		t.Error("another subject shares the bucket")
 	}
-	if wait, _ := m.Take(ctx, "ip:1", limit, t0.Add(10*time.Second)); wait != 0 {
+	other := ports.Limit{Name: "other", Rates: sixAMinute.Rates}
+	if wait, _ := m.Take(t.Context(), other, "198.51.100.1", t0); wait != 0 {
+		t.Error("another limit shares the subject's bucket")
+	}
+	if wait, _ := m.Take(t.Context(), sixAMinute, "198.51.100.1", t0.Add(10*time.Second)); wait != 0 {
 		t.Errorf("refilled token refused (wait %v)", wait)
 	}
 }
 
-func TestFailures(t *testing.T) {
-	m := NewMemory()
-	ctx := context.Background()
-	for i := 1; i <= 3; i++ {
-		f, err := m.RecordFailure(ctx, "acct", t0.Add(time.Duration(i)*time.Minute))
-		if err != nil || f.Count != i || !f.Last.Equal(t0.Add(time.Duration(i)*time.Minute)) {
-			t.Fatalf("failure %d = %+v, %v", i, f, err)
+// TestTakeIsAllOrNothing: of several rates, an exhausted one refuses the
+// event without spending from the others.
+func TestTakeIsAllOrNothing(t *testing.T) {
+	m := NewMemory(0, nil)
+	limit := ports.Limit{Name: "codes", Rates: []ports.Rate{
+		{Events: 1, Per: time.Minute, Burst: 1},
+		{Events: 3, Per: time.Hour, Burst: 3},
+	}}
+	now := t0
+	for i := range 3 {
+		if wait, _ := m.Take(t.Context(), limit, "a@example.com", now); wait != 0 {
+			t.Fatalf("event %d refused: %v", i+1, wait)
 		}
+		// Refused by the first rate: must not spend from the second.
+		if wait, _ := m.Take(t.Context(), limit, "a@example.com", now.Add(30*time.Second)); i < 2 && wait != 30*time.Second {
+			t.Fatalf("an event 30 s after event %d: wait %v, want 30s", i+1, wait)
+		}
+		now = now.Add(time.Minute)
 	}
-	if f, _ := m.Failures(ctx, "acct", t0.Add(time.Hour)); f.Count != 3 {
-		t.Errorf("Failures = %+v, want 3", f)
+	if wait, _ := m.Take(t.Context(), limit, "a@example.com", now); wait != 17*time.Minute {
+		t.Errorf("the fourth event in the hour: wait %v, want 17m (the hourly rate refills one every 20 minutes)", wait)
 	}
-	if f, _ := m.Failures(ctx, "acct", t0.Add(25*time.Hour)); f.Count != 0 {
-		t.Errorf("a run a day old is still remembered: %+v", f)
-	}
-	if f, _ := m.RecordFailure(ctx, "acct", t0.Add(26*time.Hour)); f.Count != 1 {
-		t.Errorf("a failure after a long pause starts a new run: %+v", f)
-	}
-	if err := m.Reset(ctx, "acct"); err != nil {
-		t.Fatal(err)
-	}
-	if f, _ := m.Failures(ctx, "acct", t0.Add(26*time.Hour)); f.Count != 0 {
-		t.Errorf("after Reset: %+v", f)
+	if wait, _ := m.Take(t.Context(), ports.Limit{Name: "off"}, "a@example.com", now); wait != 0 {
+		t.Errorf("a limit without rates refused an event: %v", wait)
 	}
 }
 
-func TestSweepForgetsOnlyIdleState(t *testing.T) {
-	m := NewMemory()
-	ctx := context.Background()
-	limit := ports.Limit{Events: 1, Per: time.Hour, Burst: 1}
-	if wait, _ := m.Take(ctx, "busy", limit, t0); wait != 0 {
-		t.Fatal("first event refused")
+// TestSubjectsDoNotGrowMemory: a subject becomes a fixed-size digest, so a
+// long one costs no more than a short one.
+func TestSubjectsDoNotGrowMemory(t *testing.T) {
+	m := NewMemory(0, nil)
+	before := heapInUse()
+	const n = 2000
+	for i := range n {
+		subject := fmt.Sprintf("%d%s", i, strings.Repeat("x", 64<<10))
+		if wait, _ := m.Take(t.Context(), sixAMinute, subject, t0); wait != 0 {
+			t.Fatalf("subject %d refused", i)
+		}
 	}
-	_, _ = m.RecordFailure(ctx, "recent", t0)
-	for i := 0; i < sweepEvery; i++ {
-		_, _ = m.Take(ctx, "other", ports.Limit{Events: 1000, Per: time.Second, Burst: 1000}, t0.Add(time.Minute))
+	grown := heapInUse() - before
+	if m.Len() != n {
+		t.Fatalf("%d buckets, want %d", m.Len(), n)
 	}
-	if wait, _ := m.Take(ctx, "busy", limit, t0.Add(time.Minute)); wait == 0 {
-		t.Error("a sweep forgot a bucket that was still spent")
+	// 2,000 subjects of 64 KiB are 125 MiB; their buckets must be a few
+	// hundred KiB.
+	if grown > 1<<20 {
+		t.Errorf("the heap grew by %d KiB for %d buckets: the subjects are kept", grown>>10, n)
 	}
-	if f, _ := m.Failures(ctx, "recent", t0.Add(time.Minute)); f.Count != 1 {
-		t.Error("a sweep forgot a recent failure")
+	runtime.KeepAlive(m)
+}
+
+func heapInUse() int64 {
+	runtime.GC()
+	var s runtime.MemStats
+	runtime.ReadMemStats(&s)
+	return int64(s.HeapInuse)
+}
+
+// TestFullTableFailsSafe: when every bucket is in force, a new subject is
+// refused, and no subject that is being limited gets a fresh bucket.
+func TestFullTableFailsSafe(t *testing.T) {
+	m := NewMemory(4, nil)
+	oneAMinute := ports.Limit{Name: "test", Rates: []ports.Rate{{Events: 1, Per: time.Minute, Burst: 1}}}
+	for i := range 4 {
+		if wait, _ := m.Take(t.Context(), oneAMinute, fmt.Sprint(i), t0); wait != 0 {
+			t.Fatalf("subject %d refused", i)
+		}
 	}
-	if len(m.buckets) > 2 {
-		t.Errorf("%d buckets kept", len(m.buckets))
+	wait, _ := m.Take(t.Context(), oneAMinute, "newcomer", t0.Add(10*time.Second))
+	if wait <= 0 || wait > 50*time.Second {
+		t.Errorf("a new subject with the table full: wait %v, want the 50s until a bucket is full again", wait)
+	}
+	for i := range 4 {
+		if wait, _ := m.Take(t.Context(), oneAMinute, fmt.Sprint(i), t0.Add(10*time.Second)); wait == 0 {
+			t.Errorf("subject %d was let through: its bucket was evicted to make room", i)
+		}
+	}
+	// Once buckets are full again they make room.
+	if wait, _ := m.Take(t.Context(), oneAMinute, "newcomer", t0.Add(time.Minute)); wait != 0 {
+		t.Errorf("a new subject after the buckets refilled: wait %v", wait)
+	}
+	if m.Len() != 1 {
+		t.Errorf("%d buckets after making room, want only the newcomer's", m.Len())
+	}
+}
+
+// TestSweepForgetsOnlyFullBuckets: the periodic sweep drops the buckets
+// that have filled up again, and keeps every one still in force.
+func TestSweepForgetsOnlyFullBuckets(t *testing.T) {
+	m := NewMemory(0, nil)
+	hourly := ports.Limit{Name: "hourly", Rates: []ports.Rate{{Events: 1, Per: time.Hour, Burst: 1}}}
+	minutely := ports.Limit{Name: "minutely", Rates: []ports.Rate{{Events: 1, Per: time.Minute, Burst: 1}}}
+	const each = 300
+	for i := range each {
+		m.Take(t.Context(), hourly, fmt.Sprint("h", i), t0)
+		m.Take(t.Context(), minutely, fmt.Sprint("m", i), t0)
+	}
+	// Enough calls at t0+10m for a sweep, on subjects of their own.
+	later := t0.Add(10 * time.Minute)
+	fillers := 0
+	for ; m.calls%sweepEvery != 0 || fillers == 0; fillers++ {
+		m.Take(t.Context(), ports.Limit{Name: "filler", Rates: minutely.Rates}, fmt.Sprint("f", fillers), later)
+	}
+	for i := range each {
+		if wait, _ := m.Take(t.Context(), hourly, fmt.Sprint("h", i), later); wait == 0 {
+			t.Fatalf("hourly subject %d was forgotten while its bucket was in force", i)
+		}
+	}
+	if got, want := m.Len(), each+fillers; got != want {
+		t.Errorf("%d buckets after the sweep, want %d: the %d hourly ones and the fillers in force", got, want, each)
 	}
 }

@@ -24,7 +24,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	newUser := backupUsers(t)
 	const before = 20
 	for i := range before {
-		if err := store.CreateUser(t.Context(), newUser("before", i), backupMail("before", i)); err != nil {
+		if err := store.CreateUser(t.Context(), newUser("before", i), ports.Effects{Mail: []ports.OutgoingMail{backupMail("before", i)}}); err != nil {
 			t.Fatalf("CreateUser: %v", err)
 		}
 	}
@@ -46,7 +46,7 @@ func TestBackupWhileWriting(t *testing.T) {
 				return
 			default:
 			}
-			if err := store.CreateUser(context.Background(), newUser("during", i), backupMail("during", i)); err != nil {
+			if err := store.CreateUser(context.Background(), newUser("during", i), ports.Effects{Mail: []ports.OutgoingMail{backupMail("during", i)}}); err != nil {
 				writeErr = err
 				return
 			}

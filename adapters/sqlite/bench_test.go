@@ -51,7 +51,7 @@ func benchUser(b *testing.B, email string) domain.User {
 	if err != nil {
 		b.Fatalf("NewID: %v", err)
 	}
-	return domain.NewUser(id, reg, benchPasswordHash, "123456", benchTime(), time.Hour)
+	return domain.NewUser(id, reg, benchPasswordHash, testCodeKey, domain.CodeSecrets{Code: "123456", Link: "link-token"}, benchTime(), time.Hour)
 }
 
 // benchMail is the activation email signup queues with the account.
@@ -74,7 +74,7 @@ func seedUsers(b *testing.B, s *Store, n int) []domain.User {
 	users := make([]domain.User, n)
 	for i := range users {
 		users[i] = benchUser(b, fmt.Sprintf("user%03d@example.com", i))
-		if err := s.CreateUser(b.Context(), users[i], benchMail(users[i])); err != nil {
+		if err := s.CreateUser(b.Context(), users[i], ports.Effects{Mail: []ports.OutgoingMail{benchMail(users[i])}}); err != nil {
 			b.Fatalf("CreateUser: %v", err)
 		}
 	}
@@ -145,7 +145,7 @@ func BenchmarkCreateUser(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		if err := s.CreateUser(ctx, users[i], benchMail(users[i])); err != nil {
+		if err := s.CreateUser(ctx, users[i], ports.Effects{Mail: []ports.OutgoingMail{benchMail(users[i])}}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -160,9 +160,9 @@ func BenchmarkUpdateUser(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		_, err := s.UpdateUser(ctx, users[i%len(users)].Email, func(u *domain.User) ([]ports.OutgoingMail, error) {
+		_, err := s.UpdateUser(ctx, ports.UserEmail(users[i%len(users)].Email), func(u *domain.User) (ports.Effects, error) {
 			u.SetPasswordHash(benchPasswordHash, benchTime().Add(time.Duration(i)*time.Millisecond))
-			return nil, nil
+			return ports.Effects{}, nil
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -25,8 +25,8 @@ import (
 	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
 	sqlite3 "modernc.org/sqlite/lib"
 
-	dbfiles "authapi/db"
-	"authapi/db/sqlcgen"
+	sqlitedb "authapi/db/sqlite"
+	"authapi/db/sqlite/sqlcgen"
 )
 
 // busyTimeoutMillis is how long a connection waits for another one (in this
@@ -75,6 +75,9 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 	if !info.IsDir() {
 		return nil, fmt.Errorf("sqlite: open %s: %s is not a directory", abs, dir)
 	}
+	if err := keepPrivate(abs, logger); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
 
 	writer, err := openPool(ctx, abs, writerDSN(abs), 1)
 	if err != nil {
@@ -101,6 +104,43 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 	db := &DB{path: abs, reader: reader, logger: logger}
 	db.writer = &writePool{DB: writer, db: db}
 	return db, nil
+}
+
+// fileMode is the mode of the database and its -wal and -shm files: they
+// hold password hashes and the codes of unsent mail.
+const fileMode = 0o600
+
+// keepPrivate makes the database at path readable by its owner only,
+// whatever the umask. A new database is created empty with fileMode before
+// SQLite opens it, and SQLite gives the -wal and -shm files it creates the
+// mode of the database file. Files left readable by others, by an earlier
+// version or by hand, are tightened.
+func keepPrivate(path string, logger *slog.Logger) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, fileMode)
+	switch {
+	case err == nil:
+		return f.Close()
+	case !errors.Is(err, fs.ErrExist):
+		return err
+	}
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if info.Mode().Perm()&^fileMode == 0 {
+			continue
+		}
+		if err := os.Chmod(name, fileMode); err != nil {
+			return fmt.Errorf("%s is readable by others (mode %v) and cannot be made private: %w", name, info.Mode().Perm(), err)
+		}
+		logger.Warn("the database file was readable by others; made it private to its owner",
+			"path", name, "was", info.Mode().Perm().String())
+	}
+	return nil
 }
 
 // openPool opens a connection pool of at most conns connections and checks
@@ -222,7 +262,7 @@ func (db *DB) Migrate(ctx context.Context) error {
 // the writer. Only these files count: Go migrations registered globally by
 // other packages are ignored.
 func (db *DB) migrator() (*goose.Provider, error) {
-	fsys, err := fs.Sub(dbfiles.Migrations, "migrations")
+	fsys, err := fs.Sub(sqlitedb.Migrations, "migrations")
 	if err != nil {
 		return nil, err
 	}

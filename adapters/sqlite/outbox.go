@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"time"
 
-	"authapi/db/sqlcgen"
+	"authapi/db/sqlite/sqlcgen"
 	"authapi/domain"
 	"authapi/ports"
 )

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"time"
 
-	"authapi/db/sqlcgen"
+	"authapi/db/sqlite/sqlcgen"
 	"authapi/domain"
 	"authapi/ports"
 )

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"authapi/db/sqlcgen"
+	"authapi/db/sqlite/sqlcgen"
 	"authapi/domain"
 	"authapi/ports"
 )
@@ -41,29 +41,32 @@ func NewStore(ctx context.Context, db *DB) (*Store, error) {
 	return &Store{db: db, reads: reads, writes: sqlcgen.New(db.writer)}, nil
 }
 
-// CreateUser stores u and queues mail in one transaction, or returns
+// CreateUser stores u with its effects in one transaction, or returns
 // domain.ErrEmailTaken.
-func (s *Store) CreateUser(ctx context.Context, u domain.User, mail ...ports.OutgoingMail) error {
+func (s *Store) CreateUser(ctx context.Context, u domain.User, fx ports.Effects) error {
 	err := s.db.inTx(ctx, func(q *sqlcgen.Queries) error {
 		if err := q.CreateUser(ctx, userParams(u)); err != nil {
 			return err
 		}
-		return queueMail(ctx, q, mail)
+		return applyEffects(ctx, q, u, fx)
 	})
 	return translate(ctx, "create user", err)
 }
 
-// DeleteUser deletes the account with id, its sessions with it, or returns
-// domain.ErrUserNotFound.
-func (s *Store) DeleteUser(ctx context.Context, id string) error {
-	n, err := s.writes.DeleteUser(ctx, id)
-	if err != nil {
-		return translate(ctx, "delete user", err)
-	}
-	if n == 0 {
-		return domain.ErrUserNotFound
-	}
-	return nil
+// DeleteUser deletes the account with id, its sessions with it (the foreign
+// key cascades), and saves fx, or returns domain.ErrUserNotFound.
+func (s *Store) DeleteUser(ctx context.Context, id string, fx ports.Effects) error {
+	err := s.db.inTx(ctx, func(q *sqlcgen.Queries) error {
+		row, err := q.GetUserByID(ctx, id)
+		if err != nil {
+			return err
+		}
+		if _, err := q.DeleteUser(ctx, id); err != nil {
+			return err
+		}
+		return applyEffects(ctx, q, userFromRow(row), fx)
+	})
+	return translate(ctx, "delete user", err)
 }
 
 // UserByEmail returns the account with email, or domain.ErrUserNotFound.
@@ -84,23 +87,30 @@ func (s *Store) UserByID(ctx context.Context, id string) (domain.User, error) {
 	return userFromRow(row), nil
 }
 
-// UpdateUser loads the account with email, applies update, saves the result
-// and queues the mail update returns, all in one write transaction. update's error is returned as it is,
-// and nothing is saved. update runs while the writer connection is held, so it
-// must be quick and must not write through this store.
-func (s *Store) UpdateUser(ctx context.Context, email domain.Email, update func(*domain.User) ([]ports.OutgoingMail, error)) (domain.User, error) {
+// UpdateUser loads the account that key names, applies update, and saves the
+// result with the effects update returns, all in one write transaction.
+// update's error is returned as it is, and nothing is saved. update runs while
+// the writer connection is held, so it must be quick and must not write
+// through this store.
+func (s *Store) UpdateUser(ctx context.Context, key ports.UserKey, update func(*domain.User) (ports.Effects, error)) (domain.User, error) {
 	var (
 		saved     domain.User
 		updateErr error
 	)
 	err := s.db.inTx(ctx, func(q *sqlcgen.Queries) error {
-		row, err := q.GetUserByEmail(ctx, string(email))
+		var row sqlcgen.User
+		var err error
+		if id := key.ID(); id != "" {
+			row, err = q.GetUserByID(ctx, id)
+		} else {
+			row, err = q.GetUserByEmail(ctx, string(key.Email()))
+		}
 		if err != nil {
 			return err
 		}
 		u := userFromRow(row)
-		var mail []ports.OutgoingMail
-		if mail, updateErr = update(&u); updateErr != nil {
+		var fx ports.Effects
+		if fx, updateErr = update(&u); updateErr != nil {
 			return updateErr
 		}
 		if u.ID != row.ID || string(u.Email) != row.Email {
@@ -115,7 +125,7 @@ func (s *Store) UpdateUser(ctx context.Context, email domain.Email, update func(
 			return sql.ErrNoRows
 		}
 		saved = u
-		return queueMail(ctx, q, mail)
+		return applyEffects(ctx, q, u, fx)
 	})
 	switch {
 	case updateErr != nil:
@@ -126,6 +136,23 @@ func (s *Store) UpdateUser(ctx context.Context, email domain.Email, update func(
 		return domain.User{}, translate(ctx, "update user", err)
 	}
 	return saved, nil
+}
+
+// applyEffects saves what a change of u brings with it, inside the change's
+// transaction.
+func applyEffects(ctx context.Context, q *sqlcgen.Queries, u domain.User, fx ports.Effects) error {
+	if end := fx.EndSessions; end != nil {
+		_, err := q.RevokeSessions(ctx, sqlcgen.RevokeSessionsParams{UserID: u.ID, Now: end.At.UnixMilli(), ExceptID: end.Except})
+		if err != nil {
+			return err
+		}
+	}
+	if fx.LiftLoginLock {
+		if err := liftLoginLock(ctx, q, u.Email); err != nil {
+			return err
+		}
+	}
+	return queueMail(ctx, q, fx.Mail)
 }
 
 // pointRead is the context for a lookup by key, detached from ctx's
@@ -147,13 +174,20 @@ func userFromRow(r sqlcgen.User) domain.User {
 		Active:       r.IsActive != 0,
 		Activation: domain.OneTimeCode{
 			CodeHash:  nonEmpty(r.ActivationCodeHash),
+			LinkHash:  nonEmpty(r.ActivationLinkHash),
 			ExpiresAt: timeFromNull(r.ActivationExpiresAt),
 			Attempts:  int(r.ActivationAttempts),
 		},
 		PasswordReset: domain.OneTimeCode{
 			CodeHash:  nonEmpty(r.ResetCodeHash),
+			LinkHash:  nonEmpty(r.ResetLinkHash),
 			ExpiresAt: timeFromNull(r.ResetExpiresAt),
 			Attempts:  int(r.ResetAttempts),
+		},
+		WrongCodes: domain.WrongCodes{N: int(r.WrongCodes), At: timeFromNull(r.WrongCodesAt)},
+		Unlock: domain.PendingLink{
+			Hash:      nonEmpty(r.UnlockLinkHash),
+			ExpiresAt: timeFromNull(r.UnlockExpiresAt),
 		},
 		CreatedAt:   timeFromMillis(r.CreatedAt),
 		UpdatedAt:   timeFromMillis(r.UpdatedAt),
@@ -187,6 +221,12 @@ func userParams(u domain.User) sqlcgen.CreateUserParams {
 		ResetCodeHash:       nonEmpty(u.PasswordReset.CodeHash),
 		ResetExpiresAt:      nullFromTime(u.PasswordReset.ExpiresAt),
 		ResetAttempts:       int64(u.PasswordReset.Attempts),
+		ActivationLinkHash:  nonEmpty(u.Activation.LinkHash),
+		ResetLinkHash:       nonEmpty(u.PasswordReset.LinkHash),
+		WrongCodes:          int64(u.WrongCodes.N),
+		WrongCodesAt:        nullFromTime(u.WrongCodes.At),
+		UnlockLinkHash:      nonEmpty(u.Unlock.Hash),
+		UnlockExpiresAt:     nullFromTime(u.Unlock.ExpiresAt),
 	}
 }
 

@@ -18,29 +18,29 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"authapi/db/sqlcgen"
+	"authapi/db/sqlite/sqlcgen"
 	"authapi/domain"
 	"authapi/ports"
 	"authapi/ports/porttest"
 )
 
-func TestStoreContract(t *testing.T) {
-	porttest.TestUserStore(t, func(t *testing.T) ports.UserStore {
-		return testStore(t, openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
-	})
+// contractStore is the store and the throttle on one database: together
+// they are what porttest judges.
+type contractStore struct {
+	*Store
+	*Throttle
 }
 
-func TestSessionStoreContract(t *testing.T) {
-	porttest.TestSessionStore(t, func(t *testing.T) porttest.SessionUserStore {
-		return testStore(t, openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
-	})
+// newContractStore opens a store on a database of its own.
+func newContractStore(t *testing.T) porttest.Store {
+	db := openTestDB(t, filepath.Join(t.TempDir(), "auth.db"))
+	return contractStore{Store: testStore(t, db), Throttle: NewThrottle(db)}
 }
 
-func TestOutboxContract(t *testing.T) {
-	porttest.TestOutbox(t, func(t *testing.T) porttest.MailStore {
-		return testStore(t, openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
-	})
-}
+func TestUserStoreContract(t *testing.T)     { porttest.TestUserStore(t, newContractStore) }
+func TestSessionStoreContract(t *testing.T)  { porttest.TestSessionStore(t, newContractStore) }
+func TestOutboxContract(t *testing.T)        { porttest.TestOutbox(t, newContractStore) }
+func TestLoginThrottleContract(t *testing.T) { porttest.TestLoginThrottle(t, newContractStore) }
 
 // TestSettledMailForgetsItsBody checks what the port cannot show: the code in
 // a message's body leaves the database once the message is settled.
@@ -51,11 +51,11 @@ func TestSettledMailForgetsItsBody(t *testing.T) {
 	mail := func(id, slot string) ports.OutgoingMail {
 		return ports.OutgoingMail{Message: ports.Message{ID: id, To: "a@example.com", Subject: "s", Text: "code 482913", HTML: "<b>482913</b>"}, Slot: slot, QueuedAt: now}
 	}
-	if err := store.CreateUser(t.Context(), testUser(t, "a@example.com"), mail("sent", ""), mail("dead", ""), mail("old", "slot"), mail("pending", "")); err != nil {
+	if err := store.CreateUser(t.Context(), testUser(t, "a@example.com"), ports.Effects{Mail: []ports.OutgoingMail{mail("sent", ""), mail("dead", ""), mail("old", "slot"), mail("pending", "")}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.UpdateUser(t.Context(), "a@example.com", func(*domain.User) ([]ports.OutgoingMail, error) {
-		return []ports.OutgoingMail{mail("new", "slot")}, nil
+	if _, err := store.UpdateUser(t.Context(), ports.UserEmail("a@example.com"), func(*domain.User) (ports.Effects, error) {
+		return ports.Effects{Mail: []ports.OutgoingMail{mail("new", "slot")}}, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	u := testUser(t, "keep@example.com")
 
 	first := openTestDB(t, path)
-	if err := testStore(t, first).CreateUser(t.Context(), u); err != nil {
+	if err := testStore(t, first).CreateUser(t.Context(), u, ports.Effects{}); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	if err := first.Close(); err != nil {
@@ -128,12 +128,12 @@ func TestDataSurvivesReopen(t *testing.T) {
 	u := testUser(t, "durable@example.com")
 	db := openTestDB(t, path)
 	store := testStore(t, db)
-	if err := store.CreateUser(t.Context(), u); err != nil {
+	if err := store.CreateUser(t.Context(), u, ports.Effects{}); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	activatedAt := u.CreatedAt.Add(time.Minute)
-	want, err := store.UpdateUser(t.Context(), u.Email, porttest.NoMail(func(u *domain.User) error {
-		return u.Activate("123456", activatedAt)
+	want, err := store.UpdateUser(t.Context(), ports.UserEmail(u.Email), porttest.NoEffects(func(u *domain.User) error {
+		return u.Activate(testCodeKey, domain.CodeProof("123456"), activatedAt)
 	}))
 	if err != nil {
 		t.Fatalf("UpdateUser: %v", err)
@@ -161,7 +161,7 @@ func TestTimesRoundTripAtMillisecondsInUTC(t *testing.T) {
 	created := time.Date(2025, time.July, 1, 9, 30, 0, 123_456_789, tokyo)
 	u := testUser(t, "clock@example.com")
 	u.CreatedAt, u.UpdatedAt, u.Activation.ExpiresAt = created, created, created.Add(time.Hour)
-	if err := store.CreateUser(t.Context(), u); err != nil {
+	if err := store.CreateUser(t.Context(), u, ports.Effects{}); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	got, err := store.UserByID(t.Context(), u.ID)
@@ -206,7 +206,7 @@ func TestOpenAwkwardPaths(t *testing.T) {
 			}
 			store := testStore(t, openTestDB(t, path))
 			u := testUser(t, "path@example.com")
-			if err := store.CreateUser(t.Context(), u); err != nil {
+			if err := store.CreateUser(t.Context(), u, ports.Effects{}); err != nil {
 				t.Fatalf("CreateUser: %v", err)
 			}
 			if _, err := store.UserByEmail(t.Context(), u.Email); err != nil {
@@ -319,7 +319,7 @@ func TestStoreReportsBadRowAsInternal(t *testing.T) {
 	store := testStore(t, openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
 	u := testUser(t, "fine@example.com")
 	u.Email = "Not-Normalized@Example.com"
-	err := store.CreateUser(t.Context(), u)
+	err := store.CreateUser(t.Context(), u, ports.Effects{})
 	if err == nil {
 		t.Fatal("CreateUser of a row breaking a CHECK succeeded")
 	}
@@ -341,10 +341,10 @@ func TestUpdateUserRefusesIdentityChange(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store := testStore(t, openTestDB(t, filepath.Join(t.TempDir(), "auth.db")))
 			u := testUser(t, "fixed@example.com")
-			if err := store.CreateUser(t.Context(), u); err != nil {
+			if err := store.CreateUser(t.Context(), u, ports.Effects{}); err != nil {
 				t.Fatalf("CreateUser: %v", err)
 			}
-			_, err := store.UpdateUser(t.Context(), u.Email, porttest.NoMail(func(u *domain.User) error {
+			_, err := store.UpdateUser(t.Context(), ports.UserEmail(u.Email), porttest.NoEffects(func(u *domain.User) error {
 				tt.change(u)
 				u.FirstName = "Changed"
 				return nil
@@ -368,7 +368,7 @@ func TestCanceledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	u := testUser(t, "late@example.com")
-	if err := store.CreateUser(ctx, u); !errors.Is(err, context.Canceled) {
+	if err := store.CreateUser(ctx, u, ports.Effects{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("CreateUser error = %v, want %v", err, context.Canceled)
 	}
 	if _, err := store.UserByID(t.Context(), u.ID); !errors.Is(err, domain.ErrUserNotFound) {
@@ -462,11 +462,11 @@ func writeWhileLocked(t *testing.T, db *DB, path string) error {
 	other := openRaw(t, path, "busy_timeout(0)")
 	u := testUser(t, "locker@example.com")
 	store := testStore(t, db)
-	if err := store.CreateUser(t.Context(), u); err != nil {
+	if err := store.CreateUser(t.Context(), u, ports.Effects{}); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	var writeErr error
-	_, err := store.UpdateUser(t.Context(), u.Email, porttest.NoMail(func(*domain.User) error {
+	_, err := store.UpdateUser(t.Context(), ports.UserEmail(u.Email), porttest.NoEffects(func(*domain.User) error {
 		_, writeErr = other.ExecContext(t.Context(), "CREATE TABLE intruder (x INTEGER)")
 		return nil
 	}))
@@ -549,5 +549,14 @@ func testUser(t *testing.T, email string) domain.User {
 	if err != nil {
 		t.Fatalf("NewID: %v", err)
 	}
-	return domain.NewUser(id, reg, "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA", "123456", now, 15*time.Minute)
+	return domain.NewUser(id, reg, "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA", testCodeKey, domain.CodeSecrets{Code: "123456", Link: "link-token"}, now, 15*time.Minute)
 }
+
+// testCodeKey is the code key of the store's tests.
+var testCodeKey = func() domain.CodeKey {
+	k, err := domain.NewCodeKey(bytes.Repeat([]byte{42}, 32))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()

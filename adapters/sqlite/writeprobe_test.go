@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"authapi/domain"
+	"authapi/ports"
 )
 
 // TestPingReportsFailingWrites checks that Ping, which a read satisfies,
@@ -19,7 +20,7 @@ func TestPingReportsFailingWrites(t *testing.T) {
 		write func(t *testing.T, s *Store, n int) error
 	}{
 		{"in a transaction", func(t *testing.T, s *Store, n int) error {
-			return s.CreateUser(t.Context(), backupUsers(t)("probe", n))
+			return s.CreateUser(t.Context(), backupUsers(t)("probe", n), ports.Effects{})
 		}},
 		{"in one statement", func(t *testing.T, s *Store, _ int) error {
 			return s.RetryLater(t.Context(), backupMail("probe", 0).ID, 1, time.Now(), "refused")
@@ -39,7 +40,7 @@ func TestPingReportsFailingWrites(t *testing.T) {
 				path := filepath.Join(t.TempDir(), "auth.db")
 				db := openTestDB(t, path)
 				store := testStore(t, db)
-				if err := store.CreateUser(t.Context(), backupUsers(t)("probe", 0), backupMail("probe", 0)); err != nil {
+				if err := store.CreateUser(t.Context(), backupUsers(t)("probe", 0), ports.Effects{Mail: []ports.OutgoingMail{backupMail("probe", 0)}}); err != nil {
 					t.Fatalf("CreateUser: %v", err)
 				}
 
@@ -76,7 +77,7 @@ func TestPingReportsFailingWrites(t *testing.T) {
 func TestPingWritesNothingWhileHealthy(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "auth.db")
 	db := openTestDB(t, path)
-	if err := testStore(t, db).CreateUser(t.Context(), testUser(t, "a@example.com")); err != nil {
+	if err := testStore(t, db).CreateUser(t.Context(), testUser(t, "a@example.com"), ports.Effects{}); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	before := walSize(t, path)

@@ -42,26 +42,26 @@ type activationEmail struct {
 	Link      string
 }
 
-// activationMail composes the email that carries an activation code. Its
-// slot makes a newer code's email supersede an older one still queued, and it
-// expires with the code.
-func (s *Service) activationMail(user domain.User, code domain.SecretCode, now time.Time) (ports.OutgoingMail, error) {
+// activationMail composes the email that carries an activation code and
+// link. Its slot makes a newer code's email supersede an older one still
+// queued, and it expires with the code.
+func (s *Service) activationMail(user domain.User, secrets domain.CodeSecrets, now time.Time) (ports.OutgoingMail, error) {
 	data := activationEmail{
 		FirstName: user.FirstName,
-		Code:      code,
+		Code:      secrets.Code,
 		ExpiresIn: humanDuration(s.cfg.ActivationCodeTTL),
-		Link:      s.activationLink(user.Email, code),
+		Link:      s.link("activate", user.Email, secrets.Link),
 	}
 	return s.composeMail(user, activationSubject, activationText, activationHTML, data,
 		"activation:"+user.ID, user.Activation.ExpiresAt, now)
 }
 
-// activationLink points to the service's /activate page, which shows the code
-// and asks for a click before verifying: mail scanners follow links, so
-// opening one must change nothing.
-func (s *Service) activationLink(email domain.Email, code domain.SecretCode) string {
-	link := s.cfg.PublicURL.JoinPath("activate")
-	link.RawQuery = url.Values{"email": {string(email)}, "code": {string(code)}}.Encode()
+// link points to one of the service's pages, which asks for a click before
+// acting: mail scanners follow links, so opening one must change nothing.
+// It carries the long token, never the short code, which is for typing.
+func (s *Service) link(page string, email domain.Email, token domain.LinkToken) string {
+	link := s.cfg.PublicURL.JoinPath(page)
+	link.RawQuery = url.Values{"email": {string(email)}, "token": {string(token)}}.Encode()
 	return link.String()
 }
 

@@ -9,59 +9,95 @@ import (
 	"authapi/ports"
 )
 
-// Limits are the abuse limits of the use cases. A Limit with zero Events is
-// off. Per-email limits count every request naming the address, failed ones
-// included, so that probing an address costs the same as using it.
+// Limits are the abuse limits of the use cases. A Limit without rates is
+// off. Limits per source count every request from a client source, failed
+// ones included; limits per email count every request naming a valid
+// address, whether or not it has an account, so that probing an address
+// costs the same as using it.
 type Limits struct {
-	LoginPerIP     ports.Limit
-	VerifyPerIP    ports.Limit
-	SignupPerIP    ports.Limit
-	SignupPerEmail ports.Limit
-	ResendPerIP    ports.Limit
-	ResendPerEmail []ports.Limit
-	ForgotPerIP    ports.Limit
-	ForgotPerEmail []ports.Limit
-	ResetPerIP     ports.Limit
-	Login          domain.LoginPolicy
+	LoginPerSource  ports.Limit
+	VerifyPerSource ports.Limit
+	SignupPerSource ports.Limit
+	SignupPerEmail  ports.Limit
+	ResendPerSource ports.Limit
+	ForgotPerSource ports.Limit
+	ResetPerSource  ports.Limit
+	UnlockPerSource ports.Limit
+	// CodesPerEmail is the one budget for sending an account a new code,
+	// whichever route asks: an activation code again, or a reset code.
+	CodesPerEmail ports.Limit
+	Login         domain.LoginPolicy
+}
+
+// The names of the limits, which key their buckets.
+const (
+	limitLoginPerSource  = "login per source"
+	limitVerifyPerSource = "verify per source"
+	limitSignupPerSource = "signup per source"
+	limitSignupPerEmail  = "signup per email"
+	limitResendPerSource = "resend per source"
+	limitForgotPerSource = "forgot per source"
+	limitResetPerSource  = "reset per source"
+	limitUnlockPerSource = "unlock per source"
+	limitCodesPerEmail   = "codes per email"
+)
+
+// Per returns the limit of events per period, all of them at once.
+func Per(name string, events int, per time.Duration) ports.Limit {
+	return ports.Limit{Name: name, Rates: []ports.Rate{{Events: events, Per: per, Burst: events}}}
 }
 
 // DefaultLimits are on by default and generous to people, not to scripts.
 func DefaultLimits() Limits {
 	return Limits{
-		LoginPerIP:     ports.Limit{Events: 30, Per: time.Minute, Burst: 30},
-		VerifyPerIP:    ports.Limit{Events: 30, Per: time.Minute, Burst: 30},
-		SignupPerIP:    ports.Limit{Events: 20, Per: time.Minute, Burst: 20},
-		SignupPerEmail: ports.Limit{Events: 5, Per: time.Hour, Burst: 5},
-		ResendPerIP:    ports.Limit{Events: 20, Per: time.Hour, Burst: 20},
-		ResendPerEmail: []ports.Limit{
+		LoginPerSource:  Per(limitLoginPerSource, 30, time.Minute),
+		VerifyPerSource: Per(limitVerifyPerSource, 30, time.Minute),
+		SignupPerSource: Per(limitSignupPerSource, 20, time.Minute),
+		SignupPerEmail:  Per(limitSignupPerEmail, 5, time.Hour),
+		ResendPerSource: Per(limitResendPerSource, 20, time.Hour),
+		ForgotPerSource: Per(limitForgotPerSource, 20, time.Hour),
+		ResetPerSource:  Per(limitResetPerSource, 30, time.Minute),
+		UnlockPerSource: Per(limitUnlockPerSource, 30, time.Minute),
+		CodesPerEmail: ports.Limit{Name: limitCodesPerEmail, Rates: []ports.Rate{
 			{Events: 1, Per: time.Minute, Burst: 1},
 			{Events: 5, Per: time.Hour, Burst: 5},
-		},
-		// A reset code is as strong as an activation code, and so are the
-		// limits on asking for one and on guessing it.
-		ForgotPerIP: ports.Limit{Events: 20, Per: time.Hour, Burst: 20},
-		ForgotPerEmail: []ports.Limit{
-			{Events: 1, Per: time.Minute, Burst: 1},
-			{Events: 5, Per: time.Hour, Burst: 5},
-		},
-		ResetPerIP: ports.Limit{Events: 30, Per: time.Minute, Burst: 30},
-		Login:      domain.DefaultLoginPolicy(),
+		}},
+		Login: domain.DefaultLoginPolicy(),
 	}
 }
 
-// take spends from the bucket of key under each limit that is on, and fails
-// with the longest wait among those exceeded.
-func (s *Service) take(ctx context.Context, now time.Time, key string, limits ...ports.Limit) error {
-	var wait time.Duration
-	for i, limit := range limits {
-		if limit.Events <= 0 {
-			continue
-		}
-		w, err := s.limiter.Take(ctx, fmt.Sprintf("%s#%d", key, i), limit, now)
-		if err != nil {
-			return fmt.Errorf("rate limiter: %w", err)
-		}
-		wait = max(wait, w)
+// Named gives each limit of l the name that keys its buckets, so that
+// limits configured without names (from settings, in tests) keep their
+// buckets apart.
+func (l Limits) Named() Limits {
+	for _, f := range []struct {
+		limit *ports.Limit
+		name  string
+	}{
+		{&l.LoginPerSource, limitLoginPerSource},
+		{&l.VerifyPerSource, limitVerifyPerSource},
+		{&l.SignupPerSource, limitSignupPerSource},
+		{&l.SignupPerEmail, limitSignupPerEmail},
+		{&l.ResendPerSource, limitResendPerSource},
+		{&l.ForgotPerSource, limitForgotPerSource},
+		{&l.ResetPerSource, limitResetPerSource},
+		{&l.UnlockPerSource, limitUnlockPerSource},
+		{&l.CodesPerEmail, limitCodesPerEmail},
+	} {
+		f.limit.Name = f.name
+	}
+	return l
+}
+
+// take spends from subject's buckets under limit and fails with
+// domain.ErrTooManyRequests, carrying the wait, when they are empty.
+func (s *Service) take(ctx context.Context, now time.Time, limit ports.Limit, subject string) error {
+	if limit.Off() {
+		return nil
+	}
+	wait, err := s.limiter.Take(ctx, limit, subject, now)
+	if err != nil {
+		return fmt.Errorf("rate limiter: %w", err)
 	}
 	if wait > 0 {
 		return domain.TooManyRequests(wait)
@@ -69,78 +105,95 @@ func (s *Service) take(ctx context.Context, now time.Time, key string, limits ..
 	return nil
 }
 
-// loginKeys name the two runs of login failures: per account and client
-// together, which slows guessing down, and per account alone, which caps it.
-// They use the email as typed (normalized), not the account, so an address
-// without an account behaves exactly like one with.
-func loginKeys(email domain.Email, client domain.Client) (pair, account string) {
-	return "login-failures:" + string(email) + "|" + client.IP, "login-failures:" + string(email)
-}
-
-// checkLoginAllowed fails if the account is locked or this client must wait.
-func (s *Service) checkLoginAllowed(ctx context.Context, email domain.Email, client domain.Client, now time.Time) error {
-	if err := s.take(ctx, now, "login-ip:"+client.IP, s.cfg.Limits.LoginPerIP); err != nil {
-		return err
+// admitLogin asks the login throttle whether an attempt on email from
+// client may check a password now.
+func (s *Service) admitLogin(ctx context.Context, email domain.Email, client domain.Client, now time.Time) (ports.LoginAttempt, error) {
+	if err := s.take(ctx, now, s.cfg.Limits.LoginPerSource, client.Source); err != nil {
+		return ports.LoginAttempt{}, err
 	}
-	pairKey, accountKey := loginKeys(email, client)
-	account, err := s.failures.Failures(ctx, accountKey, now)
+	attempt, err := s.throttle.Admit(ctx, s.cfg.Limits.Login, email, client.Source, now)
 	if err != nil {
-		return fmt.Errorf("failure counter: %w", err)
-	}
-	if s.cfg.Limits.Login.Locked(account.Count) {
-		return domain.ErrAccountLocked
-	}
-	pair, err := s.failures.Failures(ctx, pairKey, now)
-	if err != nil {
-		return fmt.Errorf("failure counter: %w", err)
-	}
-	if wait := s.cfg.Limits.Login.Wait(pair.Count, pair.Last, now); wait > 0 {
-		return domain.TooManyRequests(wait)
-	}
-	return nil
-}
-
-// recordLoginFailure counts a wrong password against both runs.
-func (s *Service) recordLoginFailure(ctx context.Context, email domain.Email, client domain.Client, now time.Time) {
-	pairKey, accountKey := loginKeys(email, client)
-	for _, key := range []string{pairKey, accountKey} {
-		if _, err := s.failures.RecordFailure(ctx, key, now); err != nil {
-			s.log.ErrorContext(ctx, "recording a failed login", "error", err)
+		if domain.ErrorCode(err) == domain.CodeInternal {
+			return ports.LoginAttempt{}, fmt.Errorf("login throttle: %w", err)
 		}
+		return ports.LoginAttempt{}, err
 	}
+	return attempt, nil
 }
 
-// checkPassword verifies user's password and keeps the runs of login
-// failures: a wrong password extends them and answers
-// domain.ErrInvalidCredentials, the right one ends them.
-func (s *Service) checkPassword(ctx context.Context, user domain.User, password string, client domain.Client, now time.Time) error {
+// checkPassword verifies user's password for an admitted attempt: the
+// right one ends the runs of failures, a wrong one (already counted) answers
+// domain.ErrInvalidCredentials and, if it locked the account, emails the
+// owner the link that lifts the lock.
+func (s *Service) checkPassword(ctx context.Context, user domain.User, password string, attempt ports.LoginAttempt) error {
 	ok, err := s.hasher.Verify(ctx, password, user.PasswordHash)
 	if err != nil {
 		return fmt.Errorf("verify password: %w", err)
 	}
 	if !ok {
-		s.recordLoginFailure(ctx, user.Email, client, now)
+		if attempt.Locks {
+			s.sendUnlockLink(ctx, user, attempt.LockedUntil)
+		}
 		return domain.ErrInvalidCredentials
 	}
-	s.resetLoginFailures(ctx, user.Email, client)
+	if err := s.throttle.Succeeded(ctx, attempt); err != nil {
+		// The password was right; a run left behind only slows the next
+		// failure down.
+		s.log.WarnContext(ctx, "could not clear failed logins", "user_id", user.ID, "error", err)
+	}
 	return nil
 }
 
-// resetAccountFailures ends the account-wide run of failures, which lifts a
-// lock; runs of single clients fade on their own.
-func (s *Service) resetAccountFailures(ctx context.Context, email domain.Email) {
-	_, accountKey := loginKeys(email, domain.Client{})
-	if err := s.failures.Reset(ctx, accountKey); err != nil {
-		s.log.ErrorContext(ctx, "resetting failed logins", "error", err)
+// sendUnlockLink emails the owner of a locked account the link that lifts
+// the lock at once. The lock holds without it, so a failure is logged, not
+// reported to the client, who is not the owner.
+func (s *Service) sendUnlockLink(ctx context.Context, user domain.User, lockedUntil time.Time) {
+	token, err := domain.GenerateLinkToken(s.random)
+	if err != nil {
+		s.log.ErrorContext(ctx, "could not make an unlock link", "user_id", user.ID, "error", err)
+		return
 	}
+	now := s.now()
+	_, err = s.users.UpdateUser(ctx, ports.UserID(user.ID), func(u *domain.User) (ports.Effects, error) {
+		u.IssueUnlockLink(s.cfg.CodeKey, token, now, unlockLinkTTL)
+		mail, err := s.unlockMail(*u, token, lockedUntil, now)
+		return ports.Effects{Mail: []ports.OutgoingMail{mail}}, err
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "could not email an unlock link", "user_id", user.ID, "error", err)
+		return
+	}
+	s.mail.MailQueued()
 }
 
-// resetLoginFailures ends both runs after the right password.
-func (s *Service) resetLoginFailures(ctx context.Context, email domain.Email, client domain.Client) {
-	pairKey, accountKey := loginKeys(email, client)
-	for _, key := range []string{pairKey, accountKey} {
-		if err := s.failures.Reset(ctx, key); err != nil {
-			s.log.ErrorContext(ctx, "resetting failed logins", "error", err)
-		}
+// unlockLinkTTL is how long an unlock link works: as long as the longest
+// lock could last.
+const unlockLinkTTL = 24 * time.Hour
+
+// Unlock lifts the login lock of the account with the token of its emailed
+// unlock link.
+func (s *Service) Unlock(ctx context.Context, email, token string, client domain.Client) error {
+	now := s.now()
+	if err := s.take(ctx, now, s.cfg.Limits.UnlockPerSource, client.Source); err != nil {
+		return err
 	}
+	normalized, err := domain.LookupEmail(email)
+	if err != nil {
+		return err
+	}
+	var v domain.Validation
+	v.Require("token", token)
+	if err := v.Err(); err != nil {
+		return err
+	}
+	_, err = s.users.UpdateUser(ctx, ports.UserEmail(normalized), func(u *domain.User) (ports.Effects, error) {
+		if err := u.UseUnlockLink(s.cfg.CodeKey, token, now); err != nil {
+			return ports.Effects{}, err
+		}
+		return ports.Effects{LiftLoginLock: true}, nil
+	})
+	if domain.ErrorCode(err) == domain.CodeUserNotFound {
+		return domain.ErrInvalidUnlockToken
+	}
+	return err
 }

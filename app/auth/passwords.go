@@ -35,15 +35,15 @@ func (s *Service) rehash(ctx context.Context, user domain.User, password string)
 		return
 	}
 	now := s.now()
-	_, err = s.users.UpdateUser(ctx, user.Email, func(u *domain.User) ([]ports.OutgoingMail, error) {
+	_, err = s.users.UpdateUser(ctx, ports.UserID(user.ID), func(u *domain.User) (ports.Effects, error) {
 		// Whatever replaced the hash since it was verified, such as a
 		// password change, is newer than this login and must stand.
 		if u.PasswordHash != user.PasswordHash {
-			return nil, errHashReplaced
+			return ports.Effects{}, errHashReplaced
 		}
 		u.PasswordHash = hash
 		u.UpdatedAt = now
-		return nil, nil
+		return ports.Effects{}, nil
 	})
 	switch {
 	case errors.Is(err, errHashReplaced):

@@ -16,7 +16,10 @@ import (
 type fakePolicy struct {
 	mu     sync.Mutex
 	reject string // refused password; empty accepts all
-	calls  []policyCall
+	// rejectBuiltFrom refuses passwords that contain one of the user's
+	// inputs, as zxcvbn does.
+	rejectBuiltFrom bool
+	calls           []policyCall
 }
 
 type policyCall struct {
@@ -32,6 +35,13 @@ func (p *fakePolicy) Check(password string, userInputs []string) error {
 		var v domain.Validation
 		v.Add("password", "is too easy to guess")
 		return v.Err()
+	}
+	for _, input := range userInputs {
+		if p.rejectBuiltFrom && input != "" && strings.Contains(strings.ToLower(password), strings.ToLower(input)) {
+			var v domain.Validation
+			v.Add("password", "is built from your email or name")
+			return v.Err()
+		}
 	}
 	return nil
 }
@@ -100,13 +110,7 @@ func TestSignupConsultsThePolicyOnlyForValidRegistrations(t *testing.T) {
 // storeHash sets the stored password hash of astro's account.
 func (f *fixture) storeHash(t *testing.T, hash string) {
 	t.Helper()
-	_, err := f.users.UpdateUser(context.Background(), "astro.user@example.com", func(u *domain.User) ([]ports.OutgoingMail, error) {
-		u.PasswordHash = hash
-		return nil, nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	f.update(t, func(u *domain.User) { u.PasswordHash = hash })
 }
 
 func (f *fixture) storedHash(t *testing.T) string {
@@ -184,19 +188,19 @@ type interferingStore struct {
 	before string // when set, the stored hash becomes this just before the update runs
 }
 
-func (s *interferingStore) UpdateUser(ctx context.Context, email domain.Email, update func(*domain.User) ([]ports.OutgoingMail, error)) (domain.User, error) {
+func (s *interferingStore) UpdateUser(ctx context.Context, key ports.UserKey, update func(*domain.User) (ports.Effects, error)) (domain.User, error) {
 	if s.fail != nil {
 		return domain.User{}, s.fail
 	}
 	if s.before != "" {
-		if _, err := s.UserStore.UpdateUser(ctx, email, func(u *domain.User) ([]ports.OutgoingMail, error) {
+		if _, err := s.UserStore.UpdateUser(ctx, key, func(u *domain.User) (ports.Effects, error) {
 			u.PasswordHash = s.before
-			return nil, nil
+			return ports.Effects{}, nil
 		}); err != nil {
 			return domain.User{}, err
 		}
 	}
-	return s.UserStore.UpdateUser(ctx, email, update)
+	return s.UserStore.UpdateUser(ctx, key, update)
 }
 
 func TestLoginSurvivesARehashThatCannotBeSaved(t *testing.T) {

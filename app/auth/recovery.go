@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"authapi/domain"
@@ -15,42 +14,42 @@ import (
 // time, whether or not the email has an account, so that it cannot be used
 // to find out who has one (ASVS 5.0 6.3.8): an active account is emailed a
 // reset code, an inactive one its activation code again, and an unknown
-// address nothing.
+// address nothing. Both codes draw on the one budget of codes per email.
 func (s *Service) ForgotPassword(ctx context.Context, email string, client domain.Client) error {
-	var v domain.Validation
-	v.Require("email", email)
-	if err := v.Err(); err != nil {
-		return err
-	}
 	now := s.now()
-	normalized := domain.NormalizeEmail(email)
-	if err := s.take(ctx, now, "forgot-ip:"+client.IP, s.cfg.Limits.ForgotPerIP); err != nil {
+	if err := s.take(ctx, now, s.cfg.Limits.ForgotPerSource, client.Source); err != nil {
 		return err
 	}
-	if err := s.take(ctx, now, "forgot-email:"+string(normalized), s.cfg.Limits.ForgotPerEmail...); err != nil {
+	normalized, err := domain.LookupEmail(email)
+	if err != nil {
+		return err
+	}
+	if err := s.take(ctx, now, s.cfg.Limits.CodesPerEmail, string(normalized)); err != nil {
 		return err
 	}
 	// Every answer waits until the same moment, so the work done for an
 	// account (a write, an email) does not show in the response time.
 	defer s.waitUntil(ctx, now.Add(s.cfg.ForgotPasswordMinDuration))
 
-	code, err := domain.GenerateSecretCode(s.random)
+	secrets, err := domain.GenerateCodeSecrets(s.random)
 	if err != nil {
 		return err
 	}
-	_, err = s.users.UpdateUser(ctx, normalized, func(u *domain.User) ([]ports.OutgoingMail, error) {
+	_, err = s.users.UpdateUser(ctx, ports.UserEmail(normalized), func(u *domain.User) (ports.Effects, error) {
+		var mail ports.OutgoingMail
+		var err error
 		if !u.Active {
-			if err := u.IssueActivationCode(code, now, s.cfg.ActivationCodeTTL); err != nil {
-				return nil, err
+			if err := u.IssueActivationCode(s.cfg.CodeKey, secrets, now, s.cfg.ActivationCodeTTL); err != nil {
+				return ports.Effects{}, err
 			}
-			mail, err := s.activationMail(*u, code, now)
-			return []ports.OutgoingMail{mail}, err
+			mail, err = s.activationMail(*u, secrets, now)
+		} else {
+			if err := u.IssuePasswordResetCode(s.cfg.CodeKey, secrets, now, s.cfg.PasswordResetTTL); err != nil {
+				return ports.Effects{}, err
+			}
+			mail, err = s.passwordResetMail(*u, secrets, now)
 		}
-		if err := u.IssuePasswordResetCode(code, now, s.cfg.PasswordResetTTL); err != nil {
-			return nil, err
-		}
-		mail, err := s.passwordResetMail(*u, code, now)
-		return []ports.OutgoingMail{mail}, err
+		return ports.Effects{Mail: []ports.OutgoingMail{mail}}, err
 	})
 	switch {
 	case errors.Is(err, domain.ErrUserNotFound):
@@ -62,26 +61,34 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, client domai
 	return nil
 }
 
-// ResetPassword sets a new password with an emailed reset code, ends every
-// session of the account (ASVS 5.0 7.4.3), lifts a login lock and emails a
-// notice of the change. Wrong, expired and exhausted codes, and unknown
-// emails, all fail with domain.ErrInvalidResetCode.
-func (s *Service) ResetPassword(ctx context.Context, email, code, newPassword string, client domain.Client) error {
+// ResetPassword sets a new password with an emailed reset code or link,
+// ends every session of the account (ASVS 5.0 7.4.3), lifts a login lock and
+// emails a notice of the change, all in one transaction. Wrong, expired and
+// exhausted codes, and unknown emails, all fail with
+// domain.ErrInvalidResetCode.
+func (s *Service) ResetPassword(ctx context.Context, email string, proof domain.Proof, newPassword string, client domain.Client) error {
+	now := s.now()
+	if err := s.take(ctx, now, s.cfg.Limits.ResetPerSource, client.Source); err != nil {
+		return err
+	}
+	normalized, err := domain.LookupEmail(email)
+	if err != nil {
+		return err
+	}
 	var v domain.Validation
-	v.Require("email", email)
-	v.Require("code", code)
+	if proof.IsLink() {
+		v.Require("token", proof.Secret())
+	} else {
+		v.Require("code", proof.Secret())
+	}
 	v.Require("new_password", newPassword)
 	if err := v.Err(); err != nil {
 		return err
 	}
-	now := s.now()
-	if err := s.take(ctx, now, "reset-ip:"+client.IP, s.cfg.Limits.ResetPerIP); err != nil {
-		return err
-	}
-	normalized := domain.NormalizeEmail(email)
-	code = strings.TrimSpace(code)
-	// The password is judged before the account is looked up and before the
-	// code is checked, so that neither shows through the answer.
+	// What can be judged of the password without the account is judged
+	// first; what needs the account (its owner's names) only once the code
+	// is known to be right, so that neither answer tells a stranger that
+	// the address has an account.
 	if err := s.checkNewPassword(domain.User{Email: normalized}, newPassword); err != nil {
 		return err
 	}
@@ -95,8 +102,9 @@ func (s *Service) ResetPassword(ctx context.Context, email, code, newPassword st
 	if err != nil {
 		return fmt.Errorf("look up user: %w", err)
 	}
-	// With the account known, a password built from its owner's names is
-	// refused too; only someone who already knows the names learns from it.
+	if probe := user; probe.CheckPasswordReset(s.cfg.CodeKey, proof, now) != nil {
+		return s.countResetFailure(ctx, user.ID, proof, now)
+	}
 	if err := s.checkNewPassword(user, newPassword); err != nil {
 		return err
 	}
@@ -105,13 +113,20 @@ func (s *Service) ResetPassword(ctx context.Context, email, code, newPassword st
 		return fmt.Errorf("hash password: %w", err)
 	}
 	var codeErr error
-	user, err = s.users.UpdateUser(ctx, normalized, func(u *domain.User) ([]ports.OutgoingMail, error) {
-		if err := u.ResetPassword(code, hash, now); err != nil {
+	_, err = s.users.UpdateUser(ctx, ports.UserID(user.ID), func(u *domain.User) (ports.Effects, error) {
+		if err := u.ResetPassword(s.cfg.CodeKey, proof, hash, now); err != nil {
 			codeErr = err // saved all the same: the attempt counts
-			return nil, nil
+			return ports.Effects{}, nil
 		}
 		mail, err := s.passwordChangedMail(*u, now)
-		return []ports.OutgoingMail{mail}, err
+		return ports.Effects{
+			Mail:        []ports.OutgoingMail{mail},
+			EndSessions: &ports.EndSessions{At: now},
+			// Whoever locked the account out by guessing is no reason to
+			// keep its owner out now that the owner has proved control of
+			// the mailbox.
+			LiftLoginLock: true,
+		}, err
 	})
 	switch {
 	case errors.Is(err, domain.ErrUserNotFound):
@@ -122,18 +137,26 @@ func (s *Service) ResetPassword(ctx context.Context, email, code, newPassword st
 		return codeErr
 	}
 	s.mail.MailQueued()
-	if _, err := s.sessions.RevokeSessions(ctx, user.ID, now, ""); err != nil {
-		return fmt.Errorf("end sessions after a password reset: %w", err)
-	}
-	// Whoever locked the account out by guessing is no reason to keep its
-	// owner out now that the owner has proved control of the mailbox.
-	s.resetAccountFailures(ctx, normalized)
 	return nil
 }
 
+// countResetFailure saves the attempt that a wrong reset code counts, and
+// answers domain.ErrInvalidResetCode.
+func (s *Service) countResetFailure(ctx context.Context, userID string, proof domain.Proof, now time.Time) error {
+	_, err := s.users.UpdateUser(ctx, ports.UserID(userID), func(u *domain.User) (ports.Effects, error) {
+		_ = u.CheckPasswordReset(s.cfg.CodeKey, proof, now) // counts the attempt; the answer is the same either way
+		return ports.Effects{}, nil
+	})
+	if err != nil && !errors.Is(err, domain.ErrUserNotFound) {
+		return fmt.Errorf("count a wrong reset code: %w", err)
+	}
+	return domain.ErrInvalidResetCode
+}
+
 // ChangePassword replaces the password of a logged-in user who knows the
-// current one. Every other session ends; the caller's own ends too if
-// endCurrent is set. A wrong current password counts as a failed login.
+// current one. Every other session ends with it, the caller's own too if
+// endCurrent is set, and the owner is emailed a notice, in one transaction.
+// A wrong current password counts as a failed login.
 func (s *Service) ChangePassword(ctx context.Context, claims domain.Claims, current, newPassword string, endCurrent bool, client domain.Client) error {
 	var v domain.Validation
 	v.Require("current_password", current)
@@ -153,27 +176,31 @@ func (s *Service) ChangePassword(ctx context.Context, claims domain.Claims, curr
 		return fmt.Errorf("hash password: %w", err)
 	}
 	now := s.now()
-	_, err = s.users.UpdateUser(ctx, user.Email, func(u *domain.User) ([]ports.OutgoingMail, error) {
-		u.SetPasswordHash(hash, now)
-		mail, err := s.passwordChangedMail(*u, now)
-		return []ports.OutgoingMail{mail}, err
-	})
-	if err != nil {
-		return fmt.Errorf("change password: %w", err)
-	}
-	s.mail.MailQueued()
 	keep := claims.SessionID
 	if endCurrent {
 		keep = ""
 	}
-	if _, err := s.sessions.RevokeSessions(ctx, user.ID, now, keep); err != nil {
-		return fmt.Errorf("end sessions after a password change: %w", err)
+	_, err = s.users.UpdateUser(ctx, ports.UserID(user.ID), func(u *domain.User) (ports.Effects, error) {
+		u.SetPasswordHash(hash, now)
+		mail, err := s.passwordChangedMail(*u, now)
+		return ports.Effects{
+			Mail:        []ports.OutgoingMail{mail},
+			EndSessions: &ports.EndSessions{At: now, Except: keep},
+		}, err
+	})
+	if errors.Is(err, domain.ErrUserNotFound) {
+		return domain.ErrInvalidToken
 	}
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	s.mail.MailQueued()
 	return nil
 }
 
 // DeleteAccount deletes the account of a logged-in user who confirms it with
-// the password, and its sessions with it; the email can sign up again.
+// the password, and its sessions with it, and emails the owner a notice; the
+// email can sign up again.
 func (s *Service) DeleteAccount(ctx context.Context, userID, password string, client domain.Client) error {
 	var v domain.Validation
 	v.Require("password", password)
@@ -184,12 +211,17 @@ func (s *Service) DeleteAccount(ctx context.Context, userID, password string, cl
 	if err != nil {
 		return err
 	}
-	if err := s.users.DeleteUser(ctx, user.ID); err != nil {
+	mail, err := s.accountDeletedMail(user, s.now())
+	if err != nil {
+		return err
+	}
+	if err := s.users.DeleteUser(ctx, user.ID, ports.Effects{Mail: []ports.OutgoingMail{mail}}); err != nil {
 		if errors.Is(err, domain.ErrUserNotFound) {
 			return domain.ErrInvalidToken
 		}
 		return fmt.Errorf("delete account: %w", err)
 	}
+	s.mail.MailQueued()
 	s.log.InfoContext(ctx, "account deleted", "user_id", user.ID)
 	return nil
 }
@@ -205,11 +237,11 @@ func (s *Service) confirmPassword(ctx context.Context, userID, password string, 
 	if err != nil {
 		return domain.User{}, fmt.Errorf("look up user: %w", err)
 	}
-	now := s.now()
-	if err := s.checkLoginAllowed(ctx, user.Email, client, now); err != nil {
+	attempt, err := s.admitLogin(ctx, user.Email, client, s.now())
+	if err != nil {
 		return domain.User{}, err
 	}
-	if err := s.checkPassword(ctx, user, password, client, now); err != nil {
+	if err := s.checkPassword(ctx, user, password, attempt); err != nil {
 		return domain.User{}, err
 	}
 	return user, nil

@@ -73,7 +73,7 @@ func TestResetPassword(t *testing.T) {
 		t.Fatal(err)
 	}
 	code := f.lastResetCode(t)
-	if err := f.svc.ResetPassword(ctx, astro.Email, code, "AnotherStrongPass!42", laptop); err != nil {
+	if err := f.svc.ResetPassword(ctx, astro.Email, domain.CodeProof(code), "AnotherStrongPass!42", laptop); err != nil {
 		t.Fatalf("ResetPassword: %v", err)
 	}
 	if _, err := f.svc.Refresh(ctx, pair.Refresh.Token); !errors.Is(err, domain.ErrInvalidToken) {
@@ -88,7 +88,7 @@ func TestResetPassword(t *testing.T) {
 	if got := f.lastMail(t).Subject; got != changedSubject {
 		t.Errorf("last mail %q, want the notice %q", got, changedSubject)
 	}
-	if err := f.svc.ResetPassword(ctx, astro.Email, code, "YetAnotherPass!43", laptop); !errors.Is(err, domain.ErrInvalidResetCode) {
+	if err := f.svc.ResetPassword(ctx, astro.Email, domain.CodeProof(code), "YetAnotherPass!43", laptop); !errors.Is(err, domain.ErrInvalidResetCode) {
 		t.Errorf("the code worked twice: %v", err)
 	}
 }
@@ -105,7 +105,7 @@ func TestResetPasswordFailuresLookAlike(t *testing.T) {
 		}},
 		{"exhausted code", func(t *testing.T, f *fixture, code string) (string, string) {
 			for i := 0; i < domain.MaxActivationAttempts; i++ {
-				_ = f.svc.ResetPassword(context.Background(), astro.Email, wrong(code), "AnotherStrongPass!42", laptop)
+				_ = f.svc.ResetPassword(context.Background(), astro.Email, domain.CodeProof(wrong(code)), "AnotherStrongPass!42", laptop)
 			}
 			return astro.Email, code
 		}},
@@ -120,7 +120,7 @@ func TestResetPasswordFailuresLookAlike(t *testing.T) {
 				t.Fatal(err)
 			}
 			email, try := tt.setup(t, f, f.lastResetCode(t))
-			err := f.svc.ResetPassword(context.Background(), email, try, "AnotherStrongPass!42", laptop)
+			err := f.svc.ResetPassword(context.Background(), email, domain.CodeProof(try), "AnotherStrongPass!42", laptop)
 			if err != domain.ErrInvalidResetCode {
 				t.Fatalf("ResetPassword = %v, want exactly ErrInvalidResetCode", err)
 			}
@@ -140,20 +140,20 @@ func TestResetPasswordJudgesThePasswordBeforeTheCode(t *testing.T) {
 	}
 	code := f.lastResetCode(t)
 	for _, try := range []string{code, wrong(code)} {
-		err := f.svc.ResetPassword(ctx, astro.Email, try, "short", laptop)
+		err := f.svc.ResetPassword(ctx, astro.Email, domain.CodeProof(try), "short", laptop)
 		var e *domain.Error
 		if !errors.As(err, &e) || e.Code != domain.CodeValidationFailed || len(e.Fields) != 1 || e.Fields[0].Field != "new_password" {
 			t.Fatalf("weak password with code %s = %v, want a new_password validation failure either way", try, err)
 		}
 	}
-	if err := f.svc.ResetPassword(ctx, astro.Email, code, "AnotherStrongPass!42", laptop); err != nil {
+	if err := f.svc.ResetPassword(ctx, astro.Email, domain.CodeProof(code), "AnotherStrongPass!42", laptop); err != nil {
 		t.Errorf("the code no longer works after weak-password attempts: %v", err)
 	}
 }
 
 func TestResetPasswordLiftsALock(t *testing.T) {
 	f := newFixture(t)
-	f.svc.cfg.Limits.Login.LockoutFailures = 3
+	f.svc.cfg.Limits.Login.LockAfter = 3
 	f.svc.cfg.Limits.Login.FreeFailures = 10
 	f.activeUser(t)
 	ctx := context.Background()
@@ -164,7 +164,7 @@ func TestResetPasswordLiftsALock(t *testing.T) {
 		t.Fatalf("not locked: %v", err)
 	}
 	_ = f.svc.ForgotPassword(ctx, astro.Email, laptop)
-	if err := f.svc.ResetPassword(ctx, astro.Email, f.lastResetCode(t), "AnotherStrongPass!42", laptop); err != nil {
+	if err := f.svc.ResetPassword(ctx, astro.Email, domain.CodeProof(f.lastResetCode(t)), "AnotherStrongPass!42", laptop); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.svc.Login(ctx, astro.Email, "AnotherStrongPass!42", laptop); err != nil {
@@ -249,15 +249,63 @@ func TestDeleteAccount(t *testing.T) {
 
 func TestRecoveryEmailsCarryNoPasswords(t *testing.T) {
 	f := newFixture(t)
+	f.svc.cfg.ForgotPasswordMinDuration = 0
 	f.activeUser(t)
-	_ = f.svc.ForgotPassword(context.Background(), astro.Email, laptop)
-	_ = f.svc.ResetPassword(context.Background(), astro.Email, f.lastResetCode(t), "AnotherStrongPass!42", laptop)
+	ctx := context.Background()
+	if err := f.svc.ForgotPassword(ctx, astro.Email, laptop); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.ResetPassword(ctx, astro.Email, domain.CodeProof(f.lastResetCode(t)), "AnotherStrongPass!42", laptop); err != nil {
+		t.Fatal(err)
+	}
+	claims, err := f.tokens.Verify(f.loginWith(t, "AnotherStrongPass!42").Access.Token, domain.AccessToken, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.ChangePassword(ctx, claims, "AnotherStrongPass!42", "YetAnotherPass!43", false, laptop); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.DeleteAccount(ctx, claims.UserID, "YetAnotherPass!43", laptop); err != nil {
+		t.Fatal(err)
+	}
+	var subjects []string
 	for _, m := range f.queued(t) {
-		for _, secret := range []string{astro.Password, "AnotherStrongPass!42"} {
-			if strings.Contains(m.Text+m.HTML, secret) {
+		subjects = append(subjects, m.Subject)
+		for _, secret := range []string{astro.Password, "AnotherStrongPass!42", "YetAnotherPass!43"} {
+			if strings.Contains(m.Text+m.HTML+m.Subject, secret) {
 				t.Errorf("email %q contains a password", m.Subject)
 			}
 		}
+	}
+	want := []string{activationSubject, resetSubject, changedSubject, changedSubject, deletedSubject}
+	if strings.Join(subjects, "|") != strings.Join(want, "|") {
+		t.Errorf("queued %q, want %q: the check covers every recovery email", subjects, want)
+	}
+}
+
+// TestResetPasswordChecksTheCodeBeforeTheOwnersNames: a new password built
+// from the owner's names is refused only to someone who holds the code, so
+// that a stranger who guesses the names learns nothing from the answer.
+func TestResetPasswordChecksTheCodeBeforeTheOwnersNames(t *testing.T) {
+	f := newFixture(t)
+	f.svc.cfg.ForgotPasswordMinDuration = 0
+	f.activeUser(t)
+	ctx := context.Background()
+	if err := f.svc.ForgotPassword(ctx, astro.Email, laptop); err != nil {
+		t.Fatal(err)
+	}
+	code := f.lastResetCode(t)
+	f.passwords.rejectBuiltFrom = true
+	if err := f.svc.ResetPassword(ctx, astro.Email, domain.CodeProof(wrong(code)), "AstroUserPass1", laptop); err != domain.ErrInvalidResetCode {
+		t.Errorf("a wrong code with a password from the names = %v, want exactly ErrInvalidResetCode", err)
+	}
+	err := f.svc.ResetPassword(ctx, astro.Email, domain.CodeProof(code), "AstroUserPass1", laptop)
+	var e *domain.Error
+	if !errors.As(err, &e) || e.Code != domain.CodeValidationFailed || len(e.Fields) != 1 || e.Fields[0].Field != "new_password" {
+		t.Fatalf("the right code with a password from the names = %v, want a new_password validation failure", err)
+	}
+	if err := f.svc.ResetPassword(ctx, astro.Email, domain.CodeProof(code), "AnotherStrongPass!42", laptop); err != nil {
+		t.Errorf("the code was spent by the refused password: %v", err)
 	}
 }
 
@@ -268,7 +316,7 @@ func TestResetPasswordWeakPasswordAnswersAlike(t *testing.T) {
 	f.activeUser(t)
 	var answers []string
 	for _, email := range []string{astro.Email, "nobody@example.com"} {
-		err := f.svc.ResetPassword(context.Background(), email, " 123456 ", "short", laptop)
+		err := f.svc.ResetPassword(context.Background(), email, domain.CodeProof(" 123456 "), "short", laptop)
 		answers = append(answers, err.Error())
 	}
 	if answers[0] != answers[1] || !strings.Contains(answers[0], "new_password") {

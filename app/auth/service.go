@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -25,7 +24,7 @@ type Deps struct {
 	Users    ports.UserStore
 	Sessions ports.SessionStore
 	Limiter  ports.RateLimiter
-	Failures ports.FailureCounter
+	Throttle ports.LoginThrottle
 	Hasher   ports.PasswordHasher
 	Tokens   ports.Tokens
 	// Mail hears when mail has been queued, so delivery can start at once.
@@ -41,9 +40,12 @@ type Deps struct {
 type Config struct {
 	// ActivationCodeTTL is how long an activation code stays valid.
 	ActivationCodeTTL time.Duration
-	// PublicURL is where users reach the service; activation links point to
-	// its /activate page.
+	// PublicURL is where users reach the service; emailed links point to
+	// its pages.
 	PublicURL *url.URL
+	// CodeKey is the secret that one-time codes and link tokens are hashed
+	// under.
+	CodeKey domain.CodeKey
 	// SessionTTL is the absolute lifetime of a login session, which is also
 	// the longest a refresh token can be used.
 	SessionTTL time.Duration
@@ -59,8 +61,13 @@ type Config struct {
 	PasswordResetTTL time.Duration
 	// ForgotPasswordMinDuration is how long every answer to a forgotten
 	// password takes at least, so that its timing does not tell whether the
-	// email has an account.
+	// email has an account; with ConcealAccounts, verify and resend answers
+	// take as long.
 	ForgotPasswordMinDuration time.Duration
+	// ConcealAccounts makes signup, verify and resend answer alike for
+	// addresses with and without an account, at the price of answers that
+	// the API document does not describe for those cases.
+	ConcealAccounts bool
 }
 
 // Service implements ports.AuthService.
@@ -68,7 +75,7 @@ type Service struct {
 	users    ports.UserStore
 	sessions ports.SessionStore
 	limiter  ports.RateLimiter
-	failures ports.FailureCounter
+	throttle ports.LoginThrottle
 	hasher   ports.PasswordHasher
 	tokens   ports.Tokens
 	mail     ports.MailNotifier
@@ -95,33 +102,35 @@ type Service struct {
 // NewService returns the use cases wired to deps.
 func NewService(deps Deps, cfg Config) (*Service, error) {
 	switch {
-	case deps.Users == nil, deps.Sessions == nil, deps.Limiter == nil, deps.Failures == nil, deps.Hasher == nil, deps.Tokens == nil, deps.Mail == nil,
+	case deps.Users == nil, deps.Sessions == nil, deps.Limiter == nil, deps.Throttle == nil, deps.Hasher == nil, deps.Tokens == nil, deps.Mail == nil,
 		deps.Clock == nil, deps.Random == nil, deps.Logger == nil, deps.Passwords == nil:
 		return nil, errors.New("auth: every dependency is required")
 	case cfg.ActivationCodeTTL <= 0:
 		return nil, errors.New("auth: activation code TTL must be positive")
 	case cfg.PublicURL == nil:
 		return nil, errors.New("auth: public URL is required")
+	case cfg.CodeKey.IsZero():
+		return nil, errors.New("auth: the code key is required")
 	case cfg.PasswordResetTTL <= 0, cfg.ForgotPasswordMinDuration < 0:
 		return nil, errors.New("auth: password reset TTL must be positive and the forgot-password duration not negative")
 	case cfg.SessionTTL <= 0, cfg.ReuseInterval < 0:
 		return nil, errors.New("auth: session TTL must be positive and the reuse interval not negative")
 	}
+	cfg.Limits = cfg.Limits.Named()
 	return &Service{
-		users:    deps.Users,
-		sessions: deps.Sessions,
-		limiter:  deps.Limiter,
-		failures: deps.Failures,
-		hasher:   deps.Hasher,
-		tokens:   deps.Tokens,
-		mail:     deps.Mail,
-		clock:    deps.Clock,
-		random:   deps.Random,
-		log:      deps.Logger,
-		cfg:      cfg,
-		sleep:    sleepFor,
-
+		users:     deps.Users,
+		sessions:  deps.Sessions,
+		limiter:   deps.Limiter,
+		throttle:  deps.Throttle,
+		hasher:    deps.Hasher,
+		tokens:    deps.Tokens,
+		mail:      deps.Mail,
+		clock:     deps.Clock,
+		random:    deps.Random,
+		log:       deps.Logger,
+		cfg:       cfg,
 		passwords: deps.Passwords,
+		sleep:     sleepFor,
 	}, nil
 }
 
@@ -129,15 +138,17 @@ func (s *Service) now() time.Time { return s.clock.Now().UTC() }
 
 // Signup creates an inactive account and emails its activation code.
 func (s *Service) Signup(ctx context.Context, req ports.SignupRequest, client domain.Client) (domain.User, error) {
-	// Limits come first so that invalid and duplicate requests count too.
-	if err := s.take(ctx, s.now(), "signup-ip:"+client.IP, s.cfg.Limits.SignupPerIP); err != nil {
-		return domain.User{}, err
-	}
-	if err := s.take(ctx, s.now(), "signup-email:"+string(domain.NormalizeEmail(req.Email)), s.cfg.Limits.SignupPerEmail); err != nil {
+	// The limit per source comes first, so that invalid and duplicate
+	// requests count too; the limit per email needs a valid email first,
+	// so that no client input of any size becomes limiter state.
+	if err := s.take(ctx, s.now(), s.cfg.Limits.SignupPerSource, client.Source); err != nil {
 		return domain.User{}, err
 	}
 	reg, err := domain.NewRegistration(req.Email, req.Password, req.FirstName, req.LastName)
 	if err != nil {
+		return domain.User{}, err
+	}
+	if err := s.take(ctx, s.now(), s.cfg.Limits.SignupPerEmail, string(reg.Email)); err != nil {
 		return domain.User{}, err
 	}
 	if err := s.passwords.Check(reg.Password, passwordContext(reg)); err != nil {
@@ -153,9 +164,13 @@ func (s *Service) Signup(ctx context.Context, req ports.SignupRequest, client do
 		return domain.User{}, fmt.Errorf("wait for another signup of this email: %w", err)
 	}
 	defer unlock()
-	if _, err := s.users.UserByEmail(ctx, reg.Email); err == nil {
+	existing, err := s.users.UserByEmail(ctx, reg.Email)
+	switch {
+	case err == nil && s.cfg.ConcealAccounts:
+		return s.concealedSignup(ctx, reg, existing)
+	case err == nil:
 		return domain.User{}, domain.ErrEmailTaken
-	} else if !errors.Is(err, domain.ErrUserNotFound) {
+	case !errors.Is(err, domain.ErrUserNotFound):
 		return domain.User{}, fmt.Errorf("look up email: %w", err)
 	}
 	hash, err := s.hasher.Hash(ctx, reg.Password)
@@ -167,80 +182,151 @@ func (s *Service) Signup(ctx context.Context, req ports.SignupRequest, client do
 	if err != nil {
 		return domain.User{}, err
 	}
-	code, err := domain.GenerateSecretCode(s.random)
+	secrets, err := domain.GenerateCodeSecrets(s.random)
 	if err != nil {
 		return domain.User{}, err
 	}
-	user := domain.NewUser(id, reg, hash, code, now, s.cfg.ActivationCodeTTL)
-	mail, err := s.activationMail(user, code, now)
+	user := domain.NewUser(id, reg, hash, s.cfg.CodeKey, secrets, now, s.cfg.ActivationCodeTTL)
+	mail, err := s.activationMail(user, secrets, now)
 	if err != nil {
 		return domain.User{}, err
 	}
 	// The email is queued in the same transaction as the account, so neither
 	// exists without the other, and a mail server outage cannot fail a signup.
-	if err := s.users.CreateUser(ctx, user, mail); err != nil {
+	err = s.users.CreateUser(ctx, user, ports.Effects{Mail: []ports.OutgoingMail{mail}})
+	if errors.Is(err, domain.ErrEmailTaken) && s.cfg.ConcealAccounts {
+		// Another process signed the address up meanwhile.
+		return s.fakeUser(reg, now)
+	}
+	if err != nil {
 		return domain.User{}, fmt.Errorf("create user: %w", err)
 	}
 	s.mail.MailQueued()
 	return user, nil
 }
 
-// Verify activates the account if code is its pending activation code.
-func (s *Service) Verify(ctx context.Context, email, code string, client domain.Client) error {
-	if err := s.take(ctx, s.now(), "verify-ip:"+client.IP, s.cfg.Limits.VerifyPerIP); err != nil {
-		return err
-	}
-	var v domain.Validation
-	v.Require("email", email)
-	v.Require("activation_code", code)
-	if err := v.Err(); err != nil {
-		return err
+// concealedSignup answers a signup for an address that has an account as a
+// new signup is answered, after the same work (a password hash and a
+// write), and tells the owner instead, who may have forgotten the account.
+func (s *Service) concealedSignup(ctx context.Context, reg domain.Registration, owner domain.User) (domain.User, error) {
+	if _, err := s.hasher.Hash(ctx, reg.Password); err != nil {
+		return domain.User{}, fmt.Errorf("hash password: %w", err)
 	}
 	now := s.now()
-	var wrongCode error
-	_, err := s.users.UpdateUser(ctx, domain.NormalizeEmail(email), func(u *domain.User) ([]ports.OutgoingMail, error) {
-		err := u.Activate(strings.TrimSpace(code), now)
-		if errors.Is(err, domain.ErrInvalidCode) {
-			// Keep the counted attempt: the update must be saved for the
-			// attempt limit to mean anything.
-			wrongCode = err
-			return nil, nil
-		}
-		return nil, err
+	_, err := s.users.UpdateUser(ctx, ports.UserID(owner.ID), func(u *domain.User) (ports.Effects, error) {
+		mail, err := s.signupAttemptMail(*u, now)
+		return ports.Effects{Mail: []ports.OutgoingMail{mail}}, err
 	})
+	if err != nil && !errors.Is(err, domain.ErrUserNotFound) {
+		return domain.User{}, fmt.Errorf("tell the owner of a signup attempt: %w", err)
+	}
+	s.mail.MailQueued()
+	return s.fakeUser(reg, now)
+}
+
+// fakeUser is the account a concealed signup reports: shaped like a new one,
+// with an id that belongs to nothing.
+func (s *Service) fakeUser(reg domain.Registration, now time.Time) (domain.User, error) {
+	id, err := domain.NewID(now, s.random)
+	if err != nil {
+		return domain.User{}, err
+	}
+	return domain.User{ID: id, Email: reg.Email, FirstName: reg.FirstName, LastName: reg.LastName, CreatedAt: now, UpdatedAt: now}, nil
+}
+
+// Verify activates the account if the proof (code or link token) matches
+// its pending activation code.
+func (s *Service) Verify(ctx context.Context, email string, proof domain.Proof, client domain.Client) error {
+	now := s.now()
+	if err := s.take(ctx, now, s.cfg.Limits.VerifyPerSource, client.Source); err != nil {
+		return err
+	}
+	normalized, err := domain.LookupEmail(email)
 	if err != nil {
 		return err
 	}
-	return wrongCode
+	var v domain.Validation
+	if proof.IsLink() {
+		v.Require("token", proof.Secret())
+	} else {
+		v.Require("activation_code", proof.Secret())
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if s.cfg.ConcealAccounts {
+		defer s.waitUntil(ctx, now.Add(s.cfg.ForgotPasswordMinDuration))
+	}
+	var wrongCode error
+	_, err = s.users.UpdateUser(ctx, ports.UserEmail(normalized), func(u *domain.User) (ports.Effects, error) {
+		err := u.Activate(s.cfg.CodeKey, proof, now)
+		if errors.Is(err, domain.ErrInvalidCode) || errors.Is(err, domain.ErrCodeExhausted) || errors.Is(err, domain.ErrCodeExpired) {
+			// Keep the counted attempt: the update must be saved for the
+			// attempt limits to mean anything.
+			wrongCode = err
+			return ports.Effects{}, nil
+		}
+		return ports.Effects{}, err
+	})
+	if err == nil {
+		err = wrongCode
+	}
+	if s.cfg.ConcealAccounts && err != nil && concealable(err) {
+		// Every failure that depends on the account answers alike: one
+		// that only an existing account can give (expired, used up,
+		// already active) would tell that it exists.
+		return errCodeConcealed
+	}
+	return err
+}
+
+// errCodeConcealed is every failure of /verify under ConcealAccounts.
+var errCodeConcealed = &domain.Error{Code: domain.CodeInvalidCode,
+	Message: "the code is wrong, expired or used up, or the account is already active; request a new code if you need one"}
+
+// concealable reports whether err is an answer about the account, which
+// ConcealAccounts hides, rather than about the request.
+func concealable(err error) bool {
+	for _, e := range []error{domain.ErrUserNotFound, domain.ErrInvalidCode, domain.ErrCodeExpired, domain.ErrCodeExhausted, domain.ErrAlreadyActive} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // ResendActivation issues a new activation code and emails it.
 func (s *Service) ResendActivation(ctx context.Context, email string, client domain.Client) error {
-	if err := s.take(ctx, s.now(), "resend-ip:"+client.IP, s.cfg.Limits.ResendPerIP); err != nil {
+	now := s.now()
+	if err := s.take(ctx, now, s.cfg.Limits.ResendPerSource, client.Source); err != nil {
 		return err
 	}
-	if err := s.take(ctx, s.now(), "resend-email:"+string(domain.NormalizeEmail(email)), s.cfg.Limits.ResendPerEmail...); err != nil {
-		return err
-	}
-	var v domain.Validation
-	v.Require("email", email)
-	if err := v.Err(); err != nil {
-		return err
-	}
-	code, err := domain.GenerateSecretCode(s.random)
+	normalized, err := domain.LookupEmail(email)
 	if err != nil {
 		return err
 	}
-	now := s.now()
-	_, err = s.users.UpdateUser(ctx, domain.NormalizeEmail(email), func(u *domain.User) ([]ports.OutgoingMail, error) {
-		if err := u.IssueActivationCode(code, now, s.cfg.ActivationCodeTTL); err != nil {
-			return nil, err
+	if err := s.take(ctx, now, s.cfg.Limits.CodesPerEmail, string(normalized)); err != nil {
+		return err
+	}
+	if s.cfg.ConcealAccounts {
+		defer s.waitUntil(ctx, now.Add(s.cfg.ForgotPasswordMinDuration))
+	}
+	secrets, err := domain.GenerateCodeSecrets(s.random)
+	if err != nil {
+		return err
+	}
+	_, err = s.users.UpdateUser(ctx, ports.UserEmail(normalized), func(u *domain.User) (ports.Effects, error) {
+		if err := u.IssueActivationCode(s.cfg.CodeKey, secrets, now, s.cfg.ActivationCodeTTL); err != nil {
+			return ports.Effects{}, err
 		}
 		// The new email replaces the old one if that is still queued: nobody
 		// should receive a dead code after a live one.
-		mail, err := s.activationMail(*u, code, now)
-		return []ports.OutgoingMail{mail}, err
+		mail, err := s.activationMail(*u, secrets, now)
+		return ports.Effects{Mail: []ports.OutgoingMail{mail}}, err
 	})
+	if s.cfg.ConcealAccounts && (errors.Is(err, domain.ErrUserNotFound) || errors.Is(err, domain.ErrAlreadyActive)) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -251,16 +337,19 @@ func (s *Service) ResendActivation(ctx context.Context, email string, client dom
 // Login checks credentials and returns an access and a refresh token.
 func (s *Service) Login(ctx context.Context, email, password string, client domain.Client) (ports.TokenPair, error) {
 	var v domain.Validation
-	v.Require("email", email)
 	v.Require("password", password)
 	if err := v.Err(); err != nil {
 		return ports.TokenPair{}, err
 	}
-	normalized := domain.NormalizeEmail(email)
+	normalized, err := domain.LookupEmail(email)
+	if err != nil {
+		return ports.TokenPair{}, err
+	}
 	now := s.now()
-	// Checked before any password work, and the same for addresses with
-	// and without an account.
-	if err := s.checkLoginAllowed(ctx, normalized, client, now); err != nil {
+	// Admitted before any password work, and alike for addresses with and
+	// without an account.
+	attempt, err := s.admitLogin(ctx, normalized, client, now)
+	if err != nil {
 		return ports.TokenPair{}, err
 	}
 	user, err := s.users.UserByEmail(ctx, normalized)
@@ -268,13 +357,12 @@ func (s *Service) Login(ctx context.Context, email, password string, client doma
 		if err := s.burnHashingWork(ctx, password); err != nil {
 			return ports.TokenPair{}, err
 		}
-		s.recordLoginFailure(ctx, normalized, client, now)
 		return ports.TokenPair{}, domain.ErrInvalidCredentials
 	}
 	if err != nil {
 		return ports.TokenPair{}, fmt.Errorf("look up user: %w", err)
 	}
-	if err := s.checkPassword(ctx, user, password, client, now); err != nil {
+	if err := s.checkPassword(ctx, user, password, attempt); err != nil {
 		return ports.TokenPair{}, err
 	}
 	if err := user.CheckCanLogin(); err != nil {

@@ -5,53 +5,78 @@ import (
 	"errors"
 	"log/slog"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"authapi/adapters/memstore"
 	"authapi/adapters/ratelimit"
+	"authapi/adapters/sqlite"
 	"authapi/domain"
 	"authapi/ports"
 )
 
 var start = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
+// The use cases run on the real SQLite store, in a database file of each
+// test's own: it is fast enough, and it is what the service runs on. Only
+// the slow or outward-facing ports (hashing, tokens, mail, time) are fakes.
 type fixture struct {
-	svc    *Service
-	users  *memstore.Store
-	hasher *fakeHasher
-	tokens *fakeTokens
-	mail   *countingNotifier
-	clock  *manualClock
-	log    *logBuffer
-	limits *ratelimit.Memory
+	svc      *Service
+	users    *sqlite.Store
+	throttle *sqlite.Throttle
+	hasher   *fakeHasher
+	tokens   *fakeTokens
+	mail     *countingNotifier
+	clock    *manualClock
+	log      *logBuffer
+	limits   *ratelimit.Memory
 	// passwords is the password policy; it accepts every password unless
 	// told to reject one.
 	passwords *fakePolicy
 }
 
+// testCodeKey is the code key of the use case tests.
+var testCodeKey = func() domain.CodeKey {
+	k, err := domain.NewCodeKey([]byte("the use case tests' server secret"))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{
-		users:  memstore.New(),
 		hasher: &fakeHasher{},
 		tokens: newFakeTokens(),
 		mail:   &countingNotifier{},
 		clock:  &manualClock{now: start},
 		log:    &logBuffer{},
-		limits: ratelimit.NewMemory(),
+		limits: ratelimit.NewMemory(0, nil),
 
 		passwords: &fakePolicy{},
 	}
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "auth.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if f.users, err = sqlite.NewStore(t.Context(), db); err != nil {
+		t.Fatal(err)
+	}
+	f.throttle = sqlite.NewThrottle(db)
 	public, _ := url.Parse("https://auth.example.com/base")
 	svc, err := NewService(Deps{
 		Users:    f.users,
 		Sessions: f.users,
 		Limiter:  f.limits,
-		Failures: f.limits,
+		Throttle: f.throttle,
 		Hasher:   f.hasher,
 		Tokens:   f.tokens,
 		Mail:     f.mail,
@@ -60,7 +85,7 @@ func newFixture(t *testing.T) *fixture {
 		Logger:   slog.New(slog.NewTextHandler(f.log, nil)),
 
 		Passwords: f.passwords,
-	}, Config{ActivationCodeTTL: time.Hour, PublicURL: public, SessionTTL: 720 * time.Hour, ReuseInterval: 10 * time.Second,
+	}, Config{ActivationCodeTTL: time.Hour, PublicURL: public, CodeKey: testCodeKey, SessionTTL: 720 * time.Hour, ReuseInterval: 10 * time.Second,
 		Limits: DefaultLimits(), PasswordResetTTL: 15 * time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -73,9 +98,12 @@ var astro = ports.SignupRequest{
 	Email: "Astro.User@Example.com", Password: "StrongPassword123!", FirstName: "Astro", LastName: "User",
 }
 
-var laptop = domain.Client{IP: "192.0.2.10", UserAgent: "Mozilla/5.0 (X11; Linux x86_64)"}
+var laptop = domain.Client{IP: "192.0.2.10", Source: "192.0.2.10", UserAgent: "Mozilla/5.0 (X11; Linux x86_64)"}
 
-var codeInMail = regexp.MustCompile(`activation code is (\d{6})`)
+var (
+	codeInMail = regexp.MustCompile(`activation code is (\d{6})`)
+	linkInMail = regexp.MustCompile(`https://\S+`)
+)
 
 // signup registers astro and returns the activation code from the email.
 func (f *fixture) signup(t *testing.T) string {
@@ -115,10 +143,22 @@ func (f *fixture) lastCode(t *testing.T) string {
 	return m[1]
 }
 
+// update changes astro's stored account directly, as an operator would.
+func (f *fixture) update(t *testing.T, change func(*domain.User)) {
+	t.Helper()
+	_, err := f.users.UpdateUser(context.Background(), ports.UserEmail("astro.user@example.com"), func(u *domain.User) (ports.Effects, error) {
+		change(u)
+		return ports.Effects{}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func (f *fixture) activeUser(t *testing.T) {
 	t.Helper()
 	code := f.signup(t)
-	if err := f.svc.Verify(context.Background(), astro.Email, code, laptop); err != nil {
+	if err := f.svc.Verify(context.Background(), astro.Email, domain.CodeProof(code), laptop); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
 }
@@ -145,9 +185,10 @@ func TestSignup(t *testing.T) {
 	}
 	msg := queued[0]
 	code := f.lastCode(t)
-	wantLink := "https://auth.example.com/base/activate?code=" + code + "&email=astro.user%40example.com"
-	if msg.To != "astro.user@example.com" || !strings.Contains(msg.Text, wantLink) || !strings.Contains(msg.HTML, code) {
-		t.Errorf("email to %q with text %q, want link %q and the code in both bodies", msg.To, msg.Text, wantLink)
+	link := linkInMail.FindString(msg.Text)
+	if msg.To != "astro.user@example.com" || !strings.HasPrefix(link, "https://auth.example.com/base/activate?email=astro.user%40example.com&token=") ||
+		strings.Contains(link, code) || !strings.Contains(msg.HTML, code) {
+		t.Errorf("email to %q with text %q: want a link to the activation page with a token, not the code, and the code in both bodies", msg.To, msg.Text)
 	}
 	if msg.ID == "" || msg.Slot != "activation:"+user.ID || !msg.ExpiresAt.Equal(start.Add(time.Hour)) || !msg.QueuedAt.Equal(start) {
 		t.Errorf("queued mail = id %q slot %q expires %v queued %v", msg.ID, msg.Slot, msg.ExpiresAt, msg.QueuedAt)
@@ -237,14 +278,14 @@ func TestVerify(t *testing.T) {
 		}, domain.ErrCodeExpired},
 		{"exhausted by five wrong attempts", func(t *testing.T, f *fixture, code string) (string, string) {
 			for i := 0; i < domain.MaxActivationAttempts; i++ {
-				if err := f.svc.Verify(context.Background(), astro.Email, wrong(code), laptop); !errors.Is(err, domain.ErrInvalidCode) {
+				if err := f.svc.Verify(context.Background(), astro.Email, domain.CodeProof(wrong(code)), laptop); !errors.Is(err, domain.ErrInvalidCode) {
 					t.Fatalf("attempt %d: %v", i+1, err)
 				}
 			}
 			return astro.Email, code
 		}, domain.ErrCodeExhausted},
 		{"already active", func(t *testing.T, f *fixture, code string) (string, string) {
-			if err := f.svc.Verify(context.Background(), astro.Email, code, laptop); err != nil {
+			if err := f.svc.Verify(context.Background(), astro.Email, domain.CodeProof(code), laptop); err != nil {
 				t.Fatal(err)
 			}
 			return astro.Email, code
@@ -261,7 +302,7 @@ func TestVerify(t *testing.T) {
 			f := newFixture(t)
 			code := f.signup(t)
 			email, try := tt.setup(t, f, code)
-			err := f.svc.Verify(context.Background(), email, try, laptop)
+			err := f.svc.Verify(context.Background(), email, domain.CodeProof(try), laptop)
 			if !errors.Is(err, tt.want) || (tt.want == nil && err != nil) {
 				t.Fatalf("Verify = %v, want %v", err, tt.want)
 			}
@@ -277,7 +318,7 @@ func TestVerifyPersistsWrongAttempts(t *testing.T) {
 	f := newFixture(t)
 	code := f.signup(t)
 	for i := 1; i <= 3; i++ {
-		_ = f.svc.Verify(context.Background(), astro.Email, wrong(code), laptop)
+		_ = f.svc.Verify(context.Background(), astro.Email, domain.CodeProof(wrong(code)), laptop)
 		user, _ := f.users.UserByEmail(context.Background(), "astro.user@example.com")
 		if user.Activation.Attempts != i {
 			t.Fatalf("after %d wrong codes the store counts %d", i, user.Activation.Attempts)
@@ -289,7 +330,7 @@ func TestResendActivation(t *testing.T) {
 	f := newFixture(t)
 	oldCode := f.signup(t)
 	for i := 0; i < domain.MaxActivationAttempts; i++ {
-		_ = f.svc.Verify(context.Background(), astro.Email, wrong(oldCode), laptop)
+		_ = f.svc.Verify(context.Background(), astro.Email, domain.CodeProof(wrong(oldCode)), laptop)
 	}
 	f.clock.advance(2 * time.Hour) // past the first code's expiry
 	if err := f.svc.ResendActivation(context.Background(), "astro.user@EXAMPLE.com", laptop); err != nil {
@@ -305,10 +346,10 @@ func TestResendActivation(t *testing.T) {
 	if newCode == oldCode {
 		t.Fatal("resend sent the same code")
 	}
-	if err := f.svc.Verify(context.Background(), astro.Email, oldCode, laptop); !errors.Is(err, domain.ErrInvalidCode) {
+	if err := f.svc.Verify(context.Background(), astro.Email, domain.CodeProof(oldCode), laptop); !errors.Is(err, domain.ErrInvalidCode) {
 		t.Errorf("old code after resend = %v, want ErrInvalidCode", err)
 	}
-	if err := f.svc.Verify(context.Background(), astro.Email, newCode, laptop); err != nil {
+	if err := f.svc.Verify(context.Background(), astro.Email, domain.CodeProof(newCode), laptop); err != nil {
 		t.Errorf("new code = %v, want success", err)
 	}
 }
@@ -461,10 +502,7 @@ func TestRefreshRejections(t *testing.T) {
 			return token
 		}},
 		{"user not active", func(f *fixture, pair ports.TokenPair) string {
-			_, _ = f.users.UpdateUser(context.Background(), "astro.user@example.com", func(u *domain.User) ([]ports.OutgoingMail, error) {
-				u.Active = false
-				return nil, nil
-			})
+			f.update(t, func(u *domain.User) { u.Active, u.ActivatedAt = false, time.Time{} })
 			return pair.Refresh.Token
 		}},
 	}

@@ -12,7 +12,12 @@ import (
 
 func (f *fixture) login(t *testing.T) ports.TokenPair {
 	t.Helper()
-	pair, err := f.svc.Login(context.Background(), astro.Email, astro.Password, laptop)
+	return f.loginWith(t, astro.Password)
+}
+
+func (f *fixture) loginWith(t *testing.T, password string) ports.TokenPair {
+	t.Helper()
+	pair, err := f.svc.Login(context.Background(), astro.Email, password, laptop)
 	if err != nil {
 		t.Fatalf("login: %v", err)
 	}
@@ -153,18 +158,31 @@ func TestRefreshRejectsATokenForAnotherUsersSession(t *testing.T) {
 	f := newFixture(t)
 	f.activeUser(t)
 	pair := f.login(t)
-	claims, _ := f.tokens.Verify(pair.Refresh.Token, domain.RefreshToken, start)
-	// A token naming the right session but another (existing) user.
+	claims, err := f.tokens.Verify(pair.Refresh.Token, domain.RefreshToken, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A token naming astro's session, with its token id, but another user,
+	// who exists, is active and can refresh tokens of her own.
 	other := ports.SignupRequest{Email: "zoe@example.com", Password: "AnotherPassword1!", FirstName: "Zoë", LastName: "Z"}
 	zoe, err := f.svc.Signup(context.Background(), other, laptop)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = f.users.UpdateUser(context.Background(), zoe.Email, func(u *domain.User) ([]ports.OutgoingMail, error) {
-		u.Active, u.Activation = true, domain.OneTimeCode{}
-		return nil, nil
-	})
-	forged, _, _ := f.tokens.Issue(ports.TokenSpec{Kind: domain.RefreshToken, UserID: zoe.ID, SessionID: claims.SessionID, ID: claims.ID}, start)
+	if err := f.svc.Verify(context.Background(), other.Email, domain.CodeProof(f.lastCode(t)), laptop); err != nil {
+		t.Fatal(err)
+	}
+	own, err := f.svc.Login(context.Background(), other.Email, other.Password, laptop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Refresh(context.Background(), own.Refresh.Token); err != nil {
+		t.Fatalf("zoe's own refresh = %v", err)
+	}
+	forged, _, err := f.tokens.Issue(ports.TokenSpec{Kind: domain.RefreshToken, UserID: zoe.ID, SessionID: claims.SessionID, ID: claims.ID}, start)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.svc.Refresh(context.Background(), forged); !errors.Is(err, domain.ErrInvalidToken) {
 		t.Errorf("refresh = %v, want ErrInvalidToken", err)
 	}

@@ -5,12 +5,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"authapi/adapters/memstore"
+	"authapi/adapters/sqlite"
 	"authapi/domain"
 	"authapi/ports"
 )
@@ -68,8 +69,10 @@ func (m *flakyMailer) setDown(err error) {
 	m.down = err
 }
 
+// The dispatcher runs against the real SQLite outbox, in a database of each
+// test's own; the mailer and the clock are fakes.
 type fixture struct {
-	store  *memstore.Store
+	store  *sqlite.Store
 	mailer *flakyMailer
 	clock  *manualClock
 	logs   *bytes.Buffer
@@ -86,13 +89,31 @@ func testConfig() Config {
 
 func newFixture(t *testing.T, cfg Config) *fixture {
 	t.Helper()
-	f := &fixture{store: memstore.New(), mailer: &flakyMailer{}, clock: &manualClock{now: t0}, logs: &bytes.Buffer{}}
+	f := &fixture{store: newStore(t), mailer: &flakyMailer{}, clock: &manualClock{now: t0}, logs: &bytes.Buffer{}}
 	d, err := New(f.store, f.mailer, f.clock, zeroRandom{}, slog.New(slog.NewTextHandler(f.logs, nil)), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.d = d
 	return f
+}
+
+// newStore opens a store on a database of the test's own.
+func newStore(t *testing.T) *sqlite.Store {
+	t.Helper()
+	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "auth.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.NewStore(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
 }
 
 // queue stores an account with one activation email, as a signup does.
@@ -102,8 +123,12 @@ func (f *fixture) queue(t *testing.T, n int, mail ports.OutgoingMail) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	user := domain.NewUser(mail.ID+"-user", reg, "hash", "123456", f.clock.Now(), time.Hour)
-	if err := f.store.CreateUser(context.Background(), user, mail); err != nil {
+	key, err := domain.NewCodeKey(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := domain.NewUser(mail.ID+"-user", reg, "hash", key, domain.CodeSecrets{Code: "123456"}, f.clock.Now(), time.Hour)
+	if err := f.store.CreateUser(context.Background(), user, ports.Effects{Mail: []ports.OutgoingMail{mail}}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -232,10 +257,10 @@ func TestSupersededMailIsNotSent(t *testing.T) {
 	f.queue(t, 1, first)
 	f.pass(t) // fails, stays queued
 
-	_, err := f.store.UpdateUser(context.Background(), "a@example.com", func(u *domain.User) ([]ports.OutgoingMail, error) {
+	_, err := f.store.UpdateUser(context.Background(), ports.UserEmail("a@example.com"), func(u *domain.User) (ports.Effects, error) {
 		second := message("new", "a@example.com", f.clock.Now())
 		second.Slot = "activation:u1"
-		return []ports.OutgoingMail{second}, nil
+		return ports.Effects{Mail: []ports.OutgoingMail{second}}, nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -299,7 +324,7 @@ func TestRunDeliversOnWakeAndStops(t *testing.T) {
 func TestNewRejectsBadConfig(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxDelay = cfg.BaseDelay / 2
-	if _, err := New(memstore.New(), &flakyMailer{}, &manualClock{}, zeroRandom{}, slog.New(slog.DiscardHandler), cfg); err == nil {
+	if _, err := New(newStore(t), &flakyMailer{}, &manualClock{}, zeroRandom{}, slog.New(slog.DiscardHandler), cfg); err == nil {
 		t.Error("accepted a max delay below the base delay")
 	}
 }

@@ -10,16 +10,12 @@ import (
 	"authapi/ports"
 )
 
-// MailStore is a store that queues mail with account changes and delivers it
-// through the outbox port.
-type MailStore interface {
-	ports.UserStore
-	ports.Outbox
-}
-
 // TestOutbox runs the ports.Outbox contract, together with the mail-queuing
 // part of ports.UserStore, against the stores newStore returns.
-func TestOutbox(t *testing.T, newStore func(t *testing.T) MailStore) {
+func TestOutbox(t *testing.T, newStore NewStore) {
+	t.Run("fixtures set every field", func(t *testing.T) {
+		assertEveryFieldSet(t, "queued mail", ports.QueuedMail{OutgoingMail: testMail("m1", "slot", baseTime()), Attempts: 1})
+	})
 	t.Run("mail queued with a new account", func(t *testing.T) { testQueueOnCreate(t, newStore) })
 	t.Run("no mail for a refused account", func(t *testing.T) { testNoMailOnDuplicate(t, newStore) })
 	t.Run("mail queued with an update", func(t *testing.T) { testQueueOnUpdate(t, newStore) })
@@ -27,7 +23,11 @@ func TestOutbox(t *testing.T, newStore func(t *testing.T) MailStore) {
 	t.Run("delivery outcomes", func(t *testing.T) { testOutcomes(t, newStore) })
 	t.Run("due order and limit", func(t *testing.T) { testDueOrder(t, newStore) })
 	t.Run("prune keeps pending mail", func(t *testing.T) { testPrune(t, newStore) })
+	t.Run("mail queued with a deletion", func(t *testing.T) { testQueueOnDelete(t, newStore) })
 }
+
+// mailOf is the effects of queuing msgs.
+func mailOf(msgs ...ports.OutgoingMail) ports.Effects { return ports.Effects{Mail: msgs} }
 
 func testMail(id, slot string, queuedAt time.Time) ports.OutgoingMail {
 	return ports.OutgoingMail{
@@ -41,7 +41,7 @@ func testMail(id, slot string, queuedAt time.Time) ports.OutgoingMail {
 	}
 }
 
-func due(t *testing.T, s MailStore, at time.Time) []ports.QueuedMail {
+func due(t *testing.T, s Store, at time.Time) []ports.QueuedMail {
 	t.Helper()
 	mail, err := s.DueMail(t.Context(), at, 100)
 	if err != nil {
@@ -50,7 +50,7 @@ func due(t *testing.T, s MailStore, at time.Time) []ports.QueuedMail {
 	return mail
 }
 
-func dueIDs(t *testing.T, s MailStore, at time.Time) []string {
+func dueIDs(t *testing.T, s Store, at time.Time) []string {
 	t.Helper()
 	var ids []string
 	for _, m := range due(t, s, at) {
@@ -59,7 +59,7 @@ func dueIDs(t *testing.T, s MailStore, at time.Time) []string {
 	return ids
 }
 
-func stats(t *testing.T, s MailStore, at time.Time) ports.MailStats {
+func stats(t *testing.T, s Store, at time.Time) ports.MailStats {
 	t.Helper()
 	st, err := s.MailStats(t.Context(), at)
 	if err != nil {
@@ -68,33 +68,28 @@ func stats(t *testing.T, s MailStore, at time.Time) ports.MailStats {
 	return st
 }
 
-func testQueueOnCreate(t *testing.T, newStore func(t *testing.T) MailStore) {
+func testQueueOnCreate(t *testing.T, newStore NewStore) {
 	s := newStore(t)
 	queued := baseTime()
 	mail := testMail("m1", "activation:1", queued)
-	if err := s.CreateUser(t.Context(), newTestUser(t, 1, "someone@example.com"), mail); err != nil {
+	if err := s.CreateUser(t.Context(), newTestUser(t, 1, "someone@example.com"), mailOf(mail)); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	if got := due(t, s, queued.Add(-time.Millisecond)); len(got) != 0 {
 		t.Errorf("mail due before it was queued: %+v", got)
 	}
-	got := due(t, s, queued)
-	want := ports.QueuedMail{OutgoingMail: mail}
-	if len(got) != 1 || fmt.Sprint(got[0]) != fmt.Sprint(want) ||
-		!got[0].QueuedAt.Equal(queued) || !got[0].ExpiresAt.Equal(mail.ExpiresAt) {
-		t.Errorf("due mail = %+v\nwant       %+v", got, want)
-	}
-	if st := stats(t, s, queued.Add(time.Minute)); st.Pending != 1 || st.OldestPending != time.Minute {
+	assertEqual(t, "due mail", due(t, s, queued), []ports.QueuedMail{{OutgoingMail: mail}})
+	if st := stats(t, s, queued.Add(time.Minute)); st != (ports.MailStats{Pending: 1, OldestPending: time.Minute}) {
 		t.Errorf("stats = %+v, want one pending for a minute", st)
 	}
 }
 
-func testNoMailOnDuplicate(t *testing.T, newStore func(t *testing.T) MailStore) {
+func testNoMailOnDuplicate(t *testing.T, newStore NewStore) {
 	s := newStore(t)
-	if err := s.CreateUser(t.Context(), newTestUser(t, 1, "someone@example.com")); err != nil {
+	if err := s.CreateUser(t.Context(), newTestUser(t, 1, "someone@example.com"), ports.Effects{}); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
-	err := s.CreateUser(t.Context(), newTestUser(t, 2, "someone@example.com"), testMail("m1", "", baseTime()))
+	err := s.CreateUser(t.Context(), newTestUser(t, 2, "someone@example.com"), mailOf(testMail("m1", "", baseTime())))
 	if !errors.Is(err, domain.ErrEmailTaken) {
 		t.Fatalf("duplicate CreateUser = %v", err)
 	}
@@ -103,21 +98,21 @@ func testNoMailOnDuplicate(t *testing.T, newStore func(t *testing.T) MailStore) 
 	}
 }
 
-func testQueueOnUpdate(t *testing.T, newStore func(t *testing.T) MailStore) {
+func testQueueOnUpdate(t *testing.T, newStore NewStore) {
 	s := newStore(t)
 	u := newTestUser(t, 1, "someone@example.com")
-	if err := s.CreateUser(t.Context(), u); err != nil {
+	if err := s.CreateUser(t.Context(), u, ports.Effects{}); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	refused := errors.New("refused")
-	_, err := s.UpdateUser(t.Context(), u.Email, func(*domain.User) ([]ports.OutgoingMail, error) {
-		return []ports.OutgoingMail{testMail("lost", "", baseTime())}, refused
+	_, err := s.UpdateUser(t.Context(), ports.UserEmail(u.Email), func(*domain.User) (ports.Effects, error) {
+		return mailOf(testMail("lost", "", baseTime())), refused
 	})
 	if !errors.Is(err, refused) {
 		t.Fatalf("UpdateUser = %v, want the update's error", err)
 	}
-	_, err = s.UpdateUser(t.Context(), u.Email, func(*domain.User) ([]ports.OutgoingMail, error) {
-		return []ports.OutgoingMail{testMail("kept", "", baseTime())}, nil
+	_, err = s.UpdateUser(t.Context(), ports.UserEmail(u.Email), func(*domain.User) (ports.Effects, error) {
+		return mailOf(testMail("kept", "", baseTime())), nil
 	})
 	if err != nil {
 		t.Fatalf("UpdateUser: %v", err)
@@ -127,15 +122,15 @@ func testQueueOnUpdate(t *testing.T, newStore func(t *testing.T) MailStore) {
 	}
 }
 
-func testSupersede(t *testing.T, newStore func(t *testing.T) MailStore) {
+func testSupersede(t *testing.T, newStore NewStore) {
 	s := newStore(t)
 	u := newTestUser(t, 1, "someone@example.com")
-	if err := s.CreateUser(t.Context(), u, testMail("first", "activation:1", baseTime()), testMail("other", "activation:2", baseTime())); err != nil {
+	if err := s.CreateUser(t.Context(), u, mailOf(testMail("first", "activation:1", baseTime()), testMail("other", "activation:2", baseTime()))); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	later := baseTime().Add(time.Minute)
-	_, err := s.UpdateUser(t.Context(), u.Email, func(*domain.User) ([]ports.OutgoingMail, error) {
-		return []ports.OutgoingMail{testMail("second", "activation:1", later)}, nil
+	_, err := s.UpdateUser(t.Context(), ports.UserEmail(u.Email), func(*domain.User) (ports.Effects, error) {
+		return mailOf(testMail("second", "activation:1", later)), nil
 	})
 	if err != nil {
 		t.Fatalf("UpdateUser: %v", err)
@@ -150,8 +145,8 @@ func testSupersede(t *testing.T, newStore func(t *testing.T) MailStore) {
 	if err := s.MarkSent(t.Context(), "second", later); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.UpdateUser(t.Context(), u.Email, func(*domain.User) ([]ports.OutgoingMail, error) {
-		return []ports.OutgoingMail{testMail("third", "activation:1", later)}, nil
+	_, err = s.UpdateUser(t.Context(), ports.UserEmail(u.Email), func(*domain.User) (ports.Effects, error) {
+		return mailOf(testMail("third", "activation:1", later)), nil
 	})
 	if err != nil {
 		t.Fatalf("UpdateUser: %v", err)
@@ -161,11 +156,11 @@ func testSupersede(t *testing.T, newStore func(t *testing.T) MailStore) {
 	}
 }
 
-func testOutcomes(t *testing.T, newStore func(t *testing.T) MailStore) {
+func testOutcomes(t *testing.T, newStore NewStore) {
 	s := newStore(t)
 	t0 := baseTime()
 	if err := s.CreateUser(t.Context(), newTestUser(t, 1, "someone@example.com"),
-		testMail("sent", "", t0), testMail("retried", "", t0), testMail("dead", "", t0)); err != nil {
+		mailOf(testMail("sent", "", t0), testMail("retried", "", t0), testMail("dead", "", t0))); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	ctx := t.Context()
@@ -181,10 +176,8 @@ func testOutcomes(t *testing.T, newStore func(t *testing.T) MailStore) {
 	if got := dueIDs(t, s, t0.Add(time.Minute-time.Millisecond)); len(got) != 0 {
 		t.Errorf("due before the retry time: %v", got)
 	}
-	got := due(t, s, t0.Add(time.Minute))
-	if len(got) != 1 || got[0].ID != "retried" || got[0].Attempts != 2 {
-		t.Fatalf("due at the retry time = %+v", got)
-	}
+	assertEqual(t, "due at the retry time", due(t, s, t0.Add(time.Minute)),
+		[]ports.QueuedMail{{OutgoingMail: testMail("retried", "", t0), Attempts: 2}})
 	if st := stats(t, s, t0.Add(time.Minute)); st != (ports.MailStats{Pending: 1, Sent: 1, Dead: 1, OldestPending: time.Minute}) {
 		t.Errorf("stats = %+v", st)
 	}
@@ -200,11 +193,11 @@ func testOutcomes(t *testing.T, newStore func(t *testing.T) MailStore) {
 	}
 }
 
-func testDueOrder(t *testing.T, newStore func(t *testing.T) MailStore) {
+func testDueOrder(t *testing.T, newStore NewStore) {
 	s := newStore(t)
 	t0 := baseTime()
 	if err := s.CreateUser(t.Context(), newTestUser(t, 1, "someone@example.com"),
-		testMail("b", "", t0.Add(2*time.Second)), testMail("a", "", t0.Add(time.Second)), testMail("c", "", t0.Add(3*time.Second))); err != nil {
+		mailOf(testMail("b", "", t0.Add(2*time.Second)), testMail("a", "", t0.Add(time.Second)), testMail("c", "", t0.Add(3*time.Second)))); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	mail, err := s.DueMail(t.Context(), t0.Add(time.Hour), 2)
@@ -216,11 +209,11 @@ func testDueOrder(t *testing.T, newStore func(t *testing.T) MailStore) {
 	}
 }
 
-func testPrune(t *testing.T, newStore func(t *testing.T) MailStore) {
+func testPrune(t *testing.T, newStore NewStore) {
 	s := newStore(t)
 	t0 := baseTime()
 	if err := s.CreateUser(t.Context(), newTestUser(t, 1, "someone@example.com"),
-		testMail("old-sent", "", t0), testMail("old-pending", "", t0), testMail("new-sent", "", t0.Add(time.Hour))); err != nil {
+		mailOf(testMail("old-sent", "", t0), testMail("old-pending", "", t0), testMail("new-sent", "", t0.Add(time.Hour)))); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
 	for _, id := range []string{"old-sent", "new-sent"} {
@@ -234,5 +227,24 @@ func testPrune(t *testing.T, newStore func(t *testing.T) MailStore) {
 	}
 	if st := stats(t, s, t0); st.Pending != 1 || st.Sent != 1 {
 		t.Errorf("stats after prune = %+v", st)
+	}
+}
+
+func testQueueOnDelete(t *testing.T, newStore NewStore) {
+	s := newStore(t)
+	u := newTestUser(t, 1, "someone@example.com")
+	if err := s.CreateUser(t.Context(), u, ports.Effects{}); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	notice := testMail("deleted", "", baseTime())
+	if err := s.DeleteUser(t.Context(), u.ID, mailOf(notice)); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	assertEqual(t, "due after the deletion", due(t, s, baseTime()), []ports.QueuedMail{{OutgoingMail: notice}})
+	if err := s.DeleteUser(t.Context(), u.ID, mailOf(testMail("again", "", baseTime()))); !errors.Is(err, domain.ErrUserNotFound) {
+		t.Fatalf("second DeleteUser = %v, want ErrUserNotFound", err)
+	}
+	if got := dueIDs(t, s, baseTime()); fmt.Sprint(got) != "[deleted]" {
+		t.Errorf("due = %v: a refused deletion queued its mail", got)
 	}
 }

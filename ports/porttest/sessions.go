@@ -10,35 +10,41 @@ import (
 	"authapi/ports"
 )
 
-// SessionUserStore stores accounts and their sessions.
-type SessionUserStore interface {
-	ports.UserStore
-	ports.SessionStore
-}
-
 // TestSessionStore runs the ports.SessionStore contract against the stores
 // newStore returns.
-func TestSessionStore(t *testing.T, newStore func(t *testing.T) SessionUserStore) {
+func TestSessionStore(t *testing.T, newStore NewStore) {
+	t.Run("fixtures set every field", func(t *testing.T) { assertEveryFieldSet(t, "session", fullSession("s1", "u1", baseTime())) })
 	t.Run("create then read back", func(t *testing.T) { testSessionRoundTrip(t, newStore) })
 	t.Run("unknown session", func(t *testing.T) { testSessionUnknown(t, newStore) })
 	t.Run("update error saves nothing", func(t *testing.T) { testSessionUpdateError(t, newStore) })
 	t.Run("live sessions of a user", func(t *testing.T) { testLiveSessions(t, newStore) })
 	t.Run("revoke all but one", func(t *testing.T) { testRevokeSessions(t, newStore) })
 	t.Run("deleting the user deletes its sessions", func(t *testing.T) { testSessionsDeletedWithUser(t, newStore) })
+	t.Run("an account change ends sessions with it", func(t *testing.T) { testEndSessionsEffect(t, newStore) })
 }
 
 func newTestSession(id, userID string, created time.Time) domain.Session {
 	return domain.NewSession(id, userID, "jti-"+id, domain.Client{IP: "192.0.2.7", UserAgent: "curl/8.5"}, created, 720*time.Hour)
 }
 
+// fullSession is a session in which every field is set: rotated, used and
+// revoked.
+func fullSession(id, userID string, created time.Time) domain.Session {
+	s := domain.NewSession(id, userID, "jti-"+id, domain.Client{IP: "2001:db8::7", Source: "2001:db8::/64", UserAgent: "Mozilla/5.0 (X11) Ünïcode"}, created, 720*time.Hour)
+	s.Rotate("jti-"+id+"-2", created.Add(time.Minute))
+	s.LastUsedAt = created.Add(2 * time.Minute)
+	s.Revoke(created.Add(3 * time.Minute))
+	return s
+}
+
 // storeWithUsers returns a store holding n accounts, whose ids it returns.
-func storeWithUsers(t *testing.T, newStore func(t *testing.T) SessionUserStore, n int) (SessionUserStore, []string) {
+func storeWithUsers(t *testing.T, newStore NewStore, n int) (Store, []string) {
 	t.Helper()
 	s := newStore(t)
 	var ids []string
 	for i := 1; i <= n; i++ {
 		u := newTestUser(t, i, fmt.Sprintf("user%d@example.com", i))
-		if err := s.CreateUser(t.Context(), u); err != nil {
+		if err := s.CreateUser(t.Context(), u, ports.Effects{}); err != nil {
 			t.Fatalf("CreateUser: %v", err)
 		}
 		ids = append(ids, u.ID)
@@ -46,17 +52,25 @@ func storeWithUsers(t *testing.T, newStore func(t *testing.T) SessionUserStore, 
 	return s, ids
 }
 
-func testSessionRoundTrip(t *testing.T, newStore func(t *testing.T) SessionUserStore) {
+func testSessionRoundTrip(t *testing.T, newStore NewStore) {
 	s, users := storeWithUsers(t, newStore, 1)
+	full := fullSession("full", users[0], baseTime())
+	if err := s.CreateSession(t.Context(), full); err != nil {
+		t.Fatalf("CreateSession(full): %v", err)
+	}
+	read, err := s.Session(t.Context(), "full")
+	if err != nil {
+		t.Fatalf("Session: %v", err)
+	}
+	assertEqual(t, "a session with every field set", read, full)
+
 	want := newTestSession("s1", users[0], baseTime())
 	if err := s.CreateSession(t.Context(), want); err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
 	later := baseTime().Add(time.Minute)
 	got, err := s.UpdateSession(t.Context(), "s1", func(sess *domain.Session) error {
-		if fmt.Sprint(*sess) != fmt.Sprint(want) {
-			t.Errorf("loaded %+v\nwant   %+v", *sess, want)
-		}
+		assertEqual(t, "the session UpdateSession loaded", *sess, want)
 		sess.Rotate("jti-2", later)
 		sess.LastUsedAt = later
 		return nil
@@ -68,20 +82,29 @@ func testSessionRoundTrip(t *testing.T, newStore func(t *testing.T) SessionUserS
 	want.LastUsedAt = later
 	live, err := s.SessionsOfUser(t.Context(), users[0], later)
 	if err != nil || len(live) != 1 {
-		t.Fatalf("SessionsOfUser = %v, %v", live, err)
+		t.Fatalf("SessionsOfUser = %v, %v; want the one live session", live, err)
 	}
-	read, err := s.Session(t.Context(), "s1")
+	read, err = s.Session(t.Context(), "s1")
 	if err != nil {
 		t.Fatalf("Session: %v", err)
 	}
-	for _, sess := range []domain.Session{got, live[0], read} {
-		if fmt.Sprint(sess) != fmt.Sprint(want) {
-			t.Errorf("stored %+v\nwant   %+v", sess, want)
-		}
+	for what, sess := range map[string]domain.Session{"UpdateSession result": got, "SessionsOfUser": live[0], "Session": read} {
+		assertEqual(t, what, sess, want)
 	}
+	// Revoking saves the revocation.
+	revokedAt := later.Add(time.Minute)
+	if _, err := s.UpdateSession(t.Context(), "s1", func(sess *domain.Session) error { sess.Revoke(revokedAt); return nil }); err != nil {
+		t.Fatalf("UpdateSession: %v", err)
+	}
+	want.Revoke(revokedAt)
+	read, err = s.Session(t.Context(), "s1")
+	if err != nil {
+		t.Fatalf("Session: %v", err)
+	}
+	assertEqual(t, "the revoked session", read, want)
 }
 
-func testSessionUnknown(t *testing.T, newStore func(t *testing.T) SessionUserStore) {
+func testSessionUnknown(t *testing.T, newStore NewStore) {
 	s := newStore(t)
 	_, err := s.UpdateSession(t.Context(), "nope", func(*domain.Session) error { return nil })
 	if !errors.Is(err, domain.ErrSessionNotFound) {
@@ -92,7 +115,7 @@ func testSessionUnknown(t *testing.T, newStore func(t *testing.T) SessionUserSto
 	}
 }
 
-func testSessionUpdateError(t *testing.T, newStore func(t *testing.T) SessionUserStore) {
+func testSessionUpdateError(t *testing.T, newStore NewStore) {
 	s, users := storeWithUsers(t, newStore, 1)
 	if err := s.CreateSession(t.Context(), newTestSession("s1", users[0], baseTime())); err != nil {
 		t.Fatal(err)
@@ -110,7 +133,7 @@ func testSessionUpdateError(t *testing.T, newStore func(t *testing.T) SessionUse
 	}
 }
 
-func testLiveSessions(t *testing.T, newStore func(t *testing.T) SessionUserStore) {
+func testLiveSessions(t *testing.T, newStore NewStore) {
 	s, users := storeWithUsers(t, newStore, 2)
 	t0 := baseTime()
 	for _, sess := range []domain.Session{
@@ -134,16 +157,11 @@ func testLiveSessions(t *testing.T, newStore func(t *testing.T) SessionUserStore
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
-	for _, sess := range live {
-		ids = append(ids, sess.ID)
-	}
-	if fmt.Sprint(ids) != "[new old]" {
-		t.Errorf("live sessions = %v, want [new old]", ids)
-	}
+	want := []domain.Session{newTestSession("new", users[0], t0.Add(time.Hour)), newTestSession("old", users[0], t0)}
+	assertEqual(t, "live sessions, newest first", live, want)
 }
 
-func testRevokeSessions(t *testing.T, newStore func(t *testing.T) SessionUserStore) {
+func testRevokeSessions(t *testing.T, newStore NewStore) {
 	s, users := storeWithUsers(t, newStore, 2)
 	t0 := baseTime()
 	for _, sess := range []domain.Session{
@@ -169,15 +187,62 @@ func testRevokeSessions(t *testing.T, newStore func(t *testing.T) SessionUserSto
 	}
 }
 
-func testSessionsDeletedWithUser(t *testing.T, newStore func(t *testing.T) SessionUserStore) {
+func testSessionsDeletedWithUser(t *testing.T, newStore NewStore) {
 	s, users := storeWithUsers(t, newStore, 1)
 	if err := s.CreateSession(t.Context(), newTestSession("s1", users[0], baseTime())); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteUser(t.Context(), users[0]); err != nil {
+	if err := s.DeleteUser(t.Context(), users[0], ports.Effects{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.UpdateSession(t.Context(), "s1", func(*domain.Session) error { return nil }); !errors.Is(err, domain.ErrSessionNotFound) {
 		t.Errorf("session of a deleted user = %v, want ErrSessionNotFound", err)
+	}
+}
+
+func testEndSessionsEffect(t *testing.T, newStore NewStore) {
+	s, users := storeWithUsers(t, newStore, 2)
+	t0 := baseTime()
+	for _, sess := range []domain.Session{
+		newTestSession("a", users[0], t0), newTestSession("keep", users[0], t0), newTestSession("other-user", users[1], t0),
+	} {
+		if err := s.CreateSession(t.Context(), sess); err != nil {
+			t.Fatal(err)
+		}
+	}
+	end := t0.Add(time.Minute)
+	refused := errors.New("refused")
+	_, err := s.UpdateUser(t.Context(), ports.UserID(users[0]), func(*domain.User) (ports.Effects, error) {
+		return ports.Effects{EndSessions: &ports.EndSessions{At: end}}, refused
+	})
+	if !errors.Is(err, refused) {
+		t.Fatalf("UpdateUser = %v, want the update's error", err)
+	}
+	if live, _ := s.SessionsOfUser(t.Context(), users[0], end); len(live) != 2 {
+		t.Fatalf("a refused update ended sessions: %d live, want 2", len(live))
+	}
+	_, err = s.UpdateUser(t.Context(), ports.UserID(users[0]), func(*domain.User) (ports.Effects, error) {
+		return ports.Effects{EndSessions: &ports.EndSessions{At: end, Except: "keep"}}, nil
+	})
+	if err != nil {
+		t.Fatalf("UpdateUser: %v", err)
+	}
+	ended, err := s.Session(t.Context(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := newTestSession("a", users[0], t0)
+	want.Revoke(end)
+	assertEqual(t, "the ended session", ended, want)
+	for user, ids := range map[string][]string{users[0]: {"keep"}, users[1]: {"other-user"}} {
+		live, err := s.SessionsOfUser(t.Context(), user, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, sess := range live {
+			got = append(got, sess.ID)
+		}
+		assertEqual(t, "live sessions of "+user, got, ids)
 	}
 }

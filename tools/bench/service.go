@@ -85,6 +85,7 @@ func benchEnv(addr, dir string) []string {
 		"AUTH_PUBLIC_URL=http://" + addr,
 		"AUTH_DATABASE_URL=" + filepath.Join(dir, "auth.db"),
 		"AUTH_SIGNING_KEY_FILE=" + filepath.Join(dir, "signing-key.pem"),
+		"AUTH_SECRET_KEY_FILE=" + filepath.Join(dir, "secret.key"),
 		"AUTH_MAILER=log",
 		// JSON lines make the mailed activation codes easy to pick out.
 		"AUTH_LOG_FORMAT=json",

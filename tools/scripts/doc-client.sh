@@ -23,7 +23,7 @@ trap cleanup EXIT
 go build -o "$work/authapi" .
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 AUTH_ADDR="127.0.0.1:$port" AUTH_PUBLIC_URL="http://127.0.0.1:$port" \
-  AUTH_DATABASE_URL="$work/auth.db" AUTH_SIGNING_KEY_FILE="$work/key.pem" \
+  AUTH_DATABASE_URL="$work/auth.db" AUTH_SIGNING_KEY_FILE="$work/key.pem" AUTH_SECRET_KEY_FILE="$work/secret.key" \
   "$work/authapi" 2> "$work/service.log" &
 pid=$!
 

@@ -1,6 +1,7 @@
-// Package db holds the database schema and queries: goose migrations, the SQL
-// that sqlc compiles, and (in sqlcgen) the code it generates.
-package db
+// Package sqlitedb holds the SQLite schema and queries: goose migrations, the
+// SQL that sqlc compiles, and (in sqlcgen) the code it generates. Only
+// adapters/sqlite uses it.
+package sqlitedb
 
 import "embed"
 

@@ -27,7 +27,9 @@ INSERT INTO users (
     email, first_name, last_name, password_hash, is_active,
     activation_code_hash, activation_expires_at, activation_attempts,
     created_at, updated_at, activated_at,
-    reset_code_hash, reset_expires_at, reset_attempts, id
+    reset_code_hash, reset_expires_at, reset_attempts,
+    activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
+    unlock_link_hash, unlock_expires_at, id
 ) VALUES (
     ?1, ?2, ?3,
     ?4, ?5,
@@ -35,7 +37,10 @@ INSERT INTO users (
     ?8,
     ?9, ?10, ?11,
     ?12, ?13, ?14,
-    ?15
+    ?15, ?16,
+    ?17, ?18,
+    ?19, ?20,
+    ?21
 )
 `
 
@@ -54,6 +59,12 @@ type CreateUserParams struct {
 	ResetCodeHash       []byte
 	ResetExpiresAt      sql.NullInt64
 	ResetAttempts       int64
+	ActivationLinkHash  []byte
+	ResetLinkHash       []byte
+	WrongCodes          int64
+	WrongCodesAt        sql.NullInt64
+	UnlockLinkHash      []byte
+	UnlockExpiresAt     sql.NullInt64
 	ID                  string
 }
 
@@ -75,6 +86,12 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) error {
 		arg.ResetCodeHash,
 		arg.ResetExpiresAt,
 		arg.ResetAttempts,
+		arg.ActivationLinkHash,
+		arg.ResetLinkHash,
+		arg.WrongCodes,
+		arg.WrongCodesAt,
+		arg.UnlockLinkHash,
+		arg.UnlockExpiresAt,
 		arg.ID,
 	)
 	return err
@@ -96,7 +113,9 @@ const getUserByEmail = `-- name: GetUserByEmail :one
 SELECT id, email, first_name, last_name, password_hash, is_active,
        activation_code_hash, activation_expires_at, activation_attempts,
        created_at, updated_at, activated_at,
-       reset_code_hash, reset_expires_at, reset_attempts
+       reset_code_hash, reset_expires_at, reset_attempts,
+       activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
+       unlock_link_hash, unlock_expires_at
 FROM users
 WHERE email = ?1
 `
@@ -120,6 +139,12 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.ResetCodeHash,
 		&i.ResetExpiresAt,
 		&i.ResetAttempts,
+		&i.ActivationLinkHash,
+		&i.ResetLinkHash,
+		&i.WrongCodes,
+		&i.WrongCodesAt,
+		&i.UnlockLinkHash,
+		&i.UnlockExpiresAt,
 	)
 	return i, err
 }
@@ -128,7 +153,9 @@ const getUserByID = `-- name: GetUserByID :one
 SELECT id, email, first_name, last_name, password_hash, is_active,
        activation_code_hash, activation_expires_at, activation_attempts,
        created_at, updated_at, activated_at,
-       reset_code_hash, reset_expires_at, reset_attempts
+       reset_code_hash, reset_expires_at, reset_attempts,
+       activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
+       unlock_link_hash, unlock_expires_at
 FROM users
 WHERE id = ?1
 `
@@ -152,6 +179,12 @@ func (q *Queries) GetUserByID(ctx context.Context, id string) (User, error) {
 		&i.ResetCodeHash,
 		&i.ResetExpiresAt,
 		&i.ResetAttempts,
+		&i.ActivationLinkHash,
+		&i.ResetLinkHash,
+		&i.WrongCodes,
+		&i.WrongCodesAt,
+		&i.UnlockLinkHash,
+		&i.UnlockExpiresAt,
 	)
 	return i, err
 }
@@ -171,8 +204,14 @@ SET email                 = ?1,
     activated_at          = ?11,
     reset_code_hash       = ?12,
     reset_expires_at      = ?13,
-    reset_attempts        = ?14
-WHERE id = ?15
+    reset_attempts        = ?14,
+    activation_link_hash  = ?15,
+    reset_link_hash       = ?16,
+    wrong_codes           = ?17,
+    wrong_codes_at        = ?18,
+    unlock_link_hash      = ?19,
+    unlock_expires_at     = ?20
+WHERE id = ?21
 `
 
 type UpdateUserParams struct {
@@ -190,6 +229,12 @@ type UpdateUserParams struct {
 	ResetCodeHash       []byte
 	ResetExpiresAt      sql.NullInt64
 	ResetAttempts       int64
+	ActivationLinkHash  []byte
+	ResetLinkHash       []byte
+	WrongCodes          int64
+	WrongCodesAt        sql.NullInt64
+	UnlockLinkHash      []byte
+	UnlockExpiresAt     sql.NullInt64
 	ID                  string
 }
 
@@ -210,6 +255,12 @@ func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (int64, 
 		arg.ResetCodeHash,
 		arg.ResetExpiresAt,
 		arg.ResetAttempts,
+		arg.ActivationLinkHash,
+		arg.ResetLinkHash,
+		arg.WrongCodes,
+		arg.WrongCodesAt,
+		arg.UnlockLinkHash,
+		arg.UnlockExpiresAt,
 		arg.ID,
 	)
 	if err != nil {

@@ -33,11 +33,20 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.createUserStmt, err = db.PrepareContext(ctx, createUser); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateUser: %w", err)
 	}
+	if q.deleteLoginRunStmt, err = db.PrepareContext(ctx, deleteLoginRun); err != nil {
+		return nil, fmt.Errorf("error preparing query DeleteLoginRun: %w", err)
+	}
 	if q.deleteUserStmt, err = db.PrepareContext(ctx, deleteUser); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteUser: %w", err)
 	}
 	if q.dueMailStmt, err = db.PrepareContext(ctx, dueMail); err != nil {
 		return nil, fmt.Errorf("error preparing query DueMail: %w", err)
+	}
+	if q.forgetLoginSourcesStmt, err = db.PrepareContext(ctx, forgetLoginSources); err != nil {
+		return nil, fmt.Errorf("error preparing query ForgetLoginSources: %w", err)
+	}
+	if q.getLoginRunStmt, err = db.PrepareContext(ctx, getLoginRun); err != nil {
+		return nil, fmt.Errorf("error preparing query GetLoginRun: %w", err)
 	}
 	if q.getSessionStmt, err = db.PrepareContext(ctx, getSession); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSession: %w", err)
@@ -47,6 +56,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getUserByIDStmt, err = db.PrepareContext(ctx, getUserByID); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByID: %w", err)
+	}
+	if q.liftLoginLockStmt, err = db.PrepareContext(ctx, liftLoginLock); err != nil {
+		return nil, fmt.Errorf("error preparing query LiftLoginLock: %w", err)
 	}
 	if q.liveSessionsOfUserStmt, err = db.PrepareContext(ctx, liveSessionsOfUser); err != nil {
 		return nil, fmt.Errorf("error preparing query LiveSessionsOfUser: %w", err)
@@ -60,6 +72,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.markMailSentStmt, err = db.PrepareContext(ctx, markMailSent); err != nil {
 		return nil, fmt.Errorf("error preparing query MarkMailSent: %w", err)
 	}
+	if q.pruneLoginFailuresStmt, err = db.PrepareContext(ctx, pruneLoginFailures); err != nil {
+		return nil, fmt.Errorf("error preparing query PruneLoginFailures: %w", err)
+	}
 	if q.pruneMailStmt, err = db.PrepareContext(ctx, pruneMail); err != nil {
 		return nil, fmt.Errorf("error preparing query PruneMail: %w", err)
 	}
@@ -71,6 +86,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.revokeSessionsStmt, err = db.PrepareContext(ctx, revokeSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query RevokeSessions: %w", err)
+	}
+	if q.saveLoginRunStmt, err = db.PrepareContext(ctx, saveLoginRun); err != nil {
+		return nil, fmt.Errorf("error preparing query SaveLoginRun: %w", err)
 	}
 	if q.supersedeMailStmt, err = db.PrepareContext(ctx, supersedeMail); err != nil {
 		return nil, fmt.Errorf("error preparing query SupersedeMail: %w", err)
@@ -101,6 +119,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing createUserStmt: %w", cerr)
 		}
 	}
+	if q.deleteLoginRunStmt != nil {
+		if cerr := q.deleteLoginRunStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deleteLoginRunStmt: %w", cerr)
+		}
+	}
 	if q.deleteUserStmt != nil {
 		if cerr := q.deleteUserStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteUserStmt: %w", cerr)
@@ -109,6 +132,16 @@ func (q *Queries) Close() error {
 	if q.dueMailStmt != nil {
 		if cerr := q.dueMailStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing dueMailStmt: %w", cerr)
+		}
+	}
+	if q.forgetLoginSourcesStmt != nil {
+		if cerr := q.forgetLoginSourcesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing forgetLoginSourcesStmt: %w", cerr)
+		}
+	}
+	if q.getLoginRunStmt != nil {
+		if cerr := q.getLoginRunStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getLoginRunStmt: %w", cerr)
 		}
 	}
 	if q.getSessionStmt != nil {
@@ -124,6 +157,11 @@ func (q *Queries) Close() error {
 	if q.getUserByIDStmt != nil {
 		if cerr := q.getUserByIDStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getUserByIDStmt: %w", cerr)
+		}
+	}
+	if q.liftLoginLockStmt != nil {
+		if cerr := q.liftLoginLockStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing liftLoginLockStmt: %w", cerr)
 		}
 	}
 	if q.liveSessionsOfUserStmt != nil {
@@ -146,6 +184,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing markMailSentStmt: %w", cerr)
 		}
 	}
+	if q.pruneLoginFailuresStmt != nil {
+		if cerr := q.pruneLoginFailuresStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pruneLoginFailuresStmt: %w", cerr)
+		}
+	}
 	if q.pruneMailStmt != nil {
 		if cerr := q.pruneMailStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing pruneMailStmt: %w", cerr)
@@ -164,6 +207,11 @@ func (q *Queries) Close() error {
 	if q.revokeSessionsStmt != nil {
 		if cerr := q.revokeSessionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing revokeSessionsStmt: %w", cerr)
+		}
+	}
+	if q.saveLoginRunStmt != nil {
+		if cerr := q.saveLoginRunStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing saveLoginRunStmt: %w", cerr)
 		}
 	}
 	if q.supersedeMailStmt != nil {
@@ -223,19 +271,25 @@ type Queries struct {
 	countUsersStmt         *sql.Stmt
 	createSessionStmt      *sql.Stmt
 	createUserStmt         *sql.Stmt
+	deleteLoginRunStmt     *sql.Stmt
 	deleteUserStmt         *sql.Stmt
 	dueMailStmt            *sql.Stmt
+	forgetLoginSourcesStmt *sql.Stmt
+	getLoginRunStmt        *sql.Stmt
 	getSessionStmt         *sql.Stmt
 	getUserByEmailStmt     *sql.Stmt
 	getUserByIDStmt        *sql.Stmt
+	liftLoginLockStmt      *sql.Stmt
 	liveSessionsOfUserStmt *sql.Stmt
 	mailStatsStmt          *sql.Stmt
 	markMailDeadStmt       *sql.Stmt
 	markMailSentStmt       *sql.Stmt
+	pruneLoginFailuresStmt *sql.Stmt
 	pruneMailStmt          *sql.Stmt
 	queueMailStmt          *sql.Stmt
 	retryMailStmt          *sql.Stmt
 	revokeSessionsStmt     *sql.Stmt
+	saveLoginRunStmt       *sql.Stmt
 	supersedeMailStmt      *sql.Stmt
 	updateSessionStmt      *sql.Stmt
 	updateUserStmt         *sql.Stmt
@@ -248,19 +302,25 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		countUsersStmt:         q.countUsersStmt,
 		createSessionStmt:      q.createSessionStmt,
 		createUserStmt:         q.createUserStmt,
+		deleteLoginRunStmt:     q.deleteLoginRunStmt,
 		deleteUserStmt:         q.deleteUserStmt,
 		dueMailStmt:            q.dueMailStmt,
+		forgetLoginSourcesStmt: q.forgetLoginSourcesStmt,
+		getLoginRunStmt:        q.getLoginRunStmt,
 		getSessionStmt:         q.getSessionStmt,
 		getUserByEmailStmt:     q.getUserByEmailStmt,
 		getUserByIDStmt:        q.getUserByIDStmt,
+		liftLoginLockStmt:      q.liftLoginLockStmt,
 		liveSessionsOfUserStmt: q.liveSessionsOfUserStmt,
 		mailStatsStmt:          q.mailStatsStmt,
 		markMailDeadStmt:       q.markMailDeadStmt,
 		markMailSentStmt:       q.markMailSentStmt,
+		pruneLoginFailuresStmt: q.pruneLoginFailuresStmt,
 		pruneMailStmt:          q.pruneMailStmt,
 		queueMailStmt:          q.queueMailStmt,
 		retryMailStmt:          q.retryMailStmt,
 		revokeSessionsStmt:     q.revokeSessionsStmt,
+		saveLoginRunStmt:       q.saveLoginRunStmt,
 		supersedeMailStmt:      q.supersedeMailStmt,
 		updateSessionStmt:      q.updateSessionStmt,
 		updateUserStmt:         q.updateUserStmt,

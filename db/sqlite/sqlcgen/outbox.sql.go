@@ -15,7 +15,7 @@ SELECT id, recipient, subject, text_body, html_body, slot,
        attempts, queued_at, expires_at
 FROM outbox
 WHERE state = 'pending' AND next_attempt_at <= ?1
-ORDER BY next_attempt_at, id
+ORDER BY next_attempt_at, rowid
 LIMIT ?2
 `
 

@@ -6,7 +6,9 @@ INSERT INTO users (
     email, first_name, last_name, password_hash, is_active,
     activation_code_hash, activation_expires_at, activation_attempts,
     created_at, updated_at, activated_at,
-    reset_code_hash, reset_expires_at, reset_attempts, id
+    reset_code_hash, reset_expires_at, reset_attempts,
+    activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
+    unlock_link_hash, unlock_expires_at, id
 ) VALUES (
     sqlc.arg(email), sqlc.arg(first_name), sqlc.arg(last_name),
     sqlc.arg(password_hash), sqlc.arg(is_active),
@@ -14,6 +16,9 @@ INSERT INTO users (
     sqlc.arg(activation_attempts),
     sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.narg(activated_at),
     sqlc.narg(reset_code_hash), sqlc.narg(reset_expires_at), sqlc.arg(reset_attempts),
+    sqlc.narg(activation_link_hash), sqlc.narg(reset_link_hash),
+    sqlc.arg(wrong_codes), sqlc.narg(wrong_codes_at),
+    sqlc.narg(unlock_link_hash), sqlc.narg(unlock_expires_at),
     sqlc.arg(id)
 );
 
@@ -21,7 +26,9 @@ INSERT INTO users (
 SELECT id, email, first_name, last_name, password_hash, is_active,
        activation_code_hash, activation_expires_at, activation_attempts,
        created_at, updated_at, activated_at,
-       reset_code_hash, reset_expires_at, reset_attempts
+       reset_code_hash, reset_expires_at, reset_attempts,
+       activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
+       unlock_link_hash, unlock_expires_at
 FROM users
 WHERE email = sqlc.arg(email);
 
@@ -29,7 +36,9 @@ WHERE email = sqlc.arg(email);
 SELECT id, email, first_name, last_name, password_hash, is_active,
        activation_code_hash, activation_expires_at, activation_attempts,
        created_at, updated_at, activated_at,
-       reset_code_hash, reset_expires_at, reset_attempts
+       reset_code_hash, reset_expires_at, reset_attempts,
+       activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
+       unlock_link_hash, unlock_expires_at
 FROM users
 WHERE id = sqlc.arg(id);
 
@@ -49,7 +58,13 @@ SET email                 = sqlc.arg(email),
     activated_at          = sqlc.narg(activated_at),
     reset_code_hash       = sqlc.narg(reset_code_hash),
     reset_expires_at      = sqlc.narg(reset_expires_at),
-    reset_attempts        = sqlc.arg(reset_attempts)
+    reset_attempts        = sqlc.arg(reset_attempts),
+    activation_link_hash  = sqlc.narg(activation_link_hash),
+    reset_link_hash       = sqlc.narg(reset_link_hash),
+    wrong_codes           = sqlc.arg(wrong_codes),
+    wrong_codes_at        = sqlc.narg(wrong_codes_at),
+    unlock_link_hash      = sqlc.narg(unlock_link_hash),
+    unlock_expires_at     = sqlc.narg(unlock_expires_at)
 WHERE id = sqlc.arg(id);
 
 -- name: DeleteUser :execrows

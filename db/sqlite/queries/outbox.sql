@@ -19,7 +19,7 @@ SELECT id, recipient, subject, text_body, html_body, slot,
        attempts, queued_at, expires_at
 FROM outbox
 WHERE state = 'pending' AND next_attempt_at <= sqlc.arg(now)
-ORDER BY next_attempt_at, id
+ORDER BY next_attempt_at, rowid
 LIMIT sqlc.arg(max_messages);
 
 -- name: MarkMailSent :exec

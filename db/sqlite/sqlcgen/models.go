@@ -8,6 +8,15 @@ import (
 	"database/sql"
 )
 
+type LoginFailure struct {
+	Account     []byte
+	Source      []byte
+	Failures    int64
+	LastFailure int64
+	Locks       int64
+	LockedUntil sql.NullInt64
+}
+
 type Outbox struct {
 	ID            string
 	Recipient     string
@@ -54,4 +63,10 @@ type User struct {
 	ResetCodeHash       []byte
 	ResetExpiresAt      sql.NullInt64
 	ResetAttempts       int64
+	ActivationLinkHash  []byte
+	ResetLinkHash       []byte
+	WrongCodes          int64
+	WrongCodesAt        sql.NullInt64
+	UnlockLinkHash      []byte
+	UnlockExpiresAt     sql.NullInt64
 }
