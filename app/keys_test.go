@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"authapi/adapters/keyfile"
 	"authapi/adapters/token"
 )
 
@@ -28,9 +29,9 @@ func runKeys(t *testing.T, env map[string]string, args ...string) (code int, std
 
 func keyIDs(t *testing.T, path string) []string {
 	t.Helper()
-	keys, err := token.ReadKeys(path)
+	keys, err := keyfile.ReadSigningKeys(path)
 	if err != nil {
-		t.Fatalf("ReadKeys: %v", err)
+		t.Fatalf("ReadSigningKeys: %v", err)
 	}
 	kids := make([]string, len(keys))
 	for i, k := range keys {
@@ -63,8 +64,8 @@ func tokenKid(t *testing.T, jwt string) string {
 func TestKeysRotateCommand(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "signing.pem")
 	env := map[string]string{"AUTH_SIGNING_KEY_FILE": path}
-	if _, _, err := token.LoadOrCreateKeys(path, time.Now(), rand.Reader); err != nil {
-		t.Fatalf("LoadOrCreateKeys: %v", err)
+	if _, _, err := keyfile.LoadOrCreateSigningKeys(path, time.Now(), rand.Reader); err != nil {
+		t.Fatalf("LoadOrCreateSigningKeys: %v", err)
 	}
 	before := keyIDs(t, path)
 
@@ -113,6 +114,10 @@ func TestKeysCommandErrors(t *testing.T) {
 	if err := os.WriteFile(garbled, []byte("not a key\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	future := filepath.Join(dir, "future.pem")
+	if _, _, err := keyfile.LoadOrCreateSigningKeys(future, time.Now().Add(time.Hour), rand.Reader); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name       string
 		args       []string
@@ -127,6 +132,7 @@ func TestKeysCommandErrors(t *testing.T) {
 		{"rotate without a key file", []string{"rotate"}, missing, 1, "no such file"},
 		{"list without a key file", []string{"list"}, missing, 1, "no such file"},
 		{"rotate a garbled key file", []string{"rotate"}, garbled, 1, "unexpected text"},
+		{"rotate with the clock behind the newest key", []string{"rotate"}, future, 1, "check the clock"},
 		{"help", []string{"rotate", "--help"}, missing, 0, ""},
 	}
 	for _, tt := range tests {
@@ -207,10 +213,15 @@ func TestRetiredKeyIsIgnoredThenRemoved(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "signing.pem")
 	lifetime := 720 * time.Hour // the default refresh token lifetime
 	created := time.Now().Add(-2 * lifetime)
-	if _, _, err := token.LoadOrCreateKeys(path, created, rand.Reader); err != nil {
+	original, _, err := keyfile.LoadOrCreateSigningKeys(path, created, rand.Reader)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := token.RotateKeys(path, created.Add(time.Hour), lifetime, rand.Reader); err != nil {
+	successor, err := keyfile.GenerateSigningKey(rand.Reader, created.Add(time.Hour), created.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keyfile.WriteSigningKeys(path, append(original, successor)); err != nil {
 		t.Fatal(err)
 	}
 	kids := keyIDs(t, path)
