@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -316,4 +317,99 @@ func TestAudienceIsChecked(t *testing.T) {
 	settings["AUTH_AUDIENCE"] = "https://other.example.com"
 	other := newTestAPIWith(t, settings)
 	wantProblem(t, other.do(t, "GET", "/me", nil, "Authorization", "Bearer "+access), http.StatusUnauthorized, "invalid_token")
+}
+
+// A key that signs only from a later time is listed as next, with that time.
+func TestKeysListShowsNextKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "signing.pem")
+	created := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	keys, _, err := keyfile.LoadOrCreateSigningKeys(path, created, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signsFrom := created.Add(48 * time.Hour)
+	next, err := keyfile.GenerateSigningKey(rand.Reader, created, signsFrom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keyfile.WriteSigningKeys(path, append(keys, next)); err != nil {
+		t.Fatal(err)
+	}
+	kids := keyIDs(t, path)
+
+	code, stdout, stderr := runKeys(t, map[string]string{"AUTH_SIGNING_KEY_FILE": path}, "list")
+	if code != 0 {
+		t.Fatalf("keys list: exit %d, stderr %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("keys list printed %d lines, want a header and 2 keys:\n%s", len(lines), stdout)
+	}
+	for i, want := range []string{"signing", "next, signs from " + signsFrom.Format(time.RFC3339)} {
+		if line := lines[i+1]; !strings.HasPrefix(line, kids[i]+" ") || !strings.HasSuffix(line, want) {
+			t.Errorf("line for key %d = %q, want kid %s and state %q", i+1, line, kids[i], want)
+		}
+	}
+}
+
+// A signing key file that others may read or write stops the service and
+// the keys commands with one line that says how to fix it.
+func TestSigningKeyFileReadableByOthers(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		perm os.FileMode
+	}{
+		{"serve, 0644", nil, 0o644},
+		{"serve, 0640", nil, 0o640},
+		{"keys list, 0644", []string{"keys", "list"}, 0o644},
+		{"keys list, 0640", []string{"keys", "list"}, 0o640},
+		{"keys rotate, 0644", []string{"keys", "rotate"}, 0o644},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "signing.pem")
+			if _, _, err := keyfile.LoadOrCreateSigningKeys(path, time.Now(), rand.Reader); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, tt.perm); err != nil {
+				t.Fatal(err)
+			}
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := envOf(map[string]string{
+				"AUTH_ADDR":             "127.0.0.1:0",
+				"AUTH_DATABASE_URL":     filepath.Join(dir, "auth.db"),
+				"AUTH_SIGNING_KEY_FILE": path,
+			})
+			// Were the file accepted, serve would run until this deadline
+			// and then return 0.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			code := Main(ctx, tt.args, env, &stdout, &stderr)
+			if code == 0 {
+				t.Fatalf("exit code 0, want a refusal; stderr:\n%s", stderr.String())
+			}
+			if ctx.Err() != nil {
+				t.Errorf("refused only after %v", 10*time.Second)
+			}
+			var fix []string
+			for line := range strings.Lines(stderr.String()) {
+				if strings.Contains(line, "chmod 600") {
+					fix = append(fix, line)
+				}
+			}
+			if len(fix) != 1 || !strings.Contains(fix[0], "has mode 0"+strconv.FormatUint(uint64(tt.perm), 8)) {
+				t.Errorf("stderr has %d lines saying `chmod 600`, want one naming the mode %04o:\n%s", len(fix), tt.perm, stderr.String())
+			}
+			after, err := os.ReadFile(path)
+			if err != nil || !bytes.Equal(after, before) {
+				t.Errorf("the key file was changed (%v)", err)
+			}
+		})
+	}
 }
