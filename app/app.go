@@ -277,7 +277,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *sqlite.DB, d ru
 		Auth:   auths,
 		Ready:  db,
 		Mail:   dispatcher,
-		JWKS:   tokens.JWKS(),
+		Keys:   tokens,
 		Logger: log,
 		Random: d.random,
 
@@ -291,7 +291,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *sqlite.DB, d ru
 // leaves out the keys that have retired since the last rotation.
 func newTokens(cfg Config, log *slog.Logger, random io.Reader, clock ports.Clock) (*token.Tokens, error) {
 	now := clock.Now()
-	keys, created, err := token.LoadOrCreateKeys(cfg.SigningKeyFile, now, random)
+	keys, created, err := keyfile.LoadOrCreateSigningKeys(cfg.SigningKeyFile, now, random)
 	if err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
@@ -320,9 +320,9 @@ func newTokens(cfg Config, log *slog.Logger, random io.Reader, clock ports.Clock
 	}
 	if created {
 		log.Info("generated a new token signing key; keep this file to keep tokens valid across restarts",
-			"path", cfg.SigningKeyFile, "kid", tokens.KeyID())
+			"path", cfg.SigningKeyFile, "kid", tokens.KeyID(now))
 	}
-	log.Info("signing tokens", "kid", tokens.KeyID(), "verification_keys", len(live))
+	log.Info("signing tokens", "kid", tokens.KeyID(now), "verification_keys", len(live))
 	return tokens, nil
 }
 

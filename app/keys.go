@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"authapi/adapters/keyfile"
 	"authapi/adapters/token"
 )
 
@@ -52,12 +53,26 @@ func keyLifetime(cfg Config) time.Duration {
 	return max(cfg.AccessTokenTTL, cfg.RefreshTokenTTL)
 }
 
-// rotateKeys adds a key to the key file and reports the new kid. The
-// running service keeps signing with its current key until it restarts:
-// it loads the key file only at start.
+// rotateKeys adds a key to the key file, dropping the keys retired at now,
+// and reports the new kid. The running service keeps signing with its
+// current key until it restarts: it loads the key file only at start.
+// Rotation is not meant to run concurrently with itself: of two overlapping
+// rotations one new key is lost, harmlessly, since nothing was signed with it.
 func rotateKeys(cfg Config, now time.Time, random io.Reader, out io.Writer) error {
-	added, dropped, err := token.RotateKeys(cfg.SigningKeyFile, now, keyLifetime(cfg), random)
+	keys, err := keyfile.ReadSigningKeys(cfg.SigningKeyFile)
 	if err != nil {
+		return err
+	}
+	if newest := keys[len(keys)-1].Created; now.Before(newest) {
+		return fmt.Errorf("the newest key is dated %s, after the current time %s; check the clock",
+			newest.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	kept, dropped := token.Prune(keys, now, keyLifetime(cfg))
+	added, err := keyfile.GenerateSigningKey(random, now, now)
+	if err != nil {
+		return err
+	}
+	if err := keyfile.WriteSigningKeys(cfg.SigningKeyFile, append(kept, added)); err != nil {
 		return err
 	}
 	kid, err := token.Thumbprint(&added.Private.PublicKey)
@@ -78,7 +93,7 @@ func rotateKeys(cfg Config, now time.Time, random io.Reader, out io.Writer) erro
 // listKeys prints each key's kid, creation time and state: public facts
 // only, never key material.
 func listKeys(cfg Config, now time.Time, out io.Writer) error {
-	keys, err := token.ReadKeys(cfg.SigningKeyFile)
+	keys, err := keyfile.ReadSigningKeys(cfg.SigningKeyFile)
 	if err != nil {
 		return err
 	}
@@ -95,6 +110,8 @@ func listKeys(cfg Config, now time.Time, out io.Writer) error {
 		}
 		state := info.State.String()
 		switch info.State {
+		case token.KeyNext:
+			state += ", signs from " + info.ActiveFrom.UTC().Format(time.RFC3339)
 		case token.KeyVerifying:
 			state += " until " + info.RetiresAt.UTC().Format(time.RFC3339)
 		case token.KeyRetired:

@@ -11,10 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"authapi/adapters/keyfile"
 	"authapi/adapters/token"
 )
 
@@ -28,9 +30,9 @@ func runKeys(t *testing.T, env map[string]string, args ...string) (code int, std
 
 func keyIDs(t *testing.T, path string) []string {
 	t.Helper()
-	keys, err := token.ReadKeys(path)
+	keys, err := keyfile.ReadSigningKeys(path)
 	if err != nil {
-		t.Fatalf("ReadKeys: %v", err)
+		t.Fatalf("ReadSigningKeys: %v", err)
 	}
 	kids := make([]string, len(keys))
 	for i, k := range keys {
@@ -63,8 +65,8 @@ func tokenKid(t *testing.T, jwt string) string {
 func TestKeysRotateCommand(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "signing.pem")
 	env := map[string]string{"AUTH_SIGNING_KEY_FILE": path}
-	if _, _, err := token.LoadOrCreateKeys(path, time.Now(), rand.Reader); err != nil {
-		t.Fatalf("LoadOrCreateKeys: %v", err)
+	if _, _, err := keyfile.LoadOrCreateSigningKeys(path, time.Now(), rand.Reader); err != nil {
+		t.Fatalf("LoadOrCreateSigningKeys: %v", err)
 	}
 	before := keyIDs(t, path)
 
@@ -113,6 +115,10 @@ func TestKeysCommandErrors(t *testing.T) {
 	if err := os.WriteFile(garbled, []byte("not a key\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	future := filepath.Join(dir, "future.pem")
+	if _, _, err := keyfile.LoadOrCreateSigningKeys(future, time.Now().Add(time.Hour), rand.Reader); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name       string
 		args       []string
@@ -127,6 +133,7 @@ func TestKeysCommandErrors(t *testing.T) {
 		{"rotate without a key file", []string{"rotate"}, missing, 1, "no such file"},
 		{"list without a key file", []string{"list"}, missing, 1, "no such file"},
 		{"rotate a garbled key file", []string{"rotate"}, garbled, 1, "unexpected text"},
+		{"rotate with the clock behind the newest key", []string{"rotate"}, future, 1, "check the clock"},
 		{"help", []string{"rotate", "--help"}, missing, 0, ""},
 	}
 	for _, tt := range tests {
@@ -207,10 +214,15 @@ func TestRetiredKeyIsIgnoredThenRemoved(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "signing.pem")
 	lifetime := 720 * time.Hour // the default refresh token lifetime
 	created := time.Now().Add(-2 * lifetime)
-	if _, _, err := token.LoadOrCreateKeys(path, created, rand.Reader); err != nil {
+	original, _, err := keyfile.LoadOrCreateSigningKeys(path, created, rand.Reader)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := token.RotateKeys(path, created.Add(time.Hour), lifetime, rand.Reader); err != nil {
+	successor, err := keyfile.GenerateSigningKey(rand.Reader, created.Add(time.Hour), created.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keyfile.WriteSigningKeys(path, append(original, successor)); err != nil {
 		t.Fatal(err)
 	}
 	kids := keyIDs(t, path)
@@ -305,6 +317,102 @@ func TestAudienceIsChecked(t *testing.T) {
 	settings["AUTH_AUDIENCE"] = "https://other.example.com"
 	other := newTestAPI(t, withFiles(settings), func(c *Config) { c.Audience = settings["AUTH_AUDIENCE"] })
 	wantProblem(t, other.do(t, "GET", "/me", nil, "Authorization", "Bearer "+access), http.StatusUnauthorized, "invalid_token")
+}
+
+// A key that signs only from a later time is listed as next, with that time.
+func TestKeysListShowsNextKey(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "signing.pem")
+	created := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	keys, _, err := keyfile.LoadOrCreateSigningKeys(path, created, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signsFrom := created.Add(48 * time.Hour)
+	next, err := keyfile.GenerateSigningKey(rand.Reader, created, signsFrom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keyfile.WriteSigningKeys(path, append(keys, next)); err != nil {
+		t.Fatal(err)
+	}
+	kids := keyIDs(t, path)
+
+	code, stdout, stderr := runKeys(t, map[string]string{"AUTH_SIGNING_KEY_FILE": path}, "list")
+	if code != 0 {
+		t.Fatalf("keys list: exit %d, stderr %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("keys list printed %d lines, want a header and 2 keys:\n%s", len(lines), stdout)
+	}
+	for i, want := range []string{"signing", "next, signs from " + signsFrom.Format(time.RFC3339)} {
+		if line := lines[i+1]; !strings.HasPrefix(line, kids[i]+" ") || !strings.HasSuffix(line, want) {
+			t.Errorf("line for key %d = %q, want kid %s and state %q", i+1, line, kids[i], want)
+		}
+	}
+}
+
+// A signing key file that others may read or write stops the service and
+// the keys commands with one line that says how to fix it.
+func TestSigningKeyFileReadableByOthers(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		perm os.FileMode
+	}{
+		{"serve, 0644", nil, 0o644},
+		{"serve, 0640", nil, 0o640},
+		{"keys list, 0644", []string{"keys", "list"}, 0o644},
+		{"keys list, 0640", []string{"keys", "list"}, 0o640},
+		{"keys rotate, 0644", []string{"keys", "rotate"}, 0o644},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "signing.pem")
+			if _, _, err := keyfile.LoadOrCreateSigningKeys(path, time.Now(), rand.Reader); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(path, tt.perm); err != nil {
+				t.Fatal(err)
+			}
+			before, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			env := environ(map[string]string{
+				"AUTH_ADDR":             "127.0.0.1:0",
+				"AUTH_DATABASE_URL":     filepath.Join(dir, "auth.db"),
+				"AUTH_SIGNING_KEY_FILE": path,
+				"AUTH_SECRET_KEY_FILE":  filepath.Join(dir, "secret.key"),
+			})
+			// Were the file accepted, serve would run until this deadline
+			// and then return 0.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			var stdout, stderr bytes.Buffer
+			code := Main(ctx, tt.args, env, &stdout, &stderr)
+			if code == 0 {
+				t.Fatalf("exit code 0, want a refusal; stderr:\n%s", stderr.String())
+			}
+			if ctx.Err() != nil {
+				t.Errorf("refused only after %v", 10*time.Second)
+			}
+			var fix []string
+			for line := range strings.Lines(stderr.String()) {
+				if strings.Contains(line, "chmod 600") {
+					fix = append(fix, line)
+				}
+			}
+			if len(fix) != 1 || !strings.Contains(fix[0], "has mode 0"+strconv.FormatUint(uint64(tt.perm), 8)) {
+				t.Errorf("stderr has %d lines saying `chmod 600`, want one naming the mode %04o:\n%s", len(fix), tt.perm, stderr.String())
+			}
+			after, err := os.ReadFile(path)
+			if err != nil || !bytes.Equal(after, before) {
+				t.Errorf("the key file was changed (%v)", err)
+			}
+		})
+	}
 }
 
 // withFiles points the service at the database and signing key that

@@ -67,7 +67,7 @@ func benchRouter(b *testing.B) http.Handler {
 		FirstName: "Astro", LastName: "User", Active: true, CreatedAt: created, UpdatedAt: created, ActivatedAt: created,
 	}}
 	return NewRouter(Config{
-		Auth: auth, Ready: benchPinger{}, JWKS: []byte(`{"keys":[]}`),
+		Auth: auth, Ready: benchPinger{}, Keys: staticKeys(`{"keys":[]}`),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Random: rand.Reader,
 	})
 }

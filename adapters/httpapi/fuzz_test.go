@@ -275,7 +275,7 @@ func FuzzDecodeRequest(f *testing.F) {
 	}
 	auth := &fuzzAuth{}
 	router := NewRouter(Config{
-		Auth: auth, Ready: fuzzPinger{}, JWKS: []byte(`{"keys":[]}`),
+		Auth: auth, Ready: fuzzPinger{}, Keys: staticKeys(`{"keys":[]}`),
 		Logger: slog.New(slog.DiscardHandler), Random: repeatReader('r'),
 	})
 
@@ -403,3 +403,8 @@ func wantExactMembers(t *testing.T, body []byte, got map[string]string) {
 		}
 	}
 }
+
+// staticKeys is a key set that never changes.
+type staticKeys string
+
+func (k staticKeys) JWKS() []byte { return []byte(k) }

@@ -21,7 +21,7 @@ type handlers struct {
 	auth  ports.AuthService
 	ready Pinger
 	mail  MailStatus
-	jwks  []byte
+	keys  KeySet
 	// ipv6Prefix is the length of the network an IPv6 client counts as.
 	ipv6Prefix int
 }
@@ -397,7 +397,7 @@ func (h *handlers) readyz(c *gin.Context) {
 
 func (h *handlers) jwksDocument(c *gin.Context) {
 	c.Header("Cache-Control", "public, max-age=300")
-	c.Data(http.StatusOK, "application/jwk-set+json", h.jwks)
+	c.Data(http.StatusOK, "application/jwk-set+json", h.keys.JWKS())
 }
 
 // clientOf describes the caller. The address comes from the socket, or from

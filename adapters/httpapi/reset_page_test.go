@@ -42,7 +42,7 @@ func TestFormPages(t *testing.T) {
 	}
 	auth := &fuzzAuth{}
 	router := NewRouter(Config{
-		Auth: auth, Ready: fuzzPinger{}, JWKS: []byte(`{"keys":[]}`),
+		Auth: auth, Ready: fuzzPinger{}, Keys: staticKeys(`{"keys":[]}`),
 		Logger: slog.New(slog.DiscardHandler), Random: repeatReader('r'),
 	})
 	for _, tt := range tests {

@@ -19,6 +19,12 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// KeySet publishes the current verification keys as a JWK Set. The set can
+// change while the service runs, as keys rotate.
+type KeySet interface {
+	JWKS() []byte
+}
+
 // MailStatus reports the state of the mail outbox.
 type MailStatus interface {
 	Stats(ctx context.Context) (ports.MailStats, error)
@@ -29,7 +35,7 @@ type Config struct {
 	Auth   ports.AuthService
 	Ready  Pinger     // checked by GET /readyz
 	Mail   MailStatus // reported by GET /readyz
-	JWKS   []byte     // served at /.well-known/jwks.json
+	Keys   KeySet     // served at /.well-known/jwks.json
 	Logger *slog.Logger
 	Random io.Reader // source of request ids
 	// TrustedProxies are the addresses or CIDR ranges of reverse proxies
@@ -59,7 +65,7 @@ func NewRouter(cfg Config) http.Handler {
 	if cfg.IPv6Prefix <= 0 || cfg.IPv6Prefix > 128 {
 		cfg.IPv6Prefix = 64
 	}
-	h := &handlers{auth: cfg.Auth, ready: cfg.Ready, mail: cfg.Mail, jwks: cfg.JWKS, ipv6Prefix: cfg.IPv6Prefix}
+	h := &handlers{auth: cfg.Auth, ready: cfg.Ready, mail: cfg.Mail, keys: cfg.Keys, ipv6Prefix: cfg.IPv6Prefix}
 	r.Use(withRequestID(cfg.Random, cfg.Logger), accessLog(), recoverPanics(), securityHeaders(), limitBody())
 	r.NoRoute(func(c *gin.Context) {
 		writeProblem(c, codeRouteNotFound, "no such route", nil)

@@ -101,6 +101,10 @@ func readPrivate(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if info.IsDir() {
+		// Said before the mode check, whose advice would not help.
+		return nil, fmt.Errorf("%s is a directory", path)
+	}
 	if err := checkPrivate(path, info); err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ func benchTokens(b *testing.B) *token.Tokens {
 		b.Fatalf("generate key: %v", err)
 	}
 	tokens, err := token.New(token.Config{
-		Key: key, Issuer: issuer, AccessTTL: accessTTL, RefreshTTL: refreshTTL, Random: rand.Reader,
+		Keys: oneKey(key), Issuer: issuer, AccessTTL: accessTTL, RefreshTTL: refreshTTL, Random: rand.Reader,
 	})
 	if err != nil {
 		b.Fatalf("New: %v", err)

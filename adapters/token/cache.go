@@ -14,10 +14,9 @@ const verifiedCacheSize = 16384
 
 // verifiedCache remembers access tokens whose signature and claims have been
 // checked, until they expire or their key retires. An ES256 verification
-// costs tens of microseconds, more than the rest of a protected request,
-// while a client presents the same access token for every request of its
-// fifteen minutes. Tokens are keyed by their SHA-256, so the cache holds no
-// usable token.
+// costs more than the rest of a protected request, while a client presents
+// the same access token for every request of its lifetime. Tokens are keyed
+// by their SHA-256, so the cache holds no usable token.
 type verifiedCache struct {
 	mu      sync.RWMutex
 	entries map[[sha256.Size]byte]cachedClaims

@@ -73,7 +73,7 @@ func fuzzSign(tb testing.TB, method jwt.SigningMethod, key any, header map[strin
 func FuzzVerify(f *testing.F) {
 	key := fuzzKey(f)
 	tokens, err := token.New(token.Config{
-		Key: key, Issuer: fuzzIssuer, AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour, Random: rand.Reader,
+		Keys: []ports.SigningKey{{Private: key}}, Issuer: fuzzIssuer, AccessTTL: 15 * time.Minute, RefreshTTL: 720 * time.Hour, Random: rand.Reader,
 	})
 	if err != nil {
 		f.Fatal(err)
@@ -112,10 +112,10 @@ func FuzzVerify(f *testing.F) {
 		}
 		return out
 	}
-	access := map[string]any{"typ": "at+jwt", "kid": tokens.KeyID()}
-	refresh := map[string]any{"typ": "refresh+jwt", "kid": tokens.KeyID()}
+	access := map[string]any{"typ": "at+jwt", "kid": tokens.KeyID(fuzzIssuedAt)}
+	refresh := map[string]any{"typ": "refresh+jwt", "kid": tokens.KeyID(fuzzIssuedAt)}
 	header := func(k string, v any) map[string]any {
-		out := map[string]any{"typ": "at+jwt", "kid": tokens.KeyID()}
+		out := map[string]any{"typ": "at+jwt", "kid": tokens.KeyID(fuzzIssuedAt)}
 		out[k] = v
 		return out
 	}

@@ -2,21 +2,18 @@
 // Both are JWTs. Access tokens are signed with ES256 (ECDSA P-256 and
 // SHA-256), so that anyone holding the published JWKS can check them.
 // Refresh tokens are only ever read by this service, so they carry an HS256
-// MAC instead, under a key derived from the signing key: checking one,
-// parsing included, costs about 7 µs where an ECDSA verification alone costs
-// about 60, and nobody but this service can check, or forge, one.
+// MAC instead, under a key derived from the signing key: a MAC costs far less
+// to check than an ECDSA signature, and nobody but this service can check, or
+// forge, one.
 package token
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -52,15 +49,14 @@ type jwtClaims struct {
 
 // Config configures Tokens.
 type Config struct {
-	// Keys are the keys of the key file, oldest first, as ReadKeys returns
-	// them. The newest signs new tokens; each older one verifies tokens
-	// until it retires (see Inspect), the key lifetime being the larger of
-	// AccessTTL and RefreshTTL. Callers leave out keys already retired
-	// (Prune), so that the JWKS does not publish them.
-	Keys []Key
-	// Key is shorthand for a single undated key, Keys: []Key{{Private: Key}}.
-	// Set either Key or Keys.
-	Key *ecdsa.PrivateKey
+	// Keys are the signing keys, oldest first (see ports.SigningKey). At any
+	// moment the newest key whose ActiveFrom has come signs new tokens; a
+	// newer one is published and verifies, but signs only from its time;
+	// each older one verifies tokens until it retires (see Inspect), the key
+	// lifetime being the larger of AccessTTL and RefreshTTL. Callers leave
+	// out keys already retired (Prune), so that the JWKS does not publish
+	// them.
+	Keys []ports.SigningKey
 	// Issuer is written to and required in the "iss" claim.
 	Issuer string
 	// Audience is written to and required in the "aud" claim, so that a
@@ -76,47 +72,49 @@ type Config struct {
 	Random io.Reader
 }
 
-// macKeyInfo binds the refresh-token MAC key derived from a signing key to
-// that one purpose (the HKDF "info" of RFC 5869).
-const macKeyInfo = "authapi refresh token HS256 key v1"
-
-// verifier is what checks tokens of one key, and when it stops being
-// accepted.
-type verifier struct {
-	key       *ecdsa.PublicKey // access tokens
-	mac       []byte           // refresh tokens
-	retiresAt time.Time        // zero for the signing key
+// profile is how tokens of one kind are made and checked.
+type profile struct {
+	typ    string
+	ttl    time.Duration
+	method jwt.SigningMethod
+	// mac is set for a kind MACed under the key derived from the signing
+	// key rather than signed with the signing key itself.
+	mac bool
 }
 
-// Tokens signs and verifies JWTs. It is immutable after New and safe for
-// concurrent use.
+// signingKey returns the key of k that signs tokens of p's kind.
+func (p profile) signingKey(k *ringKey) any {
+	if p.mac {
+		return k.mac
+	}
+	return k.private
+}
+
+// verificationKey returns the key of k that checks tokens of p's kind.
+func (p profile) verificationKey(k *ringKey) any {
+	if p.mac {
+		return k.mac
+	}
+	return &k.private.PublicKey
+}
+
+// Tokens signs and verifies JWTs. It is safe for concurrent use, SetKeys
+// included: the key ring sits behind an atomic pointer, so Issue, Verify and
+// JWKS take no lock.
 type Tokens struct {
-	signer     *ecdsa.PrivateKey
-	signerMAC  []byte
-	kid        string
-	verifiers  map[string]verifier // by kid
-	issuer     string
-	audience   string
-	accessTTL  time.Duration
-	refreshTTL time.Duration
-	random     io.Reader
-	jwks       []byte
-	verified   *verifiedCache // access tokens only
+	ring     atomic.Pointer[keyRing]
+	issuer   string
+	audience string
+	access   profile
+	refresh  profile
+	lifetime time.Duration // of a key after its successor starts signing
+	random   io.Reader
 }
 
 // New checks cfg and prepares the key set and its published JWKS.
 func New(cfg Config) (*Tokens, error) {
-	if cfg.Key != nil {
-		if len(cfg.Keys) > 0 {
-			return nil, errors.New("token config: set Key or Keys, not both")
-		}
-		cfg.Keys = []Key{{Private: cfg.Key}}
-	}
 	if cfg.Audience == "" {
 		cfg.Audience = cfg.Issuer
-	}
-	if err := checkKeys(cfg.Keys); err != nil {
-		return nil, fmt.Errorf("token config: %w", err)
 	}
 	switch {
 	case cfg.Issuer == "":
@@ -130,80 +128,31 @@ func New(cfg Config) (*Tokens, error) {
 	if err := checkTTL("refresh", cfg.RefreshTTL); err != nil {
 		return nil, err
 	}
-	lifetime := max(cfg.AccessTTL, cfg.RefreshTTL)
-	verifiers := make(map[string]verifier, len(cfg.Keys))
-	public := make(map[string]*ecdsa.PublicKey, len(cfg.Keys))
-	var kid string
-	for i, k := range cfg.Keys {
-		pub := &k.Private.PublicKey
-		var err error
-		kid, err = Thumbprint(pub)
-		if err != nil {
-			return nil, fmt.Errorf("token config: %w", err)
-		}
-		mac, err := macKey(k.Private)
-		if err != nil {
-			return nil, fmt.Errorf("token config: %w", err)
-		}
-		verifiers[kid] = verifier{key: pub, mac: mac, retiresAt: retiresAt(cfg.Keys, i, lifetime)}
-		public[kid] = pub
+	t := &Tokens{
+		issuer:   cfg.Issuer,
+		audience: cfg.Audience,
+		access:   profile{typ: typAccess, ttl: cfg.AccessTTL, method: jwt.SigningMethodES256},
+		refresh:  profile{typ: typRefresh, ttl: cfg.RefreshTTL, method: jwt.SigningMethodHS256, mac: true},
+		lifetime: max(cfg.AccessTTL, cfg.RefreshTTL),
+		random:   cfg.Random,
 	}
-	jwks, err := marshalJWKS(public)
-	if err != nil {
+	if err := t.SetKeys(cfg.Keys); err != nil {
 		return nil, fmt.Errorf("token config: %w", err)
 	}
-	return &Tokens{
-		signer:     cfg.Keys[len(cfg.Keys)-1].Private,
-		signerMAC:  verifiers[kid].mac,
-		kid:        kid, // the last key's: the newest signs
-		verifiers:  verifiers,
-		issuer:     cfg.Issuer,
-		audience:   cfg.Audience,
-		accessTTL:  cfg.AccessTTL,
-		refreshTTL: cfg.RefreshTTL,
-		random:     cfg.Random,
-		jwks:       jwks,
-		verified:   newVerifiedCache(),
-	}, nil
+	return t, nil
 }
 
-func checkKey(key *ecdsa.PrivateKey) error {
-	if key == nil {
-		return errors.New("signing key is required")
-	}
-	if key.Curve != elliptic.P256() {
-		return fmt.Errorf("signing key uses curve %s; ES256 needs P-256", key.Curve.Params().Name)
-	}
-	return nil
-}
-
-// macKey derives the refresh-token MAC key of a signing key with HKDF-SHA256
-// (RFC 5869). The private scalar is a uniformly random 256-bit secret, and
-// the info string keeps the derived key apart from any other use of it; the
-// MAC key thus rotates and retires with its signing key, under the same kid,
-// without a second secret to store.
-func macKey(key *ecdsa.PrivateKey) ([]byte, error) {
-	secret, err := key.Bytes()
+// SetKeys replaces the key set, as Config.Keys describes it, so that keys
+// can be reloaded without a restart. Tokens of a key that is not in keys
+// are refused from then on, even those verified before. On error the
+// current set stays in use.
+func (t *Tokens) SetKeys(keys []ports.SigningKey) error {
+	ring, err := newKeyRing(keys, t.lifetime)
 	if err != nil {
-		return nil, fmt.Errorf("derive MAC key: %w", err)
+		return fmt.Errorf("signing keys: %w", err)
 	}
-	return hkdf.Key(sha256.New, secret, nil, macKeyInfo, sha256.Size)
-}
-
-// algorithm is how tokens of kind are signed.
-func algorithm(kind domain.TokenKind) jwt.SigningMethod {
-	if kind == domain.RefreshToken {
-		return jwt.SigningMethodHS256
-	}
-	return jwt.SigningMethodES256
-}
-
-// keyFor returns the key of v that checks tokens of kind.
-func (v verifier) keyFor(kind domain.TokenKind) any {
-	if kind == domain.RefreshToken {
-		return v.mac
-	}
-	return v.key
+	t.ring.Store(ring)
+	return nil
 }
 
 func checkTTL(kind string, ttl time.Duration) error {
@@ -213,20 +162,21 @@ func checkTTL(kind string, ttl time.Duration) error {
 	return nil
 }
 
-// KeyID returns the kid of the signing key (its RFC 7638 thumbprint), which
-// identifies the key in logs without revealing anything about it.
-func (t *Tokens) KeyID() string { return t.kid }
+// KeyID returns the kid (the RFC 7638 thumbprint) of the key that signs at
+// now, which identifies the key in logs without revealing anything about it.
+func (t *Tokens) KeyID(now time.Time) string { return t.ring.Load().signer(now).kid }
 
-// JWKS returns the JSON Web Key Set of every key given to New, public parts
-// only, for clients that verify tokens themselves. The caller must not modify
-// the returned slice.
-func (t *Tokens) JWKS() []byte { return t.jwks }
+// JWKS returns the JSON Web Key Set of every key of the current set, public
+// parts only, for clients that verify tokens themselves. It includes keys
+// that do not sign yet, so that clients know them before their first token.
+// The caller must not modify the returned slice.
+func (t *Tokens) JWKS() []byte { return t.ring.Load().jwks }
 
-// Issue signs a token of the given kind for userID. Times are truncated to
-// whole seconds, the resolution of JWT dates, so the returned claims equal
-// what Verify will later report.
+// Issue signs a token of the given kind for userID with the key that signs
+// at now. Times are truncated to whole seconds, the resolution of JWT dates,
+// so the returned claims equal what Verify will later report.
 func (t *Tokens) Issue(spec ports.TokenSpec, now time.Time) (string, domain.Claims, error) {
-	typ, ttl, ok := t.profile(spec.Kind)
+	p, ok := t.profile(spec.Kind)
 	switch {
 	case !ok:
 		return "", domain.Claims{}, fmt.Errorf("issue token: unknown kind %d", int(spec.Kind))
@@ -250,13 +200,10 @@ func (t *Tokens) Issue(spec ports.TokenSpec, now time.Time) (string, domain.Clai
 		ID:        id,
 		IssuedAt:  now.Truncate(time.Second).UTC(),
 	}
-	claims.ExpiresAt = claims.IssuedAt.Add(ttl)
+	claims.ExpiresAt = claims.IssuedAt.Add(p.ttl)
 
-	var key any = t.signer
-	if spec.Kind == domain.RefreshToken {
-		key = t.signerMAC
-	}
-	tok := jwt.NewWithClaims(algorithm(spec.Kind), jwtClaims{
+	signer := t.ring.Load().signer(now)
+	tok := jwt.NewWithClaims(p.method, jwtClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    t.issuer,
 			Audience:  jwt.ClaimStrings{t.audience},
@@ -267,9 +214,9 @@ func (t *Tokens) Issue(spec ports.TokenSpec, now time.Time) (string, domain.Clai
 		},
 		SessionID: claims.SessionID,
 	})
-	tok.Header["typ"] = typ
-	tok.Header["kid"] = t.kid
-	signed, err := tok.SignedString(key)
+	tok.Header["typ"] = p.typ
+	tok.Header["kid"] = signer.kid
+	signed, err := tok.SignedString(p.signingKey(signer))
 	if err != nil {
 		return "", domain.Claims{}, fmt.Errorf("issue token: sign: %w", err)
 	}
@@ -290,7 +237,7 @@ var (
 // and lifetime at time now, and returns its claims. Every rejection matches
 // domain.ErrInvalidToken.
 func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (domain.Claims, error) {
-	typ, _, ok := t.profile(kind)
+	p, ok := t.profile(kind)
 	switch {
 	case !ok:
 		return domain.Claims{}, invalid("unknown token kind")
@@ -303,8 +250,10 @@ func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (dom
 		// check, one token would have countless accepted spellings.
 		return domain.Claims{}, invalid("malformed token")
 	}
+	// One ring for the whole check, even if SetKeys runs meanwhile.
+	ring := t.ring.Load()
 	if kind == domain.AccessToken {
-		if claims, ok := t.verified.get(token, now); ok {
+		if claims, ok := ring.verified.get(token, now); ok {
 			return claims, nil
 		}
 	}
@@ -313,7 +262,7 @@ func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (dom
 		// Pinning each kind to its algorithm defeats "alg": "none" and the
 		// HS256 key-confusion attack (an access token MACed with the public
 		// key) before any key is looked at.
-		jwt.WithValidMethods([]string{algorithm(kind).Alg()}),
+		jwt.WithValidMethods([]string{p.method.Alg()}),
 		jwt.WithIssuer(t.issuer),
 		jwt.WithAudience(t.audience),
 		jwt.WithExpirationRequired(),
@@ -323,12 +272,15 @@ func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (dom
 	)
 	var (
 		rc  jwtClaims
-		key verifier
+		key *ringKey
 	)
 	_, err := parser.ParseWithClaims(token, &rc, func(tok *jwt.Token) (any, error) {
-		v, err := t.verificationKey(tok.Header, typ, now)
-		key = v
-		return v.keyFor(kind), err
+		k, err := ring.verificationKey(tok.Header, p.typ, now)
+		if err != nil {
+			return nil, err
+		}
+		key = k
+		return p.verificationKey(k), nil
 	})
 	if err != nil {
 		return domain.Claims{}, invalid(reason(err))
@@ -356,46 +308,19 @@ func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (dom
 		if !key.retiresAt.IsZero() && key.retiresAt.Before(validUntil) {
 			validUntil = key.retiresAt
 		}
-		t.verified.put(token, claims, validUntil)
+		ring.verified.put(token, claims, validUntil)
 	}
 	return claims, nil
 }
 
-// verificationKey picks the key for a token from its (not yet authenticated)
-// header. The type check runs here, before the signature, so a token of the
-// wrong kind costs no ECDSA verification. A retired key is refused even if
-// the token claims a later expiry than the key lifetime allows.
-func (t *Tokens) verificationKey(header map[string]any, wantTyp string, now time.Time) (verifier, error) {
-	if typ, _ := header["typ"].(string); typ != wantTyp {
-		return verifier{}, errWrongType
-	}
-	// RFC 7515 requires rejecting critical extensions one does not
-	// implement, and this service implements none.
-	if _, ok := header["crit"]; ok {
-		return verifier{}, errCritical
-	}
-	kid, _ := header["kid"].(string)
-	if kid == "" {
-		return verifier{}, errNoKeyID
-	}
-	v, ok := t.verifiers[kid]
-	if !ok {
-		return verifier{}, errUnknownKey
-	}
-	if !v.retiresAt.IsZero() && !now.Before(v.retiresAt) {
-		return verifier{}, errRetiredKey
-	}
-	return v, nil
-}
-
-func (t *Tokens) profile(kind domain.TokenKind) (typ string, ttl time.Duration, ok bool) {
+func (t *Tokens) profile(kind domain.TokenKind) (profile, bool) {
 	switch kind {
 	case domain.AccessToken:
-		return typAccess, t.accessTTL, true
+		return t.access, true
 	case domain.RefreshToken:
-		return typRefresh, t.refreshTTL, true
+		return t.refresh, true
 	}
-	return "", 0, false
+	return profile{}, false
 }
 
 // reason maps a parse failure to a fixed description, so that no library

@@ -42,10 +42,24 @@ func newKey(t *testing.T, curve elliptic.Curve) *ecdsa.PrivateKey {
 	return key
 }
 
+// oneKey is the key set of a service that has never rotated its key.
+func oneKey(key *ecdsa.PrivateKey) []ports.SigningKey {
+	return []ports.SigningKey{{Private: key}}
+}
+
+func kidOf(t *testing.T, k ports.SigningKey) string {
+	t.Helper()
+	kid, err := token.Thumbprint(&k.Private.PublicKey)
+	if err != nil {
+		t.Fatalf("Thumbprint: %v", err)
+	}
+	return kid
+}
+
 func newTokens(t *testing.T, key *ecdsa.PrivateKey) *token.Tokens {
 	t.Helper()
 	tokens, err := token.New(token.Config{
-		Key:        key,
+		Keys:       oneKey(key),
 		Issuer:     issuer,
 		AccessTTL:  accessTTL,
 		RefreshTTL: refreshTTL,
@@ -173,8 +187,8 @@ func TestIssueVerifyRoundTrip(t *testing.T) {
 			assertClaims(t, got, want)
 
 			header := segment(t, tok, 0)
-			if header["alg"] != tt.wantAlg || header["typ"] != tt.wantTyp || header["kid"] != tokens.KeyID() {
-				t.Errorf("header = %v, want alg %s, typ %s, kid %s", header, tt.wantAlg, tt.wantTyp, tokens.KeyID())
+			if header["alg"] != tt.wantAlg || header["typ"] != tt.wantTyp || header["kid"] != tokens.KeyID(now) {
+				t.Errorf("header = %v, want alg %s, typ %s, kid %s", header, tt.wantAlg, tt.wantTyp, tokens.KeyID(now))
 			}
 			payload := segment(t, tok, 1)
 			if payload["iss"] != issuer || payload["sub"] != "user-123" || payload["jti"] != issued.ID || payload["sid"] != "session-9" {
@@ -269,7 +283,7 @@ func TestRefreshMACKeyDerivation(t *testing.T) {
 	}
 
 	tokens := newTokens(t, key)
-	header := map[string]any{"kid": tokens.KeyID(), "typ": "refresh+jwt"}
+	header := map[string]any{"kid": tokens.KeyID(now), "typ": "refresh+jwt"}
 	forged := forge(t, jwt.SigningMethodHS256, want, header, goodClaims())
 	if _, err := tokens.Verify(forged, domain.RefreshToken, now); err != nil {
 		t.Fatalf("a refresh token MACed with the known-answer key is refused: %v", err)
@@ -284,7 +298,7 @@ func TestRefreshMACKeyDerivation(t *testing.T) {
 func TestVerifyRejects(t *testing.T) {
 	key := newKey(t, elliptic.P256())
 	tokens := newTokens(t, key)
-	kid := tokens.KeyID()
+	kid := tokens.KeyID(now)
 	access, _ := issue(t, tokens, domain.AccessToken, now)
 	refresh, _ := issue(t, tokens, domain.RefreshToken, now)
 	otherTokens := newTokens(t, newKey(t, elliptic.P256()))
@@ -436,7 +450,7 @@ func TestVerifyRejects(t *testing.T) {
 func TestIssueErrors(t *testing.T) {
 	tokens := newTokens(t, newKey(t, elliptic.P256()))
 	failing, err := token.New(token.Config{
-		Key: newKey(t, elliptic.P256()), Issuer: issuer, AccessTTL: accessTTL, RefreshTTL: refreshTTL,
+		Keys: oneKey(newKey(t, elliptic.P256())), Issuer: issuer, AccessTTL: accessTTL, RefreshTTL: refreshTTL,
 		Random: errReader{},
 	})
 	if err != nil {
@@ -467,28 +481,32 @@ type errReader struct{}
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("entropy exhausted") }
 
 func TestNewRejectsBadConfig(t *testing.T) {
+	key := newKey(t, elliptic.P256())
 	good := token.Config{
-		Key: newKey(t, elliptic.P256()), Issuer: issuer, AccessTTL: accessTTL, RefreshTTL: refreshTTL, Random: rand.Reader,
+		Keys: oneKey(key), Issuer: issuer, AccessTTL: accessTTL, RefreshTTL: refreshTTL, Random: rand.Reader,
 	}
 	tests := []struct {
 		name   string
 		mutate func(*token.Config)
 	}{
-		{"no key", func(c *token.Config) { c.Key = nil }},
-		{"both Key and Keys", func(c *token.Config) { c.Keys = []token.Key{{Private: newKey(t, elliptic.P256())}} }},
+		{"no key", func(c *token.Config) { c.Keys = nil }},
+		{"nil key", func(c *token.Config) { c.Keys = []ports.SigningKey{{Created: now}} }},
+		{"P-384 key", func(c *token.Config) { c.Keys = oneKey(newKey(t, elliptic.P384())) }},
 		{"undated newer key", func(c *token.Config) {
-			c.Keys = []token.Key{{Private: c.Key}, {Private: newKey(t, elliptic.P256())}}
-			c.Key = nil
+			c.Keys = []ports.SigningKey{{Private: key}, {Private: newKey(t, elliptic.P256())}}
 		}},
 		{"same key twice", func(c *token.Config) {
-			c.Keys = []token.Key{{Private: c.Key, Created: now}, {Private: c.Key, Created: now}}
-			c.Key = nil
+			c.Keys = []ports.SigningKey{{Private: key, Created: now}, {Private: key, Created: now}}
 		}},
-		{"nil key in Keys", func(c *token.Config) {
-			c.Keys = []token.Key{{Private: c.Key}, {Created: now}}
-			c.Key = nil
+		{"nil key among others", func(c *token.Config) {
+			c.Keys = []ports.SigningKey{{Private: key}, {Created: now}}
 		}},
-		{"P-384 key", func(c *token.Config) { c.Key = newKey(t, elliptic.P384()) }},
+		{"activation going backwards", func(c *token.Config) {
+			c.Keys = []ports.SigningKey{
+				{Private: key, Created: now, ActiveFrom: now.Add(2 * time.Hour)},
+				{Private: newKey(t, elliptic.P256()), Created: now.Add(time.Hour)},
+			}
+		}},
 		{"no issuer", func(c *token.Config) { c.Issuer = "" }},
 		{"no random source", func(c *token.Config) { c.Random = nil }},
 		{"zero access TTL", func(c *token.Config) { c.AccessTTL = 0 }},
@@ -540,7 +558,7 @@ func TestThumbprintKnownAnswer(t *testing.T) {
 	if got != fixedKeyKID {
 		t.Errorf("Thumbprint = %q, want %q", got, fixedKeyKID)
 	}
-	if kid := newTokens(t, key).KeyID(); kid != fixedKeyKID {
+	if kid := newTokens(t, key).KeyID(now); kid != fixedKeyKID {
 		t.Errorf("KeyID = %q, want %q", kid, fixedKeyKID)
 	}
 }
@@ -625,20 +643,20 @@ func jwksKids(t *testing.T, tokens *token.Tokens) []string {
 // old key keep working until they could have expired, and the JWKS
 // publishes both keys.
 func TestRotatedKeys(t *testing.T) {
-	old := token.Key{Private: newKey(t, elliptic.P256())} // undated, as in a file from before rotation
+	old := ports.SigningKey{Private: newKey(t, elliptic.P256())} // undated, as in a file from before rotation
 	rotatedAt := now
-	current := token.Key{Private: newKey(t, elliptic.P256()), Created: rotatedAt}
+	current := ports.SigningKey{Private: newKey(t, elliptic.P256()), Created: rotatedAt}
 	oldKid, currentKid := kidOf(t, old), kidOf(t, current)
 	retires := rotatedAt.Add(max(accessTTL, refreshTTL))
 
 	// The worst case: the service signed with the old key right up to its
 	// restart, some time after the rotation.
-	beforeRestart := newTokensWith(t, token.Config{Keys: []token.Key{old}})
+	beforeRestart := newTokensWith(t, token.Config{Keys: []ports.SigningKey{old}})
 	oldRefresh, _ := issue(t, beforeRestart, domain.RefreshToken, rotatedAt.Add(time.Minute))
 	oldAccess, _ := issue(t, beforeRestart, domain.AccessToken, rotatedAt.Add(time.Minute))
 
-	tokens := newTokensWith(t, token.Config{Keys: []token.Key{old, current}})
-	if got := tokens.KeyID(); got != currentKid {
+	tokens := newTokensWith(t, token.Config{Keys: []ports.SigningKey{old, current}})
+	if got := tokens.KeyID(now); got != currentKid {
 		t.Errorf("KeyID = %q, want the newest key's %q", got, currentKid)
 	}
 	fresh, _ := issue(t, tokens, domain.AccessToken, rotatedAt.Add(time.Hour))
@@ -656,7 +674,7 @@ func TestRotatedKeys(t *testing.T) {
 	oldForever := forge(t, jwt.SigningMethodES256, old.Private, map[string]any{"kid": oldKid, "typ": "at+jwt"}, longLived)
 	currentForever := forge(t, jwt.SigningMethodES256, current.Private, map[string]any{"kid": currentKid, "typ": "at+jwt"}, longLived)
 	// Once pruned from the file, the old key is unknown.
-	pruned := newTokensWith(t, token.Config{Keys: []token.Key{current}})
+	pruned := newTokensWith(t, token.Config{Keys: []ports.SigningKey{current}})
 
 	tests := []struct {
 		name       string
@@ -698,9 +716,9 @@ func TestRotatedKeys(t *testing.T) {
 func TestAudience(t *testing.T) {
 	key := newKey(t, elliptic.P256())
 	const api = "https://api.example.test"
-	forAPI := newTokensWith(t, token.Config{Key: key, Audience: api})
-	byDefault := newTokensWith(t, token.Config{Key: key})
-	kid := forAPI.KeyID()
+	forAPI := newTokensWith(t, token.Config{Keys: oneKey(key), Audience: api})
+	byDefault := newTokensWith(t, token.Config{Keys: oneKey(key)})
+	kid := forAPI.KeyID(now)
 	apiToken, _ := issue(t, forAPI, domain.AccessToken, now)
 	defaultToken, _ := issue(t, byDefault, domain.AccessToken, now)
 	header := map[string]any{"kid": kid, "typ": "at+jwt"}

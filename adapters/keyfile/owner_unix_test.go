@@ -1,6 +1,6 @@
 //go:build unix
 
-package token_test
+package keyfile_test
 
 import (
 	"crypto/rand"
@@ -10,25 +10,30 @@ import (
 	"testing"
 	"time"
 
-	"authapi/adapters/token"
+	"authapi/adapters/keyfile"
 )
 
 // The service runs as its own user, and an administrator often rotates as
 // root: the new file must stay readable by the service.
-func TestRotateKeysKeepsOwner(t *testing.T) {
+func TestWriteSigningKeysKeepsOwner(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("changing a file's owner needs root")
 	}
 	path := filepath.Join(t.TempDir(), "signing.pem")
-	if _, _, err := token.LoadOrCreateKeys(path, now, rand.Reader); err != nil {
-		t.Fatalf("LoadOrCreateKeys: %v", err)
+	keys, _, err := keyfile.LoadOrCreateSigningKeys(path, now, rand.Reader)
+	if err != nil {
+		t.Fatalf("LoadOrCreateSigningKeys: %v", err)
 	}
 	const uid, gid = 65534, 65533
 	if err := os.Chown(path, uid, gid); err != nil {
 		t.Fatalf("chown: %v", err)
 	}
-	if _, _, err := token.RotateKeys(path, now.Add(time.Hour), keyLifetime, rand.Reader); err != nil {
-		t.Fatalf("RotateKeys: %v", err)
+	added, err := keyfile.GenerateSigningKey(rand.Reader, now.Add(time.Hour), now.Add(time.Hour))
+	if err != nil {
+		t.Fatalf("GenerateSigningKey: %v", err)
+	}
+	if err := keyfile.WriteSigningKeys(path, append(keys, added)); err != nil {
+		t.Fatalf("WriteSigningKeys: %v", err)
 	}
 	info, err := os.Stat(path)
 	if err != nil {
