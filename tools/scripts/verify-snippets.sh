@@ -127,7 +127,7 @@ base="http://127.0.0.1:$port"
 
 start_service() { # extra environment assignments, if any
   env AUTH_ADDR="127.0.0.1:$port" AUTH_PUBLIC_URL="$base" \
-    AUTH_DATABASE_URL="$work/auth.db" AUTH_SIGNING_KEY_FILE="$work/key.pem" "$@" \
+    AUTH_DATABASE_URL="$work/auth.db" AUTH_SIGNING_KEY_FILE="$work/key.pem" AUTH_SECRET_KEY_FILE="$work/secret.key" "$@" \
     "$server" 2>> "$work/service.log" &
   pid=$!
   for _ in $(seq 300); do
