@@ -438,6 +438,72 @@ func TestRecoveryAgainstTheBinary(t *testing.T) {
 	}
 }
 
+// TestConcealedAccountsTakeAlikeTime: with accounts concealed, the time an
+// answer takes does not tell either. A signup for a taken address does the
+// same work as a new one (a password hash and a write), and every answer of
+// /verify and /resend-activation takes at least the configured minimum.
+func TestConcealedAccountsTakeAlikeTime(t *testing.T) {
+	const minimum = 200 * time.Millisecond
+	mail := startSMTP(t)
+	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: mail.port, env: []string{
+		"AUTH_CONCEAL_ACCOUNTS=true", "AUTH_FORGOT_PASSWORD_MIN_DURATION=" + minimum.String(),
+		"AUTH_LIMIT_RESEND_PER_IP=off", "AUTH_LIMIT_CODES_PER_EMAIL=off",
+	}})
+	client := newClient()
+	activateAccount(t, client, svc.base, mail, "taken@example.com")
+
+	timed := func(path string, body map[string]string) (result, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		res, err := postJSON(client, svc.base+path, body)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		return res, time.Since(start)
+	}
+	const rounds = 7
+	var taken, fresh, known, unknown []time.Duration
+	for i := range rounds {
+		body := func(addr string) map[string]string {
+			return map[string]string{"email": addr, "password": testPassword, "first_name": "Astro", "last_name": "User"}
+		}
+		tres, ttook := timed("/signup", body("taken@example.com"))
+		fres, ftook := timed("/signup", body(fmt.Sprintf("fresh-%d@example.com", i)))
+		if tres.status != http.StatusCreated || fres.status != http.StatusCreated {
+			t.Fatalf("signup answers: taken %d %s, fresh %d %s; want 201 for both", tres.status, tres.body, fres.status, fres.body)
+		}
+		taken, fresh = append(taken, ttook), append(fresh, ftook)
+
+		kres, ktook := timed("/verify", map[string]string{"email": "taken@example.com", "activation_code": "000000"})
+		ures, utook := timed("/verify", map[string]string{"email": fmt.Sprintf("nobody-%d@example.com", i), "activation_code": "000000"})
+		if kres.status != ures.status || kres.problemCode() != ures.problemCode() {
+			t.Errorf("verify answers differ: %d %s and %d %s", kres.status, kres.body, ures.status, ures.body)
+		}
+		known, unknown = append(known, ktook), append(unknown, utook)
+		for _, took := range []time.Duration{ktook, utook} {
+			if took < minimum {
+				t.Errorf("a /verify answer took %v, less than the minimum %v", took, minimum)
+			}
+		}
+		for _, addr := range []string{"taken@example.com", fmt.Sprintf("fresh-%d@example.com", i), "nobody@example.com"} {
+			if res, took := timed("/resend-activation", map[string]string{"email": addr}); res.status != http.StatusOK || took < minimum {
+				t.Errorf("resend for %s = %d after %v, want 200 after at least %v", addr, res.status, took, minimum)
+			}
+		}
+	}
+	t.Logf("median signup: taken %v, new %v; median verify: existing %v, unknown %v",
+		median(taken), median(fresh), median(known), median(unknown))
+	// Hashing a password is the bulk of a signup either way; answering a
+	// taken address without it would be tens of times faster.
+	if ratio := float64(median(taken)) / float64(median(fresh)); ratio < 0.5 || ratio > 2 {
+		t.Errorf("a signup for a taken address takes %.2f times as long as a new one; want about the same", ratio)
+	}
+	if ratio := float64(median(known)) / float64(median(unknown)); ratio < 0.5 || ratio > 2 {
+		t.Errorf("/verify for an existing account takes %.2f times as long as for an unknown one; want about the same", ratio)
+	}
+	mail.match(t, "taken@example.com", regexp.MustCompile(`(?m)^Subject: Someone tried to sign up with your email address\r?$`))
+}
+
 // activateAccount signs addr up and activates it with the code from the
 // activation email.
 func activateAccount(t *testing.T, client *http.Client, base string, mail *mailServer, addr string) {
@@ -799,11 +865,24 @@ func signup(client *http.Client, base, email string) (result, error) {
 }
 
 func postJSON(client *http.Client, url string, body any) (result, error) {
+	return postJSONWith(client, url, body, nil)
+}
+
+// postJSONWith is postJSON with extra request headers.
+func postJSONWith(client *http.Client, url string, body any, header http.Header) (result, error) {
 	payload, err := json.Marshal(body)
 	if err != nil {
 		return result{}, err
 	}
-	res, err := client.Post(url, "application/json", bytes.NewReader(payload))
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(payload))
+	if err != nil {
+		return result{}, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := client.Do(req)
 	if err != nil {
 		return result{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -264,4 +265,80 @@ func TestDeletionEmailsANotice(t *testing.T) {
 	if got := countOf(subjects, "Your account was deleted"); got != 1 {
 		t.Errorf("subjects mailed after the deletion: %q, want one %q", subjects, "Your account was deleted")
 	}
+}
+
+// concealed turns on AUTH_CONCEAL_ACCOUNTS.
+func concealed(c *Config) { c.ConcealAccounts = true }
+
+// TestConcealedAccountsAnswerAlike: with accounts concealed, signup, verify
+// and resend answer an address with an account exactly as one without, and
+// the owner is told by email instead.
+func TestConcealedAccountsAnswerAlike(t *testing.T) {
+	api := newTestAPI(t, concealed, noPadding)
+	api.activeUser(t)
+	const stranger = "nobody@example.com"
+	pending := map[string]string{"email": "pending@example.com", "password": password, "first_name": "Pen", "last_name": "Ding"}
+	wantStatus(t, api.do(t, "POST", "/signup", pending), http.StatusCreated)
+
+	// Signup: the taken address gets a 201 shaped like a new account's.
+	taken := api.do(t, "POST", "/signup", signupBody)
+	fresh := api.do(t, "POST", "/signup", map[string]string{"email": "fresh@example.com", "password": password, "first_name": "Astro", "last_name": "User"})
+	wantStatus(t, taken, http.StatusCreated)
+	wantStatus(t, fresh, http.StatusCreated)
+	if shape(taken.body) != shape(fresh.body) || taken.body["is_active"] != false || taken.body["id"] == "" {
+		t.Errorf("signup answers differ in shape:\n%s\n%s", taken.Body, fresh.Body)
+	}
+	subjects := api.subjects(t, email)
+	if countOf(subjects, "Someone tried to sign up with your email address") != 1 {
+		t.Errorf("the owner was not told of the signup attempt: %q", subjects)
+	}
+	api.login(t) // the account is untouched
+
+	// Verify: an unknown address, an active account and a wrong code alike.
+	var answers []string
+	for _, addr := range []string{stranger, email, "pending@example.com"} {
+		res := api.do(t, "POST", "/verify", map[string]string{"email": addr, "activation_code": "000000"}, "X-Request-ID", "same")
+		wantProblem(t, res, http.StatusBadRequest, "invalid_code")
+		answers = append(answers, res.Body.String())
+	}
+	if answers[0] != answers[1] || answers[1] != answers[2] {
+		t.Errorf("verify answers differ:\n%s", strings.Join(answers, "\n"))
+	}
+
+	// Resend: every address gets the same 200.
+	answers = answers[:0]
+	for _, addr := range []string{stranger, email, "pending@example.com"} {
+		res := api.do(t, "POST", "/resend-activation", map[string]string{"email": addr}, "X-Request-ID", "same")
+		wantStatus(t, res, http.StatusOK)
+		answers = append(answers, res.Body.String())
+	}
+	if answers[0] != answers[1] || answers[1] != answers[2] {
+		t.Errorf("resend answers differ:\n%s", strings.Join(answers, "\n"))
+	}
+	if got := len(api.mailer.mailsTo(stranger)); got != 0 {
+		t.Errorf("%d emails to an address without an account", got)
+	}
+	// The pending account did get its new code, which works.
+	code := api.code(t, "pending@example.com")
+	wantStatus(t, api.do(t, "POST", "/verify", map[string]string{"email": "pending@example.com", "activation_code": code}), http.StatusOK)
+}
+
+// TestDefaultModeKeepsTheDocumentedAnswers: without concealment the API
+// document's answers stand: email_taken, 404 user_not_found.
+func TestDefaultModeKeepsTheDocumentedAnswers(t *testing.T) {
+	api := newTestAPI(t)
+	api.activeUser(t)
+	wantProblem(t, api.do(t, "POST", "/signup", signupBody), http.StatusBadRequest, "email_taken")
+	wantProblem(t, api.do(t, "POST", "/verify", map[string]string{"email": "nobody@example.com", "activation_code": "000000"}), http.StatusNotFound, "user_not_found")
+	wantProblem(t, api.do(t, "POST", "/resend-activation", map[string]string{"email": "nobody@example.com"}), http.StatusNotFound, "user_not_found")
+}
+
+// shape is the sorted member names of a JSON object.
+func shape(body map[string]any) string {
+	var names []string
+	for k := range body {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return strings.Join(names, ",")
 }

@@ -49,6 +49,9 @@ const (
 // code. It serves until ctx is cancelled.
 func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	getenv := envLookup(environ)
+	if len(args) > 0 && args[0] == "health" {
+		return healthMain(args[1:], getenv, stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "keys" {
 		return keysMain(args[1:], getenv, stdout, stderr)
 	}
@@ -73,7 +76,7 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 		backupPath, rest = rest[0], nil
 	}
 	if len(rest) > 0 {
-		fmt.Fprintf(stderr, "authapi: unknown command %q (want serve, migrate or backup; see --help)\n", rest[0])
+		fmt.Fprintf(stderr, "authapi: unknown command %q; the commands are %s (see authapi --help)\n", rest[0], commandNames())
 		return 2
 	}
 	log := newLogger(cfg, stderr)

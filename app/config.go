@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"authapi/adapters/mailer"
@@ -242,17 +244,35 @@ func lookup(getenv func(string) string, name string) (string, bool) {
 	return v, v != ""
 }
 
+// commands are authapi's subcommands, in the order --help lists them.
+var commands = []struct{ name, args, summary string }{
+	{"serve", "[flags]", "serve the API (the default command)"},
+	{"migrate", "[flags]", "apply database migrations and exit"},
+	{"backup", "[flags] PATH", "write a consistent copy of the live database to the new file PATH"},
+	{"keys", "rotate [flags]", "add a token signing key"},
+	{"keys", "list [flags]", "list the token signing keys: kid, creation, state"},
+	{"health", "[--addr host:port]", "exit 0 if the service on AUTH_ADDR answers ready, 1 if not"},
+}
+
+// commandNames lists the subcommands for a message: "a, b and c".
+func commandNames() string {
+	var names []string
+	for _, c := range commands {
+		if !slices.Contains(names, c.name) {
+			names = append(names, c.name)
+		}
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
 func usage(out io.Writer) {
-	fmt.Fprint(out, `authapi: signup, email verification, login with JWTs and token refresh.
-
-Usage:
-  authapi [flags]           serve the API (the default command)
-  authapi migrate [flags]   apply database migrations and exit
-  authapi backup [flags] PATH
-                            write a consistent copy of the live database to the new file PATH
-  authapi keys rotate       add a token signing key
-  authapi keys list         list the token signing keys: kid, creation, state
-
+	fmt.Fprint(out, "authapi: signup, email verification, login with JWTs and token refresh.\n\nUsage:\n")
+	w := tabwriter.NewWriter(out, 0, 0, 3, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(w, "  authapi %s %s\t%s\n", c.name, c.args, c.summary)
+	}
+	w.Flush()
+	fmt.Fprint(out, `
 Every flag can also be set through the environment variable named beside it;
 a flag given on the command line wins.
 

@@ -178,3 +178,21 @@ func TestConfigPasswordMinScore(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownCommandListsEveryCommand: a mistyped command is answered with
+// the commands there are, every one of them.
+func TestUnknownCommandListsEveryCommand(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := Main(t.Context(), []string{"frobnicate"}, nil, &stdout, &stderr); code != 2 {
+		t.Fatalf("exit code = %d, want 2", code)
+	}
+	msg := stderr.String()
+	if strings.Count(strings.TrimSpace(msg), "\n") != 0 {
+		t.Errorf("the answer takes more than one line:\n%s", msg)
+	}
+	for _, c := range commands {
+		if !strings.Contains(msg, c.name) {
+			t.Errorf("the answer %q does not name the command %s", msg, c.name)
+		}
+	}
+}

@@ -156,10 +156,11 @@ func TestHealthAgainstTheService(t *testing.T) {
 	logs := &syncBuffer{}
 	exited := make(chan int, 1)
 	go func() {
-		exited <- Main(ctx, nil, envOf(map[string]string{
+		exited <- Main(ctx, nil, environ(map[string]string{
 			"AUTH_ADDR":             "127.0.0.1:0",
 			"AUTH_DATABASE_URL":     filepath.Join(dir, "auth.db"),
 			"AUTH_SIGNING_KEY_FILE": filepath.Join(dir, "key.pem"),
+			"AUTH_SECRET_KEY_FILE":  filepath.Join(dir, "secret.key"),
 		}), io.Discard, logs)
 	}()
 	addr := waitForAddr(t, logs, exited)

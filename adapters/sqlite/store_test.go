@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -560,3 +561,43 @@ var testCodeKey = func() domain.CodeKey {
 	}
 	return k
 }()
+
+// TestDatabaseFilesArePrivate: the database and its -wal and -shm files hold
+// password hashes and codes, so they are readable by their owner only,
+// whatever the umask, and files left open to others are tightened.
+func TestDatabaseFilesArePrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "auth.db")
+	db := openTestDB(t, path)
+	if err := testStore(t, db).CreateUser(t.Context(), testUser(t, "a@example.com"), ports.Effects{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		info, err := os.Stat(name)
+		if err != nil {
+			t.Fatalf("stat %s: %v", name, err)
+		}
+		if perm := info.Mode().Perm(); perm != 0o600 {
+			t.Errorf("%s has mode %04o, want 0600", filepath.Base(name), perm)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A database an earlier version left readable by others.
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	openTestDB(t, path)
+	info, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if perm := info.Mode().Perm(); perm != 0o600 {
+		t.Errorf("a database opened with mode 0644 keeps mode %04o, want 0600", perm)
+	}
+}

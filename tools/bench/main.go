@@ -53,11 +53,12 @@ const (
 	workRefresh  = "refresh"
 	workMixed    = "mixed"
 	workOverload = "overload"
+	workFlood    = "flood"
 )
 
 // allWorkloads lists every workload in running order.
 func allWorkloads() []string {
-	return []string{workMe, workLogin, workSignup, workRefresh, workMixed, workOverload}
+	return []string{workMe, workLogin, workSignup, workRefresh, workMixed, workOverload, workFlood}
 }
 
 // maxConcurrency bounds the clients (and prepared accounts) of one workload.
@@ -192,7 +193,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	b := &bench{opts: opts, svc: svc, progress: progress}
+	b := &bench{opts: opts, svc: svc, progress: progress, bin: bin, dir: dir}
 	rep := &report{
 		opts:    opts,
 		machine: describeMachine(),

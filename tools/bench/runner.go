@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 )
@@ -22,6 +24,8 @@ type bench struct {
 	opts     options
 	svc      *service
 	progress func(format string, args ...any)
+	// bin and dir start the separate service of the flood workload.
+	bin, dir string
 }
 
 // runAll prepares accounts, measures the ceilings and runs every selected
@@ -83,6 +87,8 @@ func (b *bench) runAll(ctx context.Context, rep *report) error {
 				mixMe, mixRefresh, mixLogin, mixSignup), t.mixed(), rep.mixedCeiling())
 		case workOverload:
 			err = b.overload(ctx, rep, t)
+		case workFlood:
+			err = b.flood(ctx, rep)
 		}
 		if err == nil {
 			err = b.svc.alive()
@@ -153,5 +159,46 @@ func (b *bench) overload(ctx context.Context, rep *report, t *target) error {
 		me:      row{name: "overload: GET /me (probe)", res: me, peakRSS: peak, hwm: hwm},
 	}
 	rep.rows = append(rep.rows, rep.overload.logins, rep.overload.healthz, rep.overload.me)
+	return nil
+}
+
+// flood sends failed requests with the largest inputs each route takes,
+// over every limited route, each from a client address of its own, to a
+// service of its own with the abuse limits on: the question is whether
+// memory stays bounded when an attacker with many addresses fills the
+// limiters. One request in fifty names an unknown email at /login, which
+// costs a password hash as a real login does.
+func (b *bench) flood(ctx context.Context, rep *report) error {
+	dir := filepath.Join(b.dir, "flood")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return err
+	}
+	svc, err := startService(ctx, b.bin, dir, floodEnv()...)
+	if err != nil {
+		return err
+	}
+	defer svc.stop()
+	client := newClient(b.opts.concurrency)
+	defer client.CloseIdleConnections()
+	stopRSS := svc.sampleRSS(rssInterval)
+	res, err := drive(ctx, client, loadSpec{concurrency: b.opts.concurrency, duration: b.opts.duration, next: floodRequest(svc.base)})
+	peak := stopRSS()
+	if err != nil {
+		return err
+	}
+	if err := svc.alive(); err != nil {
+		return err
+	}
+	hwm, err := svc.hwm()
+	if err != nil {
+		return err
+	}
+	live, collections, limit, err := svc.heapReport()
+	if err != nil {
+		return err
+	}
+	r := row{name: "flood: failed requests on every limited route, each from its own address", res: res, peakRSS: peak, hwm: hwm}
+	rep.rows = append(rep.rows, r)
+	rep.flood = &floodResult{row: r, liveHeap: live, collections: collections, memoryLimit: limit}
 	return nil
 }

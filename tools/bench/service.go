@@ -97,15 +97,36 @@ func benchEnv(addr, dir string) []string {
 		"AUTH_LIMIT_SIGNUP_PER_IP=off",
 		"AUTH_LIMIT_SIGNUP_PER_EMAIL=off",
 		"AUTH_LIMIT_RESEND_PER_IP=off",
-		"AUTH_LIMIT_RESEND_PER_EMAIL=off",
+		"AUTH_LIMIT_CODES_PER_EMAIL=off",
 		"AUTH_LOGIN_FREE_FAILURES=1000",
 		"AUTH_LOGIN_LOCKOUT_FAILURES=0",
 	}
 }
 
-// startService starts bin with a fresh database in dir and waits until
-// /readyz answers 200. On error nothing is left running.
-func startService(ctx context.Context, bin, dir string) (*service, error) {
+// floodEnv is the environment of the service under the flood workload: the
+// abuse limits as shipped, with the load's client addresses believed from
+// the loopback proxy it plays, and every collection logged, so that the live
+// heap can be read off the log.
+func floodEnv() []string {
+	return []string{
+		"AUTH_LIMIT_LOGIN_PER_IP=30/1m",
+		"AUTH_LIMIT_VERIFY_PER_IP=30/1m",
+		"AUTH_LIMIT_SIGNUP_PER_IP=20/1m",
+		"AUTH_LIMIT_SIGNUP_PER_EMAIL=5/1h",
+		"AUTH_LIMIT_RESEND_PER_IP=20/1h",
+		"AUTH_LIMIT_CODES_PER_EMAIL=1/1m,5/1h",
+		"AUTH_LOGIN_FREE_FAILURES=5",
+		"AUTH_LOGIN_LOCKOUT_FAILURES=10",
+		"AUTH_TRUSTED_PROXIES=127.0.0.1",
+		"AUTH_FORGOT_PASSWORD_MIN_DURATION=0s",
+		"GODEBUG=gctrace=1",
+	}
+}
+
+// startService starts bin with a fresh database in dir, with benchEnv and
+// then extra (a later setting wins), and waits until /readyz answers 200. On
+// error nothing is left running.
+func startService(ctx context.Context, bin, dir string, extra ...string) (*service, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -126,6 +147,7 @@ func startService(ctx context.Context, bin, dir string) (*service, error) {
 		}
 	}
 	cmd.Env = append(cmd.Env, benchEnv(addr, dir)...)
+	cmd.Env = append(cmd.Env, extra...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = childAttr()
 	started := time.Now()
@@ -361,4 +383,30 @@ func (s *service) pendingMail(ctx context.Context, client *http.Client) (int, er
 		return 0, fmt.Errorf("read /readyz: %w", err)
 	}
 	return body.Mail.Pending, nil
+}
+
+// gcLine is the runtime's summary of a collection under GODEBUG=gctrace=1;
+// the third heap size is what the collection found live.
+var gcLine = regexp.MustCompile(`gc \d+ @[0-9.]+s [0-9]+%: .* (\d+)->(\d+)->(\d+) MB`)
+
+// memoryLimitLine is the start-up line that states the service's soft
+// memory limit.
+var memoryLimitLine = regexp.MustCompile(`"msg":"memory limit","mib":(\d+)`)
+
+// heapReport returns the largest live heap of the collections the service
+// has logged, in MiB, how many there were, and its memory limit in MiB.
+func (s *service) heapReport() (peak, collections, limit int, err error) {
+	data, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("read the service log: %w", err)
+	}
+	for _, m := range gcLine.FindAllSubmatch(data, -1) {
+		live, _ := strconv.Atoi(string(m[3]))
+		peak = max(peak, live)
+		collections++
+	}
+	if m := memoryLimitLine.FindSubmatch(data); m != nil {
+		limit, _ = strconv.Atoi(string(m[1]))
+	}
+	return peak, collections, limit, nil
 }

@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -217,4 +219,64 @@ func prepareAccounts(ctx context.Context, client *http.Client, svc *service, n i
 		a.refreshBody = mustJSON(map[string]string{"refresh_token": tokens.Refresh})
 	}
 	return accounts, nil
+}
+
+// The flood's inputs: the longest email an account can have, and names and
+// a password as long as signup takes, in four-byte characters.
+var (
+	floodEmail    = strings.Repeat("a", 58) + "@" + strings.Repeat("b", 185) + ".com" // with a 6-digit prefix, 254 bytes
+	floodName     = strings.Repeat("\U0001F984", 100)
+	floodPassword = strings.Repeat("\U0001F984", 128)
+	floodToken    = strings.Repeat("t", 256)
+)
+
+// floodRequest returns a request builder for the flood workload: each
+// request is one that fails, with the largest input its route takes, sent
+// as if from a new client address through a trusted proxy. The status it
+// wants is the failure the route answers such a request with.
+func floodRequest(base string) func(context.Context, *worker) (call, error) {
+	t := &target{base: base}
+	return func(ctx context.Context, w *worker) (call, error) {
+		email := fmt.Sprintf("%06d%s", w.rng.IntN(1_000_000), floodEmail)
+		var (
+			path string
+			body any
+			want int
+		)
+		switch r := w.rng.IntN(50); {
+		case r == 0:
+			path, want = "/login", http.StatusUnauthorized
+			body = map[string]string{"email": email, "password": floodPassword}
+		case r < 10:
+			// Refused by the password policy, after both signup limits.
+			path, want = "/signup", http.StatusBadRequest
+			body = map[string]string{"email": email, "password": strings.Repeat("password", 16), "first_name": floodName, "last_name": floodName}
+		case r < 20:
+			path, want = "/verify", http.StatusNotFound
+			body = map[string]string{"email": email, "activation_code": "000000"}
+		case r < 30:
+			path, want = "/resend-activation", http.StatusNotFound
+			body = map[string]string{"email": email}
+		case r < 40:
+			path, want = "/password/forgot", http.StatusAccepted
+			body = map[string]string{"email": email}
+		default:
+			path, want = "/unlock", http.StatusBadRequest
+			body = map[string]string{"email": email, "token": floodToken}
+		}
+		c, err := t.post(ctx, path, mustJSON(body), want)
+		if err != nil {
+			return call{}, err
+		}
+		c.req.Header.Set("X-Forwarded-For", randomAddress(w.rng))
+		return c, nil
+	}
+}
+
+// randomAddress is a random IPv4 address or an address in a random /64.
+func randomAddress(rng *rand.Rand) string {
+	if rng.IntN(2) == 0 {
+		return fmt.Sprintf("%d.%d.%d.%d", 1+rng.IntN(222), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
+	}
+	return fmt.Sprintf("2001:db8:%x:%x::%x", rng.IntN(1<<16), rng.IntN(1<<16), 1+rng.IntN(1<<16))
 }
