@@ -134,7 +134,7 @@ func settings(c *Config) []setting {
 		{flag: "smtp-host", env: "AUTH_SMTP_HOST", usage: "SMTP server host (required with smtp)", value: stringValue{&c.SMTP.Host}},
 		{flag: "smtp-port", env: "AUTH_SMTP_PORT", usage: "SMTP server port", value: intValue{p: &c.SMTP.Port, min: 1, max: 65535}},
 		{flag: "smtp-username", env: "AUTH_SMTP_USERNAME", usage: "SMTP user name; no authentication when empty", value: stringValue{&c.SMTP.Username}},
-		{flag: "smtp-password", env: "AUTH_SMTP_PASSWORD", usage: "SMTP password (prefer the environment variable to the flag)", value: stringValue{&c.SMTP.Password}, secret: true},
+		{flag: "smtp-password", env: "AUTH_SMTP_PASSWORD", usage: "SMTP password (prefer the environment variable to the flag)", value: secretValue{&c.SMTP.Password}, secret: true},
 		{flag: "smtp-from", env: "AUTH_SMTP_FROM", usage: "sender address of emails (required with smtp)", value: stringValue{&c.SMTP.From}},
 		{flag: "smtp-tls", env: "AUTH_SMTP_TLS", usage: "SMTP transport security: starttls, tls or none", value: tlsValue{&c.SMTP.TLS}},
 		{flag: "mail-max-attempts", env: "AUTH_MAIL_MAX_ATTEMPTS", usage: "failed delivery attempts after which an email is given up", value: intValue{p: &c.Outbox.MaxAttempts, min: 1, max: 1000}},
@@ -296,6 +296,22 @@ type stringValue struct{ p *string }
 
 func (v stringValue) set(s string) error { *v.p = s; return nil }
 func (v stringValue) String() string     { return *v.p }
+
+// secretValue is a password for another service. A control character
+// cannot travel in SMTP AUTH and most likely came from a file read with its
+// line ending.
+type secretValue struct{ p *string }
+
+func (v secretValue) set(s string) error {
+	if strings.ContainsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return errors.New("must not contain control characters such as a line break")
+	}
+	*v.p = s
+	return nil
+}
+
+// String never shows the secret.
+func (v secretValue) String() string { return "" }
 
 type pathValue struct{ p *string }
 

@@ -7,6 +7,9 @@ import (
 	"flag"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -109,11 +112,21 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 }
 
 func TestConfigNeverEchoesTheSMTPPassword(t *testing.T) {
-	// The password itself is free-form; force an error on a later setting
-	// and check the password appears nowhere.
-	_, _, err := parseConfig(nil, envOf(map[string]string{"AUTH_SMTP_PASSWORD": "hunter2-secret", "AUTH_LOG_LEVEL": "x"}), io.Discard)
-	if err == nil || strings.Contains(err.Error(), "hunter2-secret") {
-		t.Errorf("err = %v", err)
+	// A password with a line break is refused; the refusal names the
+	// setting and never repeats the value.
+	_, _, err := parseConfig(nil, envOf(map[string]string{"AUTH_SMTP_PASSWORD": "hunter2-secret\n"}), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "AUTH_SMTP_PASSWORD") {
+		t.Fatalf("err = %v, want a refusal naming AUTH_SMTP_PASSWORD", err)
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("the error repeats the password: %v", err)
+	}
+	var out bytes.Buffer
+	if _, _, err := parseConfig([]string{"--help"}, envOf(map[string]string{"AUTH_SMTP_PASSWORD": "hunter2-secret"}), &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatal(err)
+	}
+	if strings.Contains(out.String(), "hunter2") {
+		t.Error("--help shows the password")
 	}
 }
 
@@ -194,5 +207,61 @@ func TestUnknownCommandListsEveryCommand(t *testing.T) {
 		if !strings.Contains(msg, c.name) {
 			t.Errorf("the answer %q does not name the command %s", msg, c.name)
 		}
+	}
+}
+
+// TestUnknownSettingsAreNamed: an AUTH_ variable that is no setting, such as
+// a misspelt one, is named in a warning at start.
+func TestUnknownSettingsAreNamed(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"AUTH_DATABASE_URL=" + filepath.Join(dir, "auth.db"), "AUTH_LIMT_LOGIN_PER_IP=off", "AUTHOR=someone"}
+	var stdout, stderr bytes.Buffer
+	if code := Main(t.Context(), []string{"migrate"}, env, &stdout, &stderr); code != 0 {
+		t.Fatalf("migrate = %d: %s", code, &stderr)
+	}
+	logs := stderr.String()
+	if !strings.Contains(logs, "AUTH_LIMT_LOGIN_PER_IP") || !strings.Contains(logs, "level=WARN") {
+		t.Errorf("no warning names the unknown AUTH_LIMT_LOGIN_PER_IP:\n%s", logs)
+	}
+	if strings.Contains(logs, "AUTHOR") || strings.Contains(logs, "AUTH_DATABASE_URL\"") {
+		t.Errorf("a warning names a variable that is no typo of a setting:\n%s", logs)
+	}
+}
+
+// TestREADMEListsEverySettingWithItsDefault: the README's configuration
+// table is read from the same settings and defaults as --help.
+func TestREADMEListsEverySettingWithItsDefault(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]string{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(AUTH_[A-Z0-9_]+)` \\|([^|]*)\\|").FindAllStringSubmatch(string(readme), -1) {
+		if _, dup := rows[m[1]]; dup {
+			t.Errorf("the README lists %s twice", m[1])
+		}
+		rows[m[1]] = strings.TrimSpace(m[2])
+	}
+	defaults := DefaultConfig()
+	for _, s := range settings(&defaults) {
+		got, ok := rows[s.env]
+		if !ok {
+			t.Errorf("the README's configuration table lacks %s", s.env)
+			continue
+		}
+		delete(rows, s.env)
+		want := ""
+		if d := s.value.String(); d != "" {
+			want = "`" + d + "`"
+		}
+		if s.env == "AUTH_AUDIENCE" {
+			want = "the public URL"
+		}
+		if got != want {
+			t.Errorf("the README gives %s the default %q, want %q", s.env, got, want)
+		}
+	}
+	for name := range rows {
+		t.Errorf("the README lists %s, which is no setting", name)
 	}
 }

@@ -1279,7 +1279,7 @@ func headerCases() []hostileCase {
 		hostileCase{name: "60 KB header on a problem", method: "POST", target: "/login", body: []byte(`{}`),
 			header: http.Header{"X-Junk": {strings.Repeat("j", 60<<10)}}, status: 400, code: "validation_failed"},
 		hostileCase{name: "JSON body on a GET route", method: "GET", target: "/healthz", body: []byte(`{"status":"down"}`), status: 200},
-		hostileCase{name: "1 MiB body on a GET route", method: "GET", target: "/healthz", body: bytes.Repeat([]byte("a"), httpapi.MaxBodyBytes+1),
+		hostileCase{name: "body over the limit on a GET route", method: "GET", target: "/healthz", body: bytes.Repeat([]byte("a"), httpapi.MaxBodyBytes+1),
 			status: 413, code: "body_too_large"},
 	)
 	// GET routes that legitimately answer 200 whatever the query string holds.

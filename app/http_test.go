@@ -526,7 +526,7 @@ func TestRequestErrors(t *testing.T) {
 		{"wrong field type", "POST", "/login", `{"email": 42, "password": "x"}`, "application/json", 400, "validation_failed"},
 		{"null body", "POST", "/login", `null`, "application/json", 400, "validation_failed"},
 		{"form content type", "POST", "/login", `email=a`, "application/x-www-form-urlencoded", 415, "unsupported_media_type"},
-		{"body over 1 MiB", "POST", "/signup", `{"email":"` + strings.Repeat("a", httpapi.MaxBodyBytes) + `"}`, "application/json", 413, "body_too_large"},
+		{"body over the limit", "POST", "/signup", `{"email":"` + strings.Repeat("a", httpapi.MaxBodyBytes) + `"}`, "application/json", 413, "body_too_large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,6 +25,7 @@ var start = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 // the slow or outward-facing ports (hashing, tokens, mail, time) are fakes.
 type fixture struct {
 	svc      *Service
+	dbPath   string
 	users    *sqlite.Store
 	throttle *sqlite.Throttle
 	hasher   *fakeHasher
@@ -59,7 +60,8 @@ func newFixture(t *testing.T) *fixture {
 
 		passwords: &fakePolicy{},
 	}
-	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "auth.db"), nil)
+	f.dbPath = filepath.Join(t.TempDir(), "auth.db")
+	db, err := sqlite.Open(t.Context(), f.dbPath, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,19 +491,22 @@ func TestRefresh(t *testing.T) {
 func TestRefreshRejections(t *testing.T) {
 	tests := []struct {
 		name  string
-		token func(f *fixture, pair ports.TokenPair) string
+		token func(t *testing.T, f *fixture, pair ports.TokenPair) string
 	}{
-		{"access token in place of refresh token", func(f *fixture, pair ports.TokenPair) string { return pair.Access.Token }},
-		{"garbage", func(f *fixture, pair ports.TokenPair) string { return "not-a-token" }},
-		{"expired", func(f *fixture, pair ports.TokenPair) string {
+		{"access token in place of refresh token", func(t *testing.T, f *fixture, pair ports.TokenPair) string { return pair.Access.Token }},
+		{"garbage", func(t *testing.T, f *fixture, pair ports.TokenPair) string { return "not-a-token" }},
+		{"expired", func(t *testing.T, f *fixture, pair ports.TokenPair) string {
 			f.clock.advance(721 * time.Hour)
 			return pair.Refresh.Token
 		}},
-		{"user no longer exists", func(f *fixture, pair ports.TokenPair) string {
-			token, _, _ := f.tokens.Issue(ports.TokenSpec{Kind: domain.RefreshToken, UserID: "deleted-user", SessionID: "s"}, f.clock.Now())
-			return token
+		// The session is live and the token its own: only the account
+		// is missing, as when it goes between the token's check and the
+		// session's.
+		{"user no longer exists", func(t *testing.T, f *fixture, pair ports.TokenPair) string {
+			f.svc.users = missingUser{UserStore: f.users, id: f.userID(t)}
+			return pair.Refresh.Token
 		}},
-		{"user not active", func(f *fixture, pair ports.TokenPair) string {
+		{"user not active", func(t *testing.T, f *fixture, pair ports.TokenPair) string {
 			f.update(t, func(u *domain.User) { u.Active, u.ActivatedAt = false, time.Time{} })
 			return pair.Refresh.Token
 		}},
@@ -514,7 +519,7 @@ func TestRefreshRejections(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.svc.Refresh(context.Background(), tt.token(f, pair)); !errors.Is(err, domain.ErrInvalidToken) {
+			if _, err := f.svc.Refresh(context.Background(), tt.token(t, f, pair)); !errors.Is(err, domain.ErrInvalidToken) {
 				t.Errorf("err = %v, want ErrInvalidToken", err)
 			}
 		})
@@ -568,4 +573,17 @@ func wrong(code string) string {
 		return "111111"
 	}
 	return "000000"
+}
+
+// missingUser is a user store in which the account with id cannot be read.
+type missingUser struct {
+	ports.UserStore
+	id string
+}
+
+func (s missingUser) UserByID(ctx context.Context, id string) (domain.User, error) {
+	if id == s.id {
+		return domain.User{}, domain.ErrUserNotFound
+	}
+	return s.UserStore.UserByID(ctx, id)
 }

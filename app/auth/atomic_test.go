@@ -1,0 +1,170 @@
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"testing"
+
+	_ "modernc.org/sqlite" // the "sqlite" driver, to plant faults as any tool could
+
+	"authapi/domain"
+)
+
+// Each use case that changes more than one thing saves it all in one
+// transaction. These tests make the database refuse the second step of each,
+// with a trigger on the real SQLite file, and check that the first step was
+// not kept either: nothing is half done.
+
+// failOn plants a trigger that aborts any statement of kind ("INSERT",
+// "UPDATE" or "DELETE") on table, until the returned function removes it.
+func (f *fixture) failOn(t *testing.T, kind, table string) (lift func()) {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+f.dbPath+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	name := fmt.Sprintf("fail_%s_%s", kind, table)
+	stmt := fmt.Sprintf("CREATE TRIGGER %s BEFORE %s ON %s BEGIN SELECT RAISE(ABORT, 'injected fault'); END", name, kind, table)
+	if _, err := db.ExecContext(t.Context(), stmt); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if _, err := db.ExecContext(context.Background(), "DROP TRIGGER "+name); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// wantFailure fails unless err is an internal failure, as a refused write
+// is, rather than success or a domain answer.
+func wantFailure(t *testing.T, what string, err error) {
+	t.Helper()
+	if err == nil || domain.ErrorCode(err) != domain.CodeInternal {
+		t.Fatalf("%s with its second step refused = %v, want an internal failure", what, err)
+	}
+}
+
+func TestSignupIsOneWrite(t *testing.T) {
+	f := newFixture(t)
+	lift := f.failOn(t, "INSERT", "outbox")
+	_, err := f.svc.Signup(context.Background(), astro, laptop)
+	wantFailure(t, "signup", err)
+	if _, err := f.users.UserByEmail(context.Background(), "astro.user@example.com"); !errors.Is(err, domain.ErrUserNotFound) {
+		t.Errorf("the account was kept without its activation email: %v", err)
+	}
+	lift()
+	f.signup(t) // and the address is free
+}
+
+func TestResetPasswordIsOneWrite(t *testing.T) {
+	for _, step := range []struct{ kind, table string }{
+		{"UPDATE", "sessions"},       // ending the sessions
+		{"INSERT", "outbox"},         // the notice
+		{"UPDATE", "login_failures"}, // lifting the lock
+	} {
+		t.Run(step.kind+" "+step.table, func(t *testing.T) {
+			f := newFixture(t)
+			f.svc.cfg.ForgotPasswordMinDuration = 0
+			f.activeUser(t)
+			ctx := context.Background()
+			pair := f.login(t)
+			_, _ = f.svc.Login(ctx, astro.Email, "wrong-password", laptop) // a run of failures to lift
+			if err := f.svc.ForgotPassword(ctx, astro.Email, laptop); err != nil {
+				t.Fatal(err)
+			}
+			code := f.lastResetCode(t)
+			mailBefore := len(f.queued(t))
+
+			lift := f.failOn(t, step.kind, step.table)
+			wantFailure(t, "reset", f.svc.ResetPassword(ctx, astro.Email, domain.CodeProof(code), "AnotherStrongPass!42", laptop))
+			lift()
+
+			if _, err := f.svc.Refresh(ctx, pair.Refresh.Token); err != nil {
+				t.Errorf("the sessions ended although the reset failed: %v", err)
+			}
+			if got := len(f.queued(t)); got != mailBefore {
+				t.Errorf("%d emails queued by the failed reset", got-mailBefore)
+			}
+			if _, err := f.svc.Login(ctx, astro.Email, astro.Password, laptop); err != nil {
+				t.Errorf("the old password stopped working although the reset failed: %v", err)
+			}
+			// The code was not spent: the reset works once the fault is gone.
+			if err := f.svc.ResetPassword(ctx, astro.Email, domain.CodeProof(code), "AnotherStrongPass!42", laptop); err != nil {
+				t.Errorf("the reset after the fault = %v", err)
+			}
+		})
+	}
+}
+
+func TestChangePasswordIsOneWrite(t *testing.T) {
+	for _, step := range []struct{ kind, table string }{
+		{"UPDATE", "sessions"},
+		{"INSERT", "outbox"},
+	} {
+		t.Run(step.kind+" "+step.table, func(t *testing.T) {
+			f := newFixture(t)
+			f.activeUser(t)
+			ctx := context.Background()
+			mine, other := f.login(t), f.login(t)
+			claims, err := f.tokens.Verify(mine.Access.Token, domain.AccessToken, start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mailBefore := len(f.queued(t))
+
+			lift := f.failOn(t, step.kind, step.table)
+			wantFailure(t, "change", f.svc.ChangePassword(ctx, claims, astro.Password, "AnotherStrongPass!42", false, laptop))
+			lift()
+
+			if _, err := f.svc.Refresh(ctx, other.Refresh.Token); err != nil {
+				t.Errorf("another session ended although the change failed: %v", err)
+			}
+			if got := len(f.queued(t)); got != mailBefore {
+				t.Errorf("%d emails queued by the failed change", got-mailBefore)
+			}
+			if _, err := f.svc.Login(ctx, astro.Email, astro.Password, laptop); err != nil {
+				t.Errorf("the old password stopped working although the change failed: %v", err)
+			}
+		})
+	}
+}
+
+func TestDeleteAccountIsOneWrite(t *testing.T) {
+	f := newFixture(t)
+	f.activeUser(t)
+	ctx := context.Background()
+	pair := f.login(t)
+	id := f.userID(t)
+	lift := f.failOn(t, "INSERT", "outbox")
+	wantFailure(t, "deletion", f.svc.DeleteAccount(ctx, id, astro.Password, laptop))
+	lift()
+	if _, err := f.svc.CurrentUser(ctx, id); err != nil {
+		t.Errorf("the account is gone although its deletion failed: %v", err)
+	}
+	if _, err := f.svc.Refresh(ctx, pair.Refresh.Token); err != nil {
+		t.Errorf("the session ended although the deletion failed: %v", err)
+	}
+}
+
+func TestUnlockIsOneWrite(t *testing.T) {
+	f := newFixture(t)
+	f.activeUser(t)
+	ctx := context.Background()
+	for i := range f.svc.cfg.Limits.Login.LockAfter {
+		_, _ = f.svc.Login(ctx, astro.Email, "wrong-password", from(fmt.Sprintf("203.0.113.%d", i)))
+	}
+	token := tokenInLink(t, f.lastMail(t).Text, "unlock")
+	lift := f.failOn(t, "UPDATE", "login_failures")
+	wantFailure(t, "unlock", f.svc.Unlock(ctx, astro.Email, token, laptop))
+	lift()
+	if _, err := f.svc.Login(ctx, astro.Email, astro.Password, laptop); !errors.Is(err, domain.ErrAccountLocked) {
+		t.Errorf("login after the failed unlock = %v, want still locked", err)
+	}
+	// The link was not spent.
+	if err := f.svc.Unlock(ctx, astro.Email, token, laptop); err != nil {
+		t.Errorf("the unlock after the fault = %v", err)
+	}
+}
