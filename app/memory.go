@@ -19,11 +19,11 @@ const baseMemory = 34 << 20
 // allocates its whole cost (19 MiB by default) and drops it when done, so
 // under a stream of logins the heap is mostly hash memory that is already
 // garbage, and the collector's default pacing lets it grow to twice what was
-// live at the last collection: about 175 MiB of RSS on two cores. The limit
-// makes the collector run before that, which is cheap, since hash memory
-// holds no pointers to trace. Lowering GOGC instead would bound memory just
-// as well, but it makes every collection come sooner, and cheap requests pay
-// for that: GET /me lost a quarter of its throughput at GOGC=50.
+// live at the last collection. The limit makes the collector run before
+// that, which is cheap, since hash memory holds no pointers to trace.
+// Lowering GOGC instead would bound memory just as well, but it makes every
+// collection come sooner, and cheap requests pay for that (the README's
+// performance notes give the measurements).
 func memoryLimit(params hasher.Params, slots int) int64 {
 	return baseMemory + int64(max(slots, 1))*2*int64(params.Memory)<<10
 }

@@ -27,11 +27,10 @@ const (
 )
 
 // scoredRunes is how much of a password is scored. The estimator's cost
-// grows with the cube of the length, and far faster with l33t characters:
-// a 128-character string of them takes about a second of CPU, the first 64
-// under a tenth of that (see BenchmarkCheck). Passwords are at most 128
-// characters, and a prefix this long that is easy to guess is reason enough
-// to refuse the whole.
+// grows with the cube of the length, and far faster with l33t characters,
+// so that scoring 128 of them costs many times what scoring 64 does (see
+// BenchmarkCheck). Passwords are at most 128 characters, and a prefix this
+// long that is easy to guess is reason enough to refuse the whole.
 const scoredRunes = 64
 
 // Dictionary names the estimator gives its matches.

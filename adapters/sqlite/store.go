@@ -156,9 +156,9 @@ func applyEffects(ctx context.Context, q *sqlcgen.Queries, u domain.User, fx por
 }
 
 // pointRead is the context for a lookup by key, detached from ctx's
-// cancellation. Such a read finishes in microseconds, sooner than a cancelled
-// request could stop it, and the SQLite driver watches a cancellable context
-// with a goroutine per query, which costs a fifth of the read.
+// cancellation. Such a read finishes sooner than a cancelled request could
+// stop it, and the SQLite driver watches a cancellable context with a
+// goroutine per query, which costs a good part of so short a read.
 func pointRead(ctx context.Context) context.Context {
 	return context.WithoutCancel(ctx)
 }
