@@ -342,3 +342,18 @@ func shape(body map[string]any) string {
 	slices.Sort(names)
 	return strings.Join(names, ",")
 }
+
+// TestIPv6PrefixIsASetting: AUTH_IPV6_PREFIX sets the network an IPv6
+// client counts as.
+func TestIPv6PrefixIsASetting(t *testing.T) {
+	api := newTestAPI(t, func(c *Config) { c.IPv6Prefix = 48 })
+	login := map[string]string{"password": "WrongPassword1!"}
+	for i := 1; i <= 30; i++ {
+		login["email"] = fmt.Sprintf("nobody%d@example.com", i)
+		// Thirty different /64s of one /48.
+		res := api.doFrom(t, fmt.Sprintf("[2001:db8:1:%x::1]:40000", i), "POST", "/login", login)
+		wantProblem(t, res, http.StatusUnauthorized, "invalid_credentials")
+	}
+	wantProblem(t, api.doFrom(t, "[2001:db8:1:ffff::1]:40000", "POST", "/login", login), http.StatusTooManyRequests, "too_many_requests")
+	wantProblem(t, api.doFrom(t, "[2001:db8:2::1]:40000", "POST", "/login", login), http.StatusUnauthorized, "invalid_credentials")
+}
