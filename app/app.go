@@ -123,7 +123,7 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 func openMigrated(ctx context.Context, cfg Config, log *slog.Logger) (*sqlite.DB, error) {
 	db, err := sqlite.Open(ctx, cfg.DatabasePath, log)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the database of AUTH_DATABASE_URL=%s cannot be used: %w", cfg.DatabasePath, err)
 	}
 	if err := db.Migrate(ctx); err != nil {
 		return nil, errors.Join(err, db.Close())
@@ -201,7 +201,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, getenv func(string
 		defer close(dispatched)
 		svc.dispatcher.Run(dispatchCtx)
 	}()
-	serveErr := listenAndServe(ctx, cfg.Addr, svc.handler, log)
+	serveErr := listenAndServe(ctx, cfg, svc.handler, log)
 	svc.dispatcher.MailQueued()
 	stopDispatch()
 	<-dispatched
@@ -357,10 +357,10 @@ func newMailer(cfg Config, log *slog.Logger) (ports.Mailer, error) {
 
 // listenAndServe serves until ctx is cancelled, then stops accepting
 // connections and lets in-flight requests finish.
-func listenAndServe(ctx context.Context, addr string, handler http.Handler, log *slog.Logger) error {
-	listener, err := net.Listen("tcp", addr)
+func listenAndServe(ctx context.Context, cfg Config, handler http.Handler, log *slog.Logger) error {
+	listener, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", addr, err)
+		return fmt.Errorf("cannot listen on AUTH_ADDR=%s: %w", cfg.Addr, listenCause(err))
 	}
 	server := &http.Server{
 		Handler:           handler,
@@ -375,6 +375,9 @@ func listenAndServe(ctx context.Context, addr string, handler http.Handler, log 
 	served := make(chan error, 1)
 	go func() { served <- server.Serve(listener) }()
 	log.Info("authapi is serving", "addr", listener.Addr().String())
+	for _, warning := range exposureWarnings(cfg, listener.Addr()) {
+		log.Warn(warning)
+	}
 
 	select {
 	case err := <-served:
@@ -389,6 +392,42 @@ func listenAndServe(ctx context.Context, addr string, handler http.Handler, log 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// exposureWarnings says what is wrong with serving the development defaults
+// where others can reach them: the log mailer prints every email, codes and
+// links included, to the log, and links point to localhost. A service that
+// listens on loopback only is a developer's and gets no warning.
+func exposureWarnings(cfg Config, listening net.Addr) []string {
+	tcp, ok := listening.(*net.TCPAddr)
+	if !ok || tcp.IP.IsLoopback() {
+		return nil
+	}
+	var warnings []string
+	if cfg.Mailer == "log" {
+		warnings = append(warnings, "DEVELOPMENT MAILER ON A REACHABLE ADDRESS: AUTH_ADDR="+cfg.Addr+
+			" accepts connections from other machines, and AUTH_MAILER=log prints every email, with its codes and links, to this log instead of sending it. "+
+			"Anyone who can read the log can take over any account. Set AUTH_MAILER=smtp (see the README's production checklist), or listen on 127.0.0.1.")
+	}
+	if host := cfg.PublicURL.Hostname(); host == "localhost" || net.ParseIP(host).IsLoopback() {
+		warnings = append(warnings, "AUTH_PUBLIC_URL="+cfg.PublicURL.String()+
+			" is a loopback address while AUTH_ADDR="+cfg.Addr+" is reachable from other machines: emailed links and the tokens' issuer point to localhost. Set AUTH_PUBLIC_URL to the URL users reach.")
+	}
+	return warnings
+}
+
+// listenCause keeps the cause of a failed listen, such as "address already
+// in use", without the operation and address, which the caller says.
+func listenCause(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		var sys *os.SyscallError
+		if errors.As(op.Err, &sys) {
+			return sys.Err
+		}
+		return op.Err
+	}
+	return err
 }
 
 type systemClock struct{}

@@ -67,7 +67,7 @@ type Config struct {
 func DefaultConfig() Config {
 	public, _ := url.Parse("http://localhost:8080")
 	return Config{
-		Addr:                      ":8080",
+		Addr:                      "127.0.0.1:8080",
 		DatabasePath:              "auth.db",
 		PublicURL:                 public,
 		SigningKeyFile:            "auth-signing-key.pem",
@@ -115,7 +115,7 @@ type value interface {
 // settings binds every setting to its field of c.
 func settings(c *Config) []setting {
 	return []setting{
-		{flag: "addr", env: "AUTH_ADDR", usage: "address to listen on (host:port)", value: addrValue{&c.Addr}},
+		{flag: "addr", env: "AUTH_ADDR", usage: "address to listen on (host:port); the default is this machine only, :8080 is every interface", value: addrValue{&c.Addr}},
 		{flag: "database-url", env: "AUTH_DATABASE_URL", usage: "path of the SQLite database file", value: pathValue{&c.DatabasePath}},
 		{flag: "public-url", env: "AUTH_PUBLIC_URL", usage: "URL where users reach the service; used in emailed links and as the token issuer", value: urlValue{&c.PublicURL}},
 		{flag: "audience", env: "AUTH_AUDIENCE", usage: "value of the aud claim written into tokens and required when verifying them (empty: the public URL)", value: audienceValue{&c.Audience}},

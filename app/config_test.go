@@ -42,7 +42,7 @@ func TestConfigDefaults(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"addr", cfg.Addr, ":8080"},
+		{"addr", cfg.Addr, "127.0.0.1:8080"},
 		{"database", cfg.DatabasePath, "auth.db"},
 		{"public url", cfg.PublicURL.String(), "http://localhost:8080"},
 		{"key file", cfg.SigningKeyFile, "auth-signing-key.pem"},

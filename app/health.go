@@ -24,7 +24,7 @@ const healthTimeout = 3 * time.Second
 func healthMain(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	addr, ok := lookup(getenv, "AUTH_ADDR")
 	if !ok {
-		addr = ":8080"
+		addr = DefaultConfig().Addr
 	}
 	fs := flag.NewFlagSet("authapi health", flag.ContinueOnError)
 	fs.SetOutput(stdout)

@@ -79,3 +79,50 @@ func waitForAddr(t *testing.T, logs *syncBuffer, exited <-chan int) string {
 	t.Fatalf("never started serving:\n%s", logs)
 	return ""
 }
+
+// TestServeWarnsWhenTheDevelopmentMailerIsReachable: the default mailer
+// prints codes to the log, so serving it on an address other machines can
+// reach is said loudly; on loopback it is a developer's and says nothing.
+func TestServeWarnsWhenTheDevelopmentMailerIsReachable(t *testing.T) {
+	for _, tt := range []struct {
+		addr string
+		warn bool
+	}{
+		{"127.0.0.1:0", false},
+		{"0.0.0.0:0", true},
+	} {
+		t.Run(tt.addr, func(t *testing.T) {
+			dir := t.TempDir()
+			ctx, cancel := context.WithCancel(context.Background())
+			logs := &syncBuffer{}
+			exited := make(chan int, 1)
+			go func() {
+				exited <- Main(ctx, nil, environ(map[string]string{
+					"AUTH_ADDR":             tt.addr,
+					"AUTH_DATABASE_URL":     filepath.Join(dir, "auth.db"),
+					"AUTH_SIGNING_KEY_FILE": filepath.Join(dir, "key.pem"),
+					"AUTH_SECRET_KEY_FILE":  filepath.Join(dir, "secret.key"),
+				}), io.Discard, logs)
+			}()
+			deadline := time.Now().Add(30 * time.Second)
+			for !strings.Contains(logs.String(), "authapi is serving") {
+				select {
+				case code := <-exited:
+					t.Fatalf("exited with %d before serving:\n%s", code, logs)
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("not serving after 30s:\n%s", logs)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			<-exited
+			warned := strings.Contains(logs.String(), "DEVELOPMENT MAILER ON A REACHABLE ADDRESS") &&
+				strings.Contains(logs.String(), "AUTH_PUBLIC_URL=http://localhost:8080 is a loopback address")
+			if warned != tt.warn {
+				t.Errorf("warned = %v, want %v:\n%s", warned, tt.warn, logs)
+			}
+		})
+	}
+}

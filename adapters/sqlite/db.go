@@ -65,15 +65,8 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	// SQLite would only report "unable to open database file"; naming the
-	// missing directory makes a misconfigured path obvious.
-	dir := filepath.Dir(abs)
-	info, err := os.Stat(dir)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open %s: database directory: %w", abs, err)
-	}
-	if !info.IsDir() {
-		return nil, fmt.Errorf("sqlite: open %s: %s is not a directory", abs, dir)
+	if err := checkWritable(abs); err != nil {
+		return nil, err
 	}
 	if err := keepPrivate(abs, logger); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
@@ -154,9 +147,49 @@ func openPool(ctx context.Context, path, dsn string, conns int) (*sql.DB, error)
 	pool.SetMaxIdleConns(conns)
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()
-		return nil, translate(ctx, "open "+path, err)
+		// Not translated: opening is not a request that a retry may help.
+		return nil, fmt.Errorf("sqlite: open %s: %v", path, err)
 	}
 	return pool, nil
+}
+
+// checkWritable says, in words, why the database at path could not be
+// created or written: SQLite would only report "unable to open database
+// file". The database lives beside its -wal and -shm files, which SQLite
+// creates as it goes, so the directory must be writable too.
+func checkWritable(path string) error {
+	dir := filepath.Dir(path)
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("sqlite: open %s: the directory %s does not exist", path, dir)
+	case err != nil:
+		return fmt.Errorf("sqlite: open %s: %s: %w", path, dir, describe(err))
+	case !info.IsDir():
+		return fmt.Errorf("sqlite: open %s: %s is not a directory", path, dir)
+	}
+	probe, err := os.CreateTemp(dir, ".authapi-write-check-*")
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s: cannot create files in %s: %w", path, dir, describe(err))
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	if f, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("sqlite: open %s: cannot write the file: %w", path, describe(err))
+	}
+	return nil
+}
+
+// describe keeps only the cause of a file system error, such as
+// "permission denied" or "read-only file system": the path is said already.
+func describe(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // writerDSN configures the writing connection.
