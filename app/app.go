@@ -201,6 +201,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, getenv func(string
 		defer close(dispatched)
 		svc.dispatcher.Run(dispatchCtx)
 	}()
+	go svc.keys.run(ctx)
 	serveErr := listenAndServe(ctx, cfg, svc.handler, log)
 	svc.dispatcher.MailQueued()
 	stopDispatch()
@@ -223,6 +224,7 @@ type runtimeDeps struct {
 type service struct {
 	handler    http.Handler
 	dispatcher *outbox.Dispatcher
+	keys       *keyManager
 }
 
 // wire builds the adapters and connects them to the use cases.
@@ -287,7 +289,8 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *sqlite.DB, d ru
 		TrustedProxies: cfg.TrustedProxies,
 		IPv6Prefix:     cfg.IPv6Prefix,
 	})
-	return service{handler: handler, dispatcher: dispatcher}, nil
+	keys := &keyManager{cfg: cfg, store: keyfile.NewStore(cfg.SigningKeyFile), tokens: tokens, clock: d.clock, log: log}
+	return service{handler: handler, dispatcher: dispatcher, keys: keys}, nil
 }
 
 // newTokens loads the signing keys, creating the file on first start, and

@@ -33,7 +33,15 @@ type Config struct {
 	SigningKeyFile string
 	// SecretKeyFile holds the server secret that one-time codes are hashed
 	// under.
-	SecretKeyFile     string
+	SecretKeyFile string
+	// KeysReloadInterval is how often the signing keys are read again.
+	KeysReloadInterval time.Duration
+	// KeyActivationDelay is how long a new key is published before it
+	// signs.
+	KeyActivationDelay time.Duration
+	// KeyRotationInterval rotates the signing keys on a schedule; zero is
+	// off.
+	KeyRotationInterval time.Duration
 	AccessTokenTTL    time.Duration
 	RefreshTokenTTL   time.Duration
 	ActivationCodeTTL time.Duration
@@ -72,6 +80,8 @@ func DefaultConfig() Config {
 		PublicURL:                 public,
 		SigningKeyFile:            "auth-signing-key.pem",
 		SecretKeyFile:             "auth-secret.key",
+		KeysReloadInterval:        time.Minute,
+		KeyActivationDelay:        6 * time.Minute,
 		AccessTokenTTL:            15 * time.Minute,
 		RefreshTokenTTL:           720 * time.Hour,
 		ActivationCodeTTL:         time.Hour,
@@ -121,6 +131,9 @@ func settings(c *Config) []setting {
 		{flag: "audience", env: "AUTH_AUDIENCE", usage: "value of the aud claim written into tokens and required when verifying them (empty: the public URL)", value: audienceValue{&c.Audience}},
 		{flag: "signing-key-file", env: "AUTH_SIGNING_KEY_FILE", usage: "PEM file of the ES256 token signing keys, newest last; created (mode 0600) if missing", value: pathValue{&c.SigningKeyFile}},
 		{flag: "secret-key-file", env: "AUTH_SECRET_KEY_FILE", usage: "file of the server secret that one-time codes are hashed under; created (mode 0600) if missing", value: pathValue{&c.SecretKeyFile}},
+		{flag: "keys-reload-interval", env: "AUTH_KEYS_RELOAD_INTERVAL", usage: "how often the service reads the signing keys again (SIGHUP reads them at once)", value: durationValue{p: &c.KeysReloadInterval, min: time.Second}},
+		{flag: "key-activation-delay", env: "AUTH_KEY_ACTIVATION_DELAY", usage: "how long a new signing key is published before it signs: at least the reload interval, plus the time resource servers cache the JWKS (5m)", value: durationValue{p: &c.KeyActivationDelay}},
+		{flag: "key-rotation-interval", env: "AUTH_KEY_ROTATION_INTERVAL", usage: "rotate the signing keys on this schedule, such as 720h (0s: only with authapi keys rotate)", value: durationValue{p: &c.KeyRotationInterval}},
 		{flag: "access-token-ttl", env: "AUTH_ACCESS_TOKEN_TTL", usage: "lifetime of access tokens", value: durationValue{p: &c.AccessTokenTTL, min: time.Second}},
 		{flag: "refresh-token-ttl", env: "AUTH_REFRESH_TOKEN_TTL", usage: "lifetime of refresh tokens", value: durationValue{p: &c.RefreshTokenTTL, min: time.Second}},
 		{flag: "activation-code-ttl", env: "AUTH_ACTIVATION_CODE_TTL", usage: "lifetime of activation codes", value: durationValue{p: &c.ActivationCodeTTL, min: time.Second}},
@@ -204,6 +217,10 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 // check validates settings that depend on each other, naming every
 // setting at fault at once.
 func (c Config) check() error {
+	if c.KeyActivationDelay < c.KeysReloadInterval {
+		return fmt.Errorf("AUTH_KEY_ACTIVATION_DELAY (%s) must be at least AUTH_KEYS_RELOAD_INTERVAL (%s): a new key must reach every replica before it signs",
+			formatDuration(c.KeyActivationDelay), formatDuration(c.KeysReloadInterval))
+	}
 	if c.Mailer != "smtp" {
 		return nil
 	}

@@ -109,6 +109,7 @@ type testAPI struct {
 	keyFile    string
 	handler    http.Handler
 	dispatcher *outbox.Dispatcher
+	keys       *keyManager
 	db         *sqlite.DB
 	mailer     *captureMailer
 	clock      *stepClock
@@ -152,7 +153,7 @@ func newTestAPI(t *testing.T, opts ...func(*Config)) *testAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api.handler, api.dispatcher = svc.handler, svc.dispatcher
+	api.handler, api.dispatcher, api.keys = svc.handler, svc.dispatcher, svc.keys
 	return api
 }
 

@@ -1,21 +1,27 @@
 package app
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"authapi/adapters/keyfile"
 	"authapi/adapters/token"
+	"authapi/ports"
 )
 
 // keysMain runs `authapi keys rotate|list [flags]` and returns the exit
 // code. Both read the same settings as the service, so that they act on the
-// key file it uses and judge retirement by its token lifetimes.
+// keys it uses and judge retirement by its token lifetimes.
 func keysMain(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || (args[0] != "rotate" && args[0] != "list") {
 		fmt.Fprintln(stderr, "authapi: keys takes a subcommand: authapi keys rotate [flags] or authapi keys list [flags]")
@@ -34,11 +40,13 @@ func keysMain(args []string, getenv func(string) string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "authapi: keys %s takes no arguments, got %q\n", sub, rest[0])
 		return 2
 	}
+	ctx := context.Background()
+	store := keyfile.NewStore(cfg.SigningKeyFile)
 	now := systemClock{}.Now()
 	if sub == "rotate" {
-		err = rotateKeys(cfg, now, rand.Reader, stdout)
+		err = rotateCommand(ctx, cfg, store, now, stdout)
 	} else {
-		err = listKeys(cfg, now, stdout)
+		err = listKeys(ctx, cfg, store, now, stdout)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "authapi: keys %s: %v\n", sub, err)
@@ -48,31 +56,51 @@ func keysMain(args []string, getenv func(string) string, stdout, stderr io.Write
 }
 
 // keyLifetime is how long an older key keeps verifying after the next key
-// was added: the longest any token it signed can stay valid.
+// takes over: the longest any token it signed can stay valid.
 func keyLifetime(cfg Config) time.Duration {
 	return max(cfg.AccessTokenTTL, cfg.RefreshTokenTTL)
 }
 
-// rotateKeys adds a key to the key file, dropping the keys retired at now,
-// and reports the new kid. The running service keeps signing with its
-// current key until it restarts: it loads the key file only at start.
-// Rotation is not meant to run concurrently with itself: of two overlapping
-// rotations one new key is lost, harmlessly, since nothing was signed with it.
-func rotateKeys(cfg Config, now time.Time, random io.Reader, out io.Writer) error {
-	keys, err := keyfile.ReadSigningKeys(cfg.SigningKeyFile)
+// errRotationNotDue stops a scheduled rotation that another process has
+// already made.
+var errRotationNotDue = errors.New("a key newer than the rotation interval exists")
+
+// rotateKeys adds a new signing key to store, dropping the keys retired at
+// now. The new key signs only from now plus the activation delay: until
+// then it is published, so that every replica, and every resource server
+// that caches the JWKS, knows it before the first token it signs arrives.
+// With due set, it rotates only if the newest key is older than the
+// rotation interval, so that replicas rotating on a schedule make one key
+// between them; otherwise it returns errRotationNotDue.
+func rotateKeys(ctx context.Context, cfg Config, store ports.KeyStore, now time.Time, due bool) (added ports.SigningKey, dropped []ports.SigningKey, err error) {
+	err = store.UpdateSigningKeys(ctx, func(keys []ports.SigningKey) ([]ports.SigningKey, error) {
+		if len(keys) == 0 {
+			return nil, errors.New("there is no signing key to rotate; start the service once to create the first")
+		}
+		newest := keys[len(keys)-1].Created
+		if now.Before(newest) {
+			return nil, fmt.Errorf("the newest key is dated %s, after the current time %s; check the clock",
+				newest.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		}
+		if due && now.Sub(newest) < cfg.KeyRotationInterval {
+			return nil, errRotationNotDue
+		}
+		var kept []ports.SigningKey
+		kept, dropped = token.Prune(keys, now, keyLifetime(cfg))
+		added, err = keyfile.GenerateSigningKey(rand.Reader, now, now.Add(cfg.KeyActivationDelay))
+		if err != nil {
+			return nil, err
+		}
+		return append(kept, added), nil
+	})
+	return added, dropped, err
+}
+
+// rotateCommand is `authapi keys rotate`: it adds a key and says when the
+// running service publishes it and signs with it.
+func rotateCommand(ctx context.Context, cfg Config, store ports.KeyStore, now time.Time, out io.Writer) error {
+	added, dropped, err := rotateKeys(ctx, cfg, store, now, false)
 	if err != nil {
-		return err
-	}
-	if newest := keys[len(keys)-1].Created; now.Before(newest) {
-		return fmt.Errorf("the newest key is dated %s, after the current time %s; check the clock",
-			newest.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
-	}
-	kept, dropped := token.Prune(keys, now, keyLifetime(cfg))
-	added, err := keyfile.GenerateSigningKey(random, now, now)
-	if err != nil {
-		return err
-	}
-	if err := keyfile.WriteSigningKeys(cfg.SigningKeyFile, append(kept, added)); err != nil {
 		return err
 	}
 	kid, err := token.Thumbprint(&added.Private.PublicKey)
@@ -80,22 +108,26 @@ func rotateKeys(cfg Config, now time.Time, random io.Reader, out io.Writer) erro
 		return err
 	}
 	fmt.Fprintf(out, "added signing key %s to %s\n", kid, cfg.SigningKeyFile)
-	fmt.Fprintln(out, "restart authapi (every instance) to sign with it; until then the previous key signs")
+	fmt.Fprintf(out, "the running service publishes it within %s (AUTH_KEYS_RELOAD_INTERVAL), or at once on SIGHUP, and signs with it from %s\n",
+		formatDuration(cfg.KeysReloadInterval), added.ActiveFrom.UTC().Format(time.RFC3339))
 	for _, k := range dropped {
 		if kid, err := token.Thumbprint(&k.Private.PublicKey); err == nil {
 			fmt.Fprintf(out, "removed retired key %s\n", kid)
 		}
 	}
 	fmt.Fprintln(out)
-	return listKeys(cfg, now, out)
+	return listKeys(ctx, cfg, store, now, out)
 }
 
 // listKeys prints each key's kid, creation time and state: public facts
 // only, never key material.
-func listKeys(cfg Config, now time.Time, out io.Writer) error {
-	keys, err := keyfile.ReadSigningKeys(cfg.SigningKeyFile)
+func listKeys(ctx context.Context, cfg Config, store ports.KeyStore, now time.Time, out io.Writer) error {
+	keys, err := store.SigningKeys(ctx)
 	if err != nil {
 		return err
+	}
+	if len(keys) == 0 {
+		return errors.New("there is no signing key yet; the service creates one when it first starts")
 	}
 	infos, err := token.Inspect(keys, now, keyLifetime(cfg))
 	if err != nil {
@@ -120,4 +152,69 @@ func listKeys(cfg Config, now time.Time, out io.Writer) error {
 		fmt.Fprintf(w, "%s\t%s\t%s\n", info.ID, created, state)
 	}
 	return w.Flush()
+}
+
+// keyManager keeps the token maker's keys in step with the key store while
+// the service runs: it re-reads them every reload interval and on SIGHUP,
+// and rotates them on the configured schedule.
+type keyManager struct {
+	cfg    Config
+	store  ports.KeyStore
+	tokens *token.Tokens
+	clock  ports.Clock
+	log    *slog.Logger
+}
+
+// reload reads the keys, leaves out the retired ones and hands the rest to
+// the token maker. It logs a change of the set.
+func (m *keyManager) reload(ctx context.Context) error {
+	now := m.clock.Now()
+	if m.cfg.KeyRotationInterval > 0 {
+		added, _, err := rotateKeys(ctx, m.cfg, m.store, now, true)
+		switch {
+		case errors.Is(err, errRotationNotDue):
+		case err != nil:
+			m.log.ErrorContext(ctx, "scheduled key rotation failed; will retry", "error", err)
+		default:
+			kid, _ := token.Thumbprint(&added.Private.PublicKey)
+			m.log.InfoContext(ctx, "rotated the signing keys on schedule", "kid", kid, "signs_from", added.ActiveFrom)
+		}
+	}
+	keys, err := m.store.SigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	live, _ := token.Prune(keys, now, keyLifetime(m.cfg))
+	if len(live) == 0 {
+		return errors.New("the key store holds no signing key")
+	}
+	before := m.tokens.JWKS()
+	if err := m.tokens.SetKeys(live); err != nil {
+		return err
+	}
+	if string(before) != string(m.tokens.JWKS()) {
+		m.log.InfoContext(ctx, "signing keys reloaded", "keys", len(live), "signing", m.tokens.KeyID(now))
+	}
+	return nil
+}
+
+// run reloads until ctx ends.
+func (m *keyManager) run(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	ticker := time.NewTicker(m.cfg.KeysReloadInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		case <-hup:
+			m.log.InfoContext(ctx, "SIGHUP: reloading the signing keys")
+		}
+		if err := m.reload(ctx); err != nil {
+			m.log.ErrorContext(ctx, "reloading the signing keys failed; keeping the current ones", "error", err)
+		}
+	}
 }

@@ -78,8 +78,8 @@ func TestKeysRotateCommand(t *testing.T) {
 	if len(after) != 2 || after[0] != before[0] {
 		t.Fatalf("key file holds %v after rotation, want %v followed by a new key", after, before)
 	}
-	if !strings.Contains(stdout, "added signing key "+after[1]) || !strings.Contains(stdout, "restart") {
-		t.Errorf("stdout does not name the new kid %s and the restart:\n%s", after[1], stdout)
+	if !strings.Contains(stdout, "added signing key "+after[1]) || !strings.Contains(stdout, "signs with it from ") {
+		t.Errorf("stdout does not name the new kid %s and when it signs:\n%s", after[1], stdout)
 	}
 	info, err := os.Stat(path)
 	if err != nil {
@@ -98,7 +98,9 @@ func TestKeysRotateCommand(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("keys list printed %d lines, want a header and 2 keys:\n%s", len(lines), stdout)
 	}
-	for i, want := range []string{"verifying until ", "signing"} {
+	// The new key is published first and signs after the activation
+	// delay, so the running service's key still signs.
+	for i, want := range []string{"signing", "next, signs from "} {
 		if line := lines[i+1]; !strings.HasPrefix(line, after[i]+" ") || !strings.Contains(line, want) {
 			t.Errorf("line for key %d = %q, want kid %s and %q", i+1, line, after[i], want)
 		}
@@ -130,8 +132,8 @@ func TestKeysCommandErrors(t *testing.T) {
 		{"unknown subcommand", []string{"delete"}, missing, 2, "subcommand"},
 		{"extra argument", []string{"list", "now"}, missing, 2, "no arguments"},
 		{"bad setting", []string{"rotate", "--access-token-ttl", "soon"}, missing, 2, "AUTH_ACCESS_TOKEN_TTL"},
-		{"rotate without a key file", []string{"rotate"}, missing, 1, "no such file"},
-		{"list without a key file", []string{"list"}, missing, 1, "no such file"},
+		{"rotate without a key file", []string{"rotate"}, missing, 1, "no signing key"},
+		{"list without a key file", []string{"list"}, missing, 1, "no signing key"},
 		{"rotate a garbled key file", []string{"rotate"}, garbled, 1, "unexpected text"},
 		{"rotate with the clock behind the newest key", []string{"rotate"}, future, 1, "check the clock"},
 		{"help", []string{"rotate", "--help"}, missing, 0, ""},
@@ -152,10 +154,10 @@ func TestKeysCommandErrors(t *testing.T) {
 	}
 }
 
-// A rotation takes effect at the next start: the service running keeps its
-// key, the restarted one signs with the new key and still accepts the
-// tokens of the old one, and the JWKS publishes both.
-func TestRotationAcrossRestart(t *testing.T) {
+// A rotation reaches the running service without a restart: at the next
+// reload it publishes the new key, it signs with it once the activation
+// delay has passed, and the tokens of the old key stay valid.
+func TestRotationReachesTheRunningService(t *testing.T) {
 	dir := t.TempDir()
 	settings := map[string]string{
 		"AUTH_DATABASE_URL":     filepath.Join(dir, "auth.db"),
@@ -171,41 +173,54 @@ func TestRotationAcrossRestart(t *testing.T) {
 	}
 	kids := keyIDs(t, settings["AUTH_SIGNING_KEY_FILE"])
 	newKid := kids[len(kids)-1]
-
-	notRestarted, _ := running.login(t)
-	if got := tokenKid(t, notRestarted); got != oldKid {
-		t.Errorf("before a restart tokens are signed by %s, want the old key %s", got, oldKid)
+	if err := running.keys.reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := jwksKids(t, running); !slices.Equal(got, sorted(oldKid, newKid)) {
+		t.Errorf("after the reload the JWKS publishes %v, want both keys %v", got, sorted(oldKid, newKid))
+	}
+	beforeDelay, _ := running.login(t)
+	if got := tokenKid(t, beforeDelay); got != oldKid {
+		t.Errorf("before the activation delay tokens are signed by %s, want the old key %s", got, oldKid)
 	}
 
-	restarted := newTestAPI(t, withFiles(settings))
-	wantStatus(t, restarted.do(t, "GET", "/me", nil, "Authorization", "Bearer "+oldAccess), http.StatusOK)
-	res := restarted.do(t, "POST", "/refresh", map[string]string{"refresh_token": oldRefresh})
+	running.clock.advance(DefaultConfig().KeyActivationDelay)
+	if err := running.keys.reload(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, running.do(t, "GET", "/me", nil, "Authorization", "Bearer "+oldAccess), http.StatusOK)
+	res := running.do(t, "POST", "/refresh", map[string]string{"refresh_token": oldRefresh})
 	wantStatus(t, res, http.StatusOK)
 	if access, _ := res.body["access_token"].(string); tokenKid(t, access) != newKid {
 		t.Errorf("refreshed access token kid = %s, want the new key %s", tokenKid(t, access), newKid)
 	}
-	newAccess, _ := restarted.login(t)
+	newAccess, _ := running.login(t)
 	if got := tokenKid(t, newAccess); got != newKid {
-		t.Errorf("after a restart tokens are signed by %s, want the new key %s", got, newKid)
+		t.Errorf("after the activation delay tokens are signed by %s, want the new key %s", got, newKid)
 	}
+	if !strings.Contains(running.logs.String(), "signing keys reloaded") {
+		t.Errorf("the reload was not logged:\n%s", running.logs)
+	}
+}
 
-	res = restarted.do(t, "GET", "/.well-known/jwks.json", nil)
+// jwksKids returns the kids of the service's JWKS, sorted.
+func jwksKids(t *testing.T, api *testAPI) []string {
+	t.Helper()
+	res := api.do(t, "GET", "/.well-known/jwks.json", nil)
 	wantStatus(t, res, http.StatusOK)
-	var published []string
+	var kids []string
 	keys, _ := res.body["keys"].([]any)
 	for _, k := range keys {
 		kid, _ := k.(map[string]any)["kid"].(string)
-		published = append(published, kid)
+		kids = append(kids, kid)
 	}
-	slices.Sort(published)
-	want := []string{oldKid, newKid}
-	slices.Sort(want)
-	if !slices.Equal(published, want) {
-		t.Errorf("JWKS kids = %v, want %v", published, want)
-	}
-	if !strings.Contains(restarted.logs.String(), "kid="+newKid) {
-		t.Errorf("the restarted service did not log its signing kid %s:\n%s", newKid, restarted.logs)
-	}
+	slices.Sort(kids)
+	return kids
+}
+
+func sorted(s ...string) []string {
+	slices.Sort(s)
+	return s
 }
 
 // A key whose tokens have all expired is left out at start and removed by

@@ -1,6 +1,7 @@
 package ports
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"time"
 )
@@ -17,4 +18,17 @@ type SigningKey struct {
 	// published, so that every verifier knows it before a token signed
 	// with it arrives. Zero means from Created.
 	ActiveFrom time.Time
+}
+
+// KeyStore keeps the set of token signing keys: a file beside a SQLite
+// database, or the database that a fleet shares.
+type KeyStore interface {
+	// SigningKeys returns the keys, oldest first; none if the set is empty.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+
+	// UpdateSigningKeys replaces the set with what update makes of the
+	// current one, atomically: updates by other processes, such as
+	// replicas rotating on a schedule, wait their turn and see the result.
+	// An error from update leaves the set as it was.
+	UpdateSigningKeys(ctx context.Context, update func(current []SigningKey) ([]SigningKey, error)) error
 }
