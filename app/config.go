@@ -42,10 +42,10 @@ type Config struct {
 	// KeyRotationInterval rotates the signing keys on a schedule; zero is
 	// off.
 	KeyRotationInterval time.Duration
-	AccessTokenTTL    time.Duration
-	RefreshTokenTTL   time.Duration
-	ActivationCodeTTL time.Duration
-	PasswordResetTTL  time.Duration
+	AccessTokenTTL      time.Duration
+	RefreshTokenTTL     time.Duration
+	ActivationCodeTTL   time.Duration
+	PasswordResetTTL    time.Duration
 	// ForgotPasswordMinDuration pads every answer of /password/forgot, and
 	// with ConcealAccounts those of /verify and /resend-activation.
 	ForgotPasswordMinDuration time.Duration
