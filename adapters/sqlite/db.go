@@ -1,6 +1,6 @@
 // Package sqlite stores accounts in a SQLite database file, through the
 // pure-Go modernc.org/sqlite driver and the queries sqlc generates from
-// db/queries. It implements ports.UserStore; no SQLite or sqlc type leaves
+// db/sqlite/queries. It implements ports.UserStore; no SQLite or sqlc type leaves
 // the package, and SQLite's errors are translated into domain errors.
 //
 // Times are stored as unix milliseconds in UTC, so they round-trip at

@@ -197,7 +197,7 @@ func userFromRow(r sqlcgen.User) domain.User {
 
 // userParams is the one conversion from an account to query parameters.
 // UpdateUser takes the same parameters as CreateUser, in the same order
-// (db/queries/users.sql keeps them so), which lets the result convert to
+// (db/sqlite/queries/users.sql keeps them so), which lets the result convert to
 // sqlcgen.UpdateUserParams; the compiler rejects the conversion if the two
 // queries ever drift apart.
 func userParams(u domain.User) sqlcgen.CreateUserParams {

@@ -21,7 +21,7 @@ import (
 )
 
 // moduleRoot finds the directory of authapi's go.mod, from the working
-// directory upwards, so that `go run ./bench` works from anywhere inside the
+// directory upwards, so that `go run ./tools/bench` works from anywhere inside the
 // module.
 func moduleRoot() (string, error) {
 	dir, err := os.Getwd()
