@@ -15,6 +15,7 @@ import (
 	"authapi/adapters/ratelimit"
 	"authapi/adapters/sqlite"
 	"authapi/domain"
+	"authapi/internal/testkit"
 	"authapi/ports"
 )
 
@@ -30,8 +31,8 @@ type fixture struct {
 	hasher   *fakeHasher
 	tokens   *fakeTokens
 	mail     *countingNotifier
-	clock    *manualClock
-	log      *logBuffer
+	clock    *testkit.Clock
+	log      *testkit.Buffer
 	limits   *ratelimit.Memory
 	// passwords is the password policy; it accepts every password unless
 	// told to reject one.
@@ -53,8 +54,8 @@ func newFixture(t *testing.T) *fixture {
 		hasher: &fakeHasher{},
 		tokens: newFakeTokens(),
 		mail:   &countingNotifier{},
-		clock:  &manualClock{now: start},
-		log:    &logBuffer{},
+		clock:  testkit.NewClock(start),
+		log:    &testkit.Buffer{},
 		limits: ratelimit.NewMemory(0, nil),
 
 		passwords: &fakePolicy{},
@@ -273,7 +274,7 @@ func TestVerify(t *testing.T) {
 			return astro.Email, wrong(code)
 		}, domain.ErrInvalidCode},
 		{"expired code", func(t *testing.T, f *fixture, code string) (string, string) {
-			f.clock.advance(time.Hour)
+			f.clock.Advance(time.Hour)
 			return astro.Email, code
 		}, domain.ErrCodeExpired},
 		{"exhausted by five wrong attempts", func(t *testing.T, f *fixture, code string) (string, string) {
@@ -332,7 +333,7 @@ func TestResendActivation(t *testing.T) {
 	for i := 0; i < domain.MaxActivationAttempts; i++ {
 		_ = f.svc.Verify(context.Background(), astro.Email, domain.CodeProof(wrong(oldCode)), laptop)
 	}
-	f.clock.advance(2 * time.Hour) // past the first code's expiry
+	f.clock.Advance(2 * time.Hour) // past the first code's expiry
 	if err := f.svc.ResendActivation(context.Background(), "astro.user@EXAMPLE.com", laptop); err != nil {
 		t.Fatal(err)
 	}
@@ -468,7 +469,7 @@ func TestRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.clock.advance(time.Hour)
+	f.clock.Advance(time.Hour)
 	refreshed, err := f.svc.Refresh(context.Background(), pair.Refresh.Token)
 	if err != nil {
 		t.Fatal(err)
@@ -494,7 +495,7 @@ func TestRefreshRejections(t *testing.T) {
 		{"access token in place of refresh token", func(f *fixture, pair ports.TokenPair) string { return pair.Access.Token }},
 		{"garbage", func(f *fixture, pair ports.TokenPair) string { return "not-a-token" }},
 		{"expired", func(f *fixture, pair ports.TokenPair) string {
-			f.clock.advance(721 * time.Hour)
+			f.clock.Advance(721 * time.Hour)
 			return pair.Refresh.Token
 		}},
 		{"user no longer exists", func(f *fixture, pair ports.TokenPair) string {
