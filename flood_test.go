@@ -42,7 +42,7 @@ var memoryLimitLine = regexp.MustCompile(`"msg":"memory limit","mib":(\d+)`)
 // collection runs). No client input may become limiter state of its own
 // size, and the limiter's state is bounded however many clients there are.
 func TestFloodOfFailedRequestsKeepsTheHeapBounded(t *testing.T) {
-	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: closedPort(t), env: []string{
+	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: mailServerDown(t), env: []string{
 		"GODEBUG=gctrace=1",
 		"AUTH_TRUSTED_PROXIES=127.0.0.1",
 		// The limits as shipped: the harness turns some off.

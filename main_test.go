@@ -10,19 +10,14 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log"
-	"mime"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	netmail "net/mail"
 	"net/url"
 	"os"
 	"os/exec"
@@ -37,8 +32,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	_ "modernc.org/sqlite" // the "sqlite" driver, to inspect the database as any tool would
+
+	"authapi/internal/testkit"
 )
 
 // binary is the authapi executable the tests run; empty under -short.
@@ -78,7 +74,7 @@ func TestMain(m *testing.M) {
 // sound database, and its activation email must go out.
 func TestKillDuringSignups(t *testing.T) {
 	dir := t.TempDir()
-	svc := startService(t, serviceConfig{dir: dir, smtpPort: closedPort(t)})
+	svc := startService(t, serviceConfig{dir: dir, smtpPort: mailServerDown(t)})
 
 	const clients, signupsEach, killAfter = 16, 6, 24
 	var (
@@ -176,12 +172,18 @@ func TestKillDuringSignups(t *testing.T) {
 	}
 	db.Close()
 
-	mail := startSMTP(t)
-	svc = startService(t, serviceConfig{dir: dir, smtpPort: mail.port})
-	mail.waitFor(t, 60*time.Second, func(got map[string][]string) string {
+	mail := testkit.StartSMTP(t, testkit.SMTPOptions{})
+	svc = startService(t, serviceConfig{dir: dir, smtpPort: mail.Port})
+	mail.WaitFor(t, 60*time.Second, func(msgs []testkit.Message) string {
+		got := map[string]bool{}
+		for _, m := range msgs {
+			for _, to := range m.To {
+				got[to] = true
+			}
+		}
 		var missing []string
 		for _, email := range acked {
-			if len(got[email]) == 0 {
+			if !got[email] {
 				missing = append(missing, email)
 			}
 		}
@@ -196,7 +198,7 @@ func TestKillDuringSignups(t *testing.T) {
 // TestConcurrentSignupsOfOneEmail races 100 signups of one address: one
 // account, 99 clean refusals, and no lock errors.
 func TestConcurrentSignupsOfOneEmail(t *testing.T) {
-	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: closedPort(t)})
+	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: mailServerDown(t)})
 	const racers = 100
 	results := make([]result, racers)
 	errs := make([]error, racers)
@@ -237,14 +239,14 @@ func TestConcurrentSignupsOfOneEmail(t *testing.T) {
 // counter must see every one of them, so exactly 5 count as wrong guesses and
 // the rest find the code used up.
 func TestConcurrentWrongCodes(t *testing.T) {
-	mail := startSMTP(t)
-	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: mail.port})
+	mail := testkit.StartSMTP(t, testkit.SMTPOptions{})
+	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: mail.Port})
 	client := newClient()
 	const email = "guess@example.com"
 	if res, err := signup(client, svc.base, email); err != nil || res.status != http.StatusCreated {
 		t.Fatalf("signup: %v %v", res, err)
 	}
-	code := mail.activationCode(t, email)
+	code := activationCode(t, mail, email)
 	n, _ := strconv.Atoi(code)
 	wrongCode := fmt.Sprintf("%06d", (n+1)%1_000_000)
 
@@ -287,14 +289,14 @@ func TestConcurrentWrongCodes(t *testing.T) {
 // flight: each must get its normal answer, no new connection is accepted, and
 // the process exits 0 once it has stopped.
 func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
-	mail := startSMTP(t)
-	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: mail.port})
+	mail := testkit.StartSMTP(t, testkit.SMTPOptions{})
+	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: mail.Port})
 	client := newClient()
 	const email, password = "inflight@example.com", testPassword
 	if res, err := signup(client, svc.base, email); err != nil || res.status != http.StatusCreated {
 		t.Fatalf("signup: %v %v", res, err)
 	}
-	code := mail.activationCode(t, email)
+	code := activationCode(t, mail, email)
 	if res, err := postJSON(client, svc.base+"/verify", map[string]string{"email": email, "activation_code": code}); err != nil || res.status != http.StatusOK {
 		t.Fatalf("verify: %v %v", res, err)
 	}
@@ -379,8 +381,8 @@ func TestSIGTERMFinishesRequestsInFlight(t *testing.T) {
 // answer and take at least the configured minimum time.
 func TestRecoveryAgainstTheBinary(t *testing.T) {
 	const minimum = 300 * time.Millisecond
-	mail := startSMTP(t)
-	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: mail.port,
+	mail := testkit.StartSMTP(t, testkit.SMTPOptions{})
+	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: mail.Port,
 		env: []string{"AUTH_FORGOT_PASSWORD_MIN_DURATION=" + minimum.String()}})
 	client := newClient()
 	const email, newPassword = "recover@example.com", "Amber-Quarry-Nimbus-4821"
@@ -391,7 +393,7 @@ func TestRecoveryAgainstTheBinary(t *testing.T) {
 	if err != nil || res.status != http.StatusAccepted {
 		t.Fatalf("forgot: %v %v", res, err)
 	}
-	code := mail.match(t, email, resetCodeInMail)[1]
+	code := mail.Match(t, email, resetCodeInMail)[1]
 	res, err = postJSON(client, svc.base+"/password/reset", map[string]string{"email": email, "code": code, "new_password": newPassword})
 	if err != nil || res.status != http.StatusOK {
 		t.Fatalf("reset: %v %v", res, err)
@@ -405,7 +407,7 @@ func TestRecoveryAgainstTheBinary(t *testing.T) {
 		t.Errorf("login with the old password = %v %v, want 401", res, err)
 	}
 	loginTokens(t, client, svc.base, email, newPassword)
-	mail.match(t, email, regexp.MustCompile(`(?m)^Subject: Your password was changed\r?$`))
+	mail.Match(t, email, regexp.MustCompile(`(?m)^Subject: Your password was changed\r?$`))
 
 	// Registered and unknown addresses, asked for in turn, one request each
 	// (the per-address limit allows one a minute).
@@ -444,8 +446,8 @@ func TestRecoveryAgainstTheBinary(t *testing.T) {
 // /verify and /resend-activation takes at least the configured minimum.
 func TestConcealedAccountsTakeAlikeTime(t *testing.T) {
 	const minimum = 200 * time.Millisecond
-	mail := startSMTP(t)
-	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: mail.port, env: []string{
+	mail := testkit.StartSMTP(t, testkit.SMTPOptions{})
+	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: mail.Port, env: []string{
 		"AUTH_CONCEAL_ACCOUNTS=true", "AUTH_FORGOT_PASSWORD_MIN_DURATION=" + minimum.String(),
 		"AUTH_LIMIT_RESEND_PER_IP=off", "AUTH_LIMIT_CODES_PER_EMAIL=off",
 	}})
@@ -501,21 +503,38 @@ func TestConcealedAccountsTakeAlikeTime(t *testing.T) {
 	if ratio := float64(median(known)) / float64(median(unknown)); ratio < 0.5 || ratio > 2 {
 		t.Errorf("/verify for an existing account takes %.2f times as long as for an unknown one; want about the same", ratio)
 	}
-	mail.match(t, "taken@example.com", regexp.MustCompile(`(?m)^Subject: Someone tried to sign up with your email address\r?$`))
+	mail.Match(t, "taken@example.com", regexp.MustCompile(`(?m)^Subject: Someone tried to sign up with your email address\r?$`))
 }
 
 // activateAccount signs addr up and activates it with the code from the
 // activation email.
-func activateAccount(t *testing.T, client *http.Client, base string, mail *mailServer, addr string) {
+func activateAccount(t *testing.T, client *http.Client, base string, mail *testkit.SMTPServer, addr string) {
 	t.Helper()
 	if res, err := signup(client, base, addr); err != nil || res.status != http.StatusCreated {
 		t.Fatalf("signup %s: %v %v", addr, res, err)
 	}
-	code := mail.activationCode(t, addr)
+	code := activationCode(t, mail, addr)
 	res, err := postJSON(client, base+"/verify", map[string]string{"email": addr, "activation_code": code})
 	if err != nil || res.status != http.StatusOK {
 		t.Fatalf("verify %s: %v %v", addr, res, err)
 	}
+}
+
+var codeInMail = regexp.MustCompile(`activation code is (\d{6})`)
+
+// activationCode waits for an activation email to addr and returns the code
+// in the newest one.
+func activationCode(t *testing.T, mail *testkit.SMTPServer, addr string) string {
+	t.Helper()
+	return mail.Match(t, addr, codeInMail)[1]
+}
+
+var resetCodeInMail = regexp.MustCompile(`reset code is (\d{6})`)
+
+// mailServerDown returns the port of a mail server that is down.
+func mailServerDown(t *testing.T) int {
+	t.Helper()
+	return testkit.StartSMTP(t, testkit.SMTPOptions{Behaviour: testkit.Refuse}).Port
 }
 
 // loginTokens logs in and returns the refresh token.
@@ -584,8 +603,8 @@ func TestFullDisk(t *testing.T) {
 			t.Errorf("unmount %s: %v", data, err)
 		}
 	})
-	mail := startSMTP(t)
-	svc := startService(t, serviceConfig{dir: dir, dbPath: filepath.Join(data, "auth.db"), smtpPort: mail.port})
+	mail := testkit.StartSMTP(t, testkit.SMTPOptions{})
+	svc := startService(t, serviceConfig{dir: dir, dbPath: filepath.Join(data, "auth.db"), smtpPort: mail.Port})
 	client := newClient()
 	if res, err := signup(client, svc.base, "before@example.com"); err != nil || res.status != http.StatusCreated {
 		t.Fatalf("signup before the disk fills: %v %v", res, err)
@@ -950,21 +969,6 @@ func (b *heldBody) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// closedPort returns a loopback port nobody listens on: a mail server that
-// is down.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
-}
-
 // openDatabase opens the database file of a stopped service.
 func openDatabase(t *testing.T, path string) *sql.DB {
 	t.Helper()
@@ -985,182 +989,6 @@ func integrityCheck(t *testing.T, db *sql.DB) string {
 	}
 	return got
 }
-
-// mailServer is an SMTP server on loopback that keeps what it receives.
-type mailServer struct {
-	port    int
-	mu      sync.Mutex
-	bodies  map[string][]string // recipient -> raw messages
-	arrived chan struct{}       // closed and replaced when a message arrives
-}
-
-func startSMTP(t *testing.T) *mailServer {
-	t.Helper()
-	ms := &mailServer{bodies: map[string][]string{}, arrived: make(chan struct{})}
-	srv := smtp.NewServer(ms)
-	srv.Domain = "localhost"
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms.port = l.Addr().(*net.TCPAddr).Port
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		srv.Serve(l)
-	}()
-	t.Cleanup(func() {
-		srv.Close()
-		l.Close()
-		<-served
-	})
-	return ms
-}
-
-// waitFor waits until check, given the messages so far by recipient, returns
-// "", and fails the test with check's last complaint at the deadline.
-func (ms *mailServer) waitFor(t *testing.T, timeout time.Duration, check func(map[string][]string) string) {
-	t.Helper()
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	for {
-		ms.mu.Lock()
-		complaint := check(ms.bodies)
-		arrived := ms.arrived
-		ms.mu.Unlock()
-		if complaint == "" {
-			return
-		}
-		select {
-		case <-arrived:
-		case <-timer.C:
-			t.Fatal(complaint)
-		}
-	}
-}
-
-var codeInMail = regexp.MustCompile(`activation code is (\d{6})`)
-
-// activationCode waits for the activation email to email and returns its
-// code, read from the plain-text part.
-func (ms *mailServer) activationCode(t *testing.T, email string) string {
-	t.Helper()
-	var raw string
-	ms.waitFor(t, 30*time.Second, func(got map[string][]string) string {
-		if len(got[email]) == 0 {
-			return "no activation email for " + email
-		}
-		raw = got[email][len(got[email])-1]
-		return ""
-	})
-	text, err := plainText(raw)
-	if err != nil {
-		t.Fatalf("read the activation email: %v", err)
-	}
-	m := codeInMail.FindStringSubmatch(text)
-	if m == nil {
-		t.Fatalf("no activation code in the email:\n%s", text)
-	}
-	return m[1]
-}
-
-var resetCodeInMail = regexp.MustCompile(`reset code is (\d{6})`)
-
-// match waits for an email to addr whose headers or plain text match re, and
-// returns the submatches of the newest such email.
-func (ms *mailServer) match(t *testing.T, addr string, re *regexp.Regexp) []string {
-	t.Helper()
-	var found []string
-	ms.waitFor(t, 30*time.Second, func(got map[string][]string) string {
-		for i := len(got[addr]) - 1; i >= 0; i-- {
-			raw := got[addr][i]
-			header, _, _ := strings.Cut(raw, "\r\n\r\n")
-			if m := re.FindStringSubmatch(header); m != nil {
-				found = m
-				return ""
-			}
-			if text, err := plainText(raw); err == nil {
-				if m := re.FindStringSubmatch(text); m != nil {
-					found = m
-					return ""
-				}
-			}
-		}
-		return fmt.Sprintf("no email to %s matches %s", addr, re)
-	})
-	return found
-}
-
-// plainText returns the decoded text/plain part of a raw email.
-func plainText(raw string) (string, error) {
-	msg, err := netmail.ReadMessage(strings.NewReader(raw))
-	if err != nil {
-		return "", err
-	}
-	mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil {
-		return "", err
-	}
-	if !strings.HasPrefix(mediaType, "multipart/") {
-		return decodePart(msg.Body, msg.Header.Get("Content-Transfer-Encoding"))
-	}
-	parts := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		part, err := parts.NextPart()
-		if err != nil {
-			return "", fmt.Errorf("no text/plain part: %w", err)
-		}
-		if strings.HasPrefix(part.Header.Get("Content-Type"), "text/plain") {
-			// The reader has already undone quoted-printable.
-			return decodePart(part, part.Header.Get("Content-Transfer-Encoding"))
-		}
-	}
-}
-
-func decodePart(r io.Reader, encoding string) (string, error) {
-	if strings.EqualFold(encoding, "base64") {
-		r = base64.NewDecoder(base64.StdEncoding, r)
-	}
-	b, err := io.ReadAll(r)
-	return string(b), err
-}
-
-// NewSession implements smtp.Backend.
-func (ms *mailServer) NewSession(*smtp.Conn) (smtp.Session, error) {
-	return &mailSession{server: ms}, nil
-}
-
-// mailSession records one message per DATA command.
-type mailSession struct {
-	server *mailServer
-	to     []string
-}
-
-func (s *mailSession) Mail(string, *smtp.MailOptions) error { return nil }
-
-func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.to = append(s.to, to)
-	return nil
-}
-
-func (s *mailSession) Data(r io.Reader) error {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.server.mu.Lock()
-	defer s.server.mu.Unlock()
-	for _, to := range s.to {
-		s.server.bodies[to] = append(s.server.bodies[to], string(data))
-	}
-	close(s.server.arrived)
-	s.server.arrived = make(chan struct{})
-	return nil
-}
-
-func (s *mailSession) Reset()        { s.to = nil }
-func (s *mailSession) Logout() error { return nil }
 
 // syncBuffer is a bytes.Buffer that a process's output and the test can use
 // at once.

@@ -1,6 +1,6 @@
 // Package testkit holds the test infrastructure that the tests of every
-// package in the module share: a clock moved by hand and a locked buffer for
-// logs.
+// package in the module share: a clock moved by hand, a locked buffer for
+// logs and an SMTP server that captures what it receives.
 //
 // It imports no package of the module, so that any package's own tests,
 // internal or external, can use it without an import cycle.
