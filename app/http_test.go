@@ -74,6 +74,7 @@ func (m *captureMailer) lastCode(t *testing.T, email string) string {
 
 type testAPI struct {
 	keyFile    string
+	dbPath     string
 	handler    http.Handler
 	dispatcher *outbox.Dispatcher
 	db         *sqlite.DB
@@ -99,6 +100,7 @@ func newTestAPI(t *testing.T, opts ...func(*Config)) *testAPI {
 	}
 	api := &testAPI{
 		keyFile: cfg.SigningKeyFile,
+		dbPath:  cfg.DatabasePath,
 		mailer:  &captureMailer{},
 		clock:   testkit.NewClock(time.Now().UTC()),
 		logs:    &testkit.Buffer{},

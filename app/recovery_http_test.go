@@ -449,7 +449,7 @@ func TestDeleteAccount(t *testing.T) {
 	wantProblem(t, api.do(t, "DELETE", "/me", map[string]string{"password": password}, bearer...), http.StatusUnauthorized, "invalid_token")
 	api.wantRefresh(t, refresh, http.StatusUnauthorized)
 	wantProblem(t, api.do(t, "POST", "/login", map[string]string{"email": email, "password": password}), http.StatusUnauthorized, "invalid_credentials")
-	if got := usersInDatabase(t); len(got) != 0 {
+	if got := usersInDatabase(t, api); len(got) != 0 {
 		t.Errorf("users left after the deletion: %q", got)
 	}
 
