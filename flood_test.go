@@ -42,7 +42,7 @@ var memoryLimitLine = regexp.MustCompile(`"msg":"memory limit","mib":(\d+)`)
 // collection runs). No client input may become limiter state of its own
 // size, and the limiter's state is bounded however many clients there are.
 func TestFloodOfFailedRequestsKeepsTheHeapBounded(t *testing.T) {
-	svc := startService(t, serviceConfig{dir: t.TempDir(), smtpPort: closedPort(t), env: []string{
+	svc := startService(t, serviceConfig{smtpPort: mailServerDown(t), env: []string{
 		"GODEBUG=gctrace=1",
 		"AUTH_TRUSTED_PROXIES=127.0.0.1",
 		// The limits as shipped: the harness turns some off.
@@ -115,7 +115,7 @@ func TestFloodOfFailedRequestsKeepsTheHeapBounded(t *testing.T) {
 	for range 16 {
 		wg.Go(func() {
 			for j := range jobs {
-				res, err := postJSONFrom(client, svc.base+j.path, j.body, randomAddress())
+				res, err := postJSONFrom(client, svc.URL+j.path, j.body, randomAddress())
 				if err != nil {
 					t.Errorf("%s: %v", j.path, err)
 					continue
@@ -129,13 +129,13 @@ func TestFloodOfFailedRequestsKeepsTheHeapBounded(t *testing.T) {
 	}
 	wg.Wait()
 
-	m := memoryLimitLine.FindStringSubmatch(svc.logs.String())
+	m := memoryLimitLine.FindStringSubmatch(svc.Log())
 	if m == nil {
-		t.Fatalf("the service did not log its memory limit:\n%s", svc.logs)
+		t.Fatalf("the service did not log its memory limit:\n%s", svc.Log())
 	}
 	mib, _ := strconv.ParseInt(m[1], 10, 64)
 	heapBound := mib << 20
-	peak, collections := maxLiveHeap(svc.logs.String())
+	peak, collections := maxLiveHeap(svc.Log())
 	t.Logf("%d requests, %d collections, largest live heap %d MiB (bound %d MiB)", sent.Load(), collections, peak>>20, heapBound>>20)
 	if collections == 0 {
 		t.Fatal("no collection was logged; GODEBUG=gctrace=1 did not reach the service")
@@ -144,7 +144,7 @@ func TestFloodOfFailedRequestsKeepsTheHeapBounded(t *testing.T) {
 		t.Errorf("the live heap reached %d MiB under the flood, over the bound of %d MiB", peak>>20, heapBound>>20)
 	}
 	// Hash queue refusals (503) are the one 5xx a flood may cause.
-	if n := errors5xx.Load(); n > 0 && !strings.Contains(svc.logs.String(), `"status":503`) {
+	if n := errors5xx.Load(); n > 0 && !strings.Contains(svc.Log(), `"status":503`) {
 		t.Errorf("%d answers were 5xx other than 503", n)
 	}
 }

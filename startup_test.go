@@ -12,15 +12,18 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"authapi/internal/testkit"
 )
 
 // TestStartupErrorsNameTheSetting: a service that cannot start says which
 // setting is at fault, what it was set to and why, in words a person can
 // act on, and never suggests that trying again later would help.
 func TestStartupErrorsNameTheSetting(t *testing.T) {
-	if binary == "" {
+	if testing.Short() {
 		t.Skip("runs the built binary; skipped with -short")
 	}
+	binary := testkit.Build(t)
 	held, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -29,20 +32,20 @@ func TestStartupErrorsNameTheSetting(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		prepare func(t *testing.T, dir string) (env []string, cmd func(*exec.Cmd))
+		prepare func(t *testing.T, dir, binary string) (env []string, cmd func(*exec.Cmd))
 		want    []string
 	}{
-		{"missing directory", func(t *testing.T, dir string) ([]string, func(*exec.Cmd)) {
+		{"missing directory", func(t *testing.T, dir, binary string) ([]string, func(*exec.Cmd)) {
 			return []string{"AUTH_DATABASE_URL=" + filepath.Join(dir, "missing", "auth.db")}, nil
 		}, []string{"AUTH_DATABASE_URL=", "missing/auth.db", "does not exist"}},
-		{"directory others own", func(t *testing.T, dir string) ([]string, func(*exec.Cmd)) {
+		{"directory others own", func(t *testing.T, dir, binary string) ([]string, func(*exec.Cmd)) {
 			locked := filepath.Join(dir, "locked")
 			if err := os.Mkdir(locked, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			return []string{"AUTH_DATABASE_URL=" + filepath.Join(locked, "auth.db")}, asAnotherUser(t, locked)
+			return []string{"AUTH_DATABASE_URL=" + filepath.Join(locked, "auth.db")}, asAnotherUser(t, locked, binary)
 		}, []string{"AUTH_DATABASE_URL=", "locked/auth.db", "permission denied"}},
-		{"read-only file system", func(t *testing.T, dir string) ([]string, func(*exec.Cmd)) {
+		{"read-only file system", func(t *testing.T, dir, binary string) ([]string, func(*exec.Cmd)) {
 			ro := filepath.Join(dir, "ro")
 			if err := os.Mkdir(ro, 0o755); err != nil {
 				t.Fatal(err)
@@ -53,7 +56,7 @@ func TestStartupErrorsNameTheSetting(t *testing.T) {
 			t.Cleanup(func() { syscall.Unmount(ro, 0) })
 			return []string{"AUTH_DATABASE_URL=" + filepath.Join(ro, "auth.db")}, nil
 		}, []string{"AUTH_DATABASE_URL=", "ro/auth.db", "read-only file system"}},
-		{"port in use", func(t *testing.T, dir string) ([]string, func(*exec.Cmd)) {
+		{"port in use", func(t *testing.T, dir, binary string) ([]string, func(*exec.Cmd)) {
 			return []string{"AUTH_ADDR=" + held.Addr().String(), "AUTH_DATABASE_URL=" + filepath.Join(dir, "auth.db")}, nil
 		}, []string{"AUTH_ADDR=" + held.Addr().String(), "address already in use"}},
 	}
@@ -63,7 +66,7 @@ func TestStartupErrorsNameTheSetting(t *testing.T) {
 			if err := os.Chmod(dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			env, adjust := tt.prepare(t, dir)
+			env, adjust := tt.prepare(t, dir, binary)
 			cmd := exec.Command(binary)
 			cmd.Env = append([]string{
 				"AUTH_ADDR=127.0.0.1:0",
@@ -112,7 +115,7 @@ func TestStartupErrorsNameTheSetting(t *testing.T) {
 // asAnotherUser runs the command as a user other than the owner of dir, so
 // that dir's mode refuses it. As root, whom modes do not stop, that is
 // nobody; otherwise dir is made read-only to its owner.
-func asAnotherUser(t *testing.T, dir string) func(*exec.Cmd) {
+func asAnotherUser(t *testing.T, dir, binary string) func(*exec.Cmd) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		if err := os.Chmod(dir, 0o555); err != nil {

@@ -95,7 +95,7 @@ func TestLockoutExpiresByItself(t *testing.T) {
 		t.Fatalf("Retry-After of the first lock = %q, want a short positive wait", res.Header().Get("Retry-After"))
 	}
 
-	api.clock.advance(first)
+	api.clock.Advance(first)
 	api.guessPasswords(t, email, 10, 10)
 	res = api.do(t, "POST", "/login", map[string]string{"email": email, "password": password})
 	wantProblem(t, res, http.StatusForbidden, "account_locked")
@@ -103,7 +103,7 @@ func TestLockoutExpiresByItself(t *testing.T) {
 	if second <= first {
 		t.Errorf("the second lock lasts %v, the first %v: want it to grow with the campaign", second, first)
 	}
-	api.clock.advance(second)
+	api.clock.Advance(second)
 	api.login(t)
 }
 
@@ -145,7 +145,7 @@ func TestWrongCodesAreCappedAcrossCodes(t *testing.T) {
 		for range 5 {
 			wantProblem(t, api.doFrom(t, fmt.Sprintf("198.51.100.%d:1", round+1), "POST", "/verify", wrong), http.StatusBadRequest, "invalid_code")
 		}
-		api.clock.advance(time.Hour)
+		api.clock.Advance(time.Hour)
 		wantStatus(t, api.do(t, "POST", "/resend-activation", map[string]string{"email": email}), http.StatusOK)
 		code = api.code(t, email)
 		wrong["activation_code"] = otherCode(code)

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" driver, to read the copy as any tool would
+
+	"authapi/internal/testkit"
 )
 
 // TestBackupCommandWhileServing runs `authapi backup` against the database of
@@ -35,7 +37,7 @@ func TestBackupCommandWhileServing(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	exited := make(chan int, 1)
 	go func() { exited <- Main(ctx, nil, env, io.Discard, logs) }()
 	base := "http://" + waitForAddr(t, logs, exited)

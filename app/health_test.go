@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"authapi/internal/testkit"
 )
 
 // readyzServer answers /readyz with status and body, and records the
@@ -153,7 +155,7 @@ func TestHealthAgainstTheService(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	exited := make(chan int, 1)
 	go func() {
 		exited <- Main(ctx, nil, environ(map[string]string{

@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -73,53 +72,54 @@ var leakMarkers = []string{
 }
 
 // hostileConfig switches off the abuse limits, the login slow-down and the
-// guessability check of new passwords. The table sends over a thousand
-// requests from one client, which the limits would answer with 429 after the
+// guessability check of new passwords. A table sends up to hundreds of
+// requests to one service, which the limits would answer with 429 after the
 // first few dozen, hiding what it tests: how each input is handled. Those
 // features have their own tests; with them off, what each route answers
 // follows from the documented field rules alone. Forgotten-password answers
-// are not padded, since the table sends dozens of them.
+// are not padded, since a table may send dozens of them.
 func hostileConfig(c *Config) {
 	noLimits(c)
 	noPadding(c)
 	c.PasswordMinScore = 0
 }
 
-func TestHostileRequests(t *testing.T) {
-	api := newTestAPI(t, hostileConfig)
-	api.activeUser(t)
-	access, refresh := api.login(t)
-	pendingCode := signupAccount(t, api, pendingEmail)
-	// What /password/forgot answers for an address without an account; it
-	// must answer every other address the same.
-	res := api.do(t, "POST", "/password/forgot", map[string]string{"email": "reference@example.com"})
-	wantStatus(t, res, http.StatusAccepted)
-	forgotAnswer := res.Body.String()
+// hostileFixture is what each hostile test builds before its requests
+// arrive: a service of its own, an active account logged in once, a pending
+// account, and what /password/forgot answers for an address without an
+// account, which it must answer every other address alike.
+type hostileFixture struct {
+	api             *testAPI
+	access, refresh string // the active account's first session
+	pendingCode     string // the code mailed to the pending account
+	forgotAnswer    string
+}
 
-	cases := slices.Concat(
-		bodyCases(),
-		wrongTypeCases(),
-		stringCases(api, otherCode(pendingCode), forgotAnswer),
-		pendingCodeCases(),
-		activeLoginCases(),
-		recoveryCases(),
-		contentTypeCases(),
-		queryCases(),
-		authorizationCases(t, access, refresh),
-		sessionCases(api, access),
-		methodCases(),
-		pathCases(),
-		headerCases(),
-		massAssignmentCases(t, api),
-	)
-	if len(cases) < 150 {
-		t.Fatalf("only %d hostile cases", len(cases))
+func newHostileFixture(t *testing.T) *hostileFixture {
+	t.Helper()
+	f := &hostileFixture{api: newTestAPI(t, hostileConfig)}
+	f.api.activeUser(t)
+	f.access, f.refresh = f.api.login(t)
+	f.pendingCode = signupAccount(t, f.api, pendingEmail)
+	res := f.api.do(t, "POST", "/password/forgot", map[string]string{"email": "reference@example.com"})
+	wantStatus(t, res, http.StatusAccepted)
+	f.forgotAnswer = res.Body.String()
+	return f
+}
+
+// run sends the cases in order, each as a subtest, and then checks that the
+// service still works and holds no account that a hostile request should
+// not have created.
+func (f *hostileFixture) run(t *testing.T, cases []hostileCase) {
+	t.Helper()
+	if len(cases) == 0 {
+		t.Fatal("no hostile cases")
 	}
 	names := map[string]bool{}
 	wantUsers := []string{activeEmail, pendingEmail}
 	for i, tc := range cases {
 		if tc.bearer {
-			cases[i].header = withBearer(tc.header, access)
+			cases[i].header = withBearer(tc.header, f.access)
 		}
 		if names[tc.name] {
 			t.Fatalf("two cases are named %q", tc.name)
@@ -132,18 +132,25 @@ func TestHostileRequests(t *testing.T) {
 
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := sendHostile(t, api, tc)
+			rec := sendHostile(t, f.api, tc)
 			checkHostileAnswer(t, tc, rec)
 		})
 	}
+	f.checkAfter(t, wantUsers)
+}
 
-	// The service is still healthy and serves a normal account end to end.
+// checkAfter checks that the service is still healthy and serves a normal
+// account end to end, that the accounts of the fixture survived, and that
+// the users table holds exactly wantUsers and the account it signs up.
+func (f *hostileFixture) checkAfter(t *testing.T, wantUsers []string) {
+	t.Helper()
+	api := f.api
 	wantStatus(t, api.do(t, "GET", "/healthz", nil), http.StatusOK)
 	wantStatus(t, api.do(t, "GET", "/readyz", nil), http.StatusOK)
 	const afterEmail = "after.hostile@example.com"
 	code := signupAccount(t, api, afterEmail)
 	wantStatus(t, api.do(t, "POST", "/verify", map[string]string{"email": afterEmail, "activation_code": code}), http.StatusOK)
-	res = api.do(t, "POST", "/login", map[string]string{"email": afterEmail, "password": password})
+	res := api.do(t, "POST", "/login", map[string]string{"email": afterEmail, "password": password})
 	wantStatus(t, res, http.StatusOK)
 	token, _ := res.body["access_token"].(string)
 	afterRefresh, _ := res.body["refresh_token"].(string)
@@ -160,18 +167,19 @@ func TestHostileRequests(t *testing.T) {
 		t.Fatalf("sessions = %s", res.Body)
 	}
 	id, _ := sessions[0].(map[string]any)["id"].(string)
-	wantProblem(t, api.do(t, "DELETE", "/sessions/"+id, nil, "Authorization", "Bearer "+access), http.StatusNotFound, "session_not_found")
+	wantProblem(t, api.do(t, "DELETE", "/sessions/"+id, nil, "Authorization", "Bearer "+f.access), http.StatusNotFound, "session_not_found")
 	wantStatus(t, api.do(t, "POST", "/refresh", map[string]string{"refresh_token": afterRefresh}), http.StatusOK)
-	// The pending account survived the wrong codes and the resend aimed at it.
+	// The pending account survived the wrong codes and any resend aimed at
+	// it.
 	code = api.code(t, pendingEmail)
 	wantStatus(t, api.do(t, "POST", "/verify", map[string]string{"email": pendingEmail, "activation_code": code}), http.StatusOK)
 	// The active account still logs in with its password, which no hostile
 	// change or reset replaced, and its first session survived them all.
 	api.login(t)
-	wantStatus(t, api.do(t, "POST", "/refresh", map[string]string{"refresh_token": refresh}), http.StatusOK)
-	wantUsers = append(wantUsers, afterEmail)
+	wantStatus(t, api.do(t, "POST", "/refresh", map[string]string{"refresh_token": f.refresh}), http.StatusOK)
+	wantUsers = append(slices.Clone(wantUsers), afterEmail)
 
-	got := usersInDatabase(t)
+	got := usersInDatabase(t, api)
 	slices.Sort(wantUsers)
 	if !slices.Equal(got, wantUsers) {
 		t.Errorf("users table holds\n%q\nwant\n%q", got, wantUsers)
@@ -182,6 +190,101 @@ func TestHostileRequests(t *testing.T) {
 			t.Errorf("logs contain %q", bad)
 		}
 	}
+}
+
+// Each hostile test below is independent of the others: it builds its own
+// fixture, so that it can run alone, and in parallel with the rest.
+
+func TestHostileBodies(t *testing.T) {
+	t.Parallel()
+	f := newHostileFixture(t)
+	f.run(t, bodyCases())
+}
+
+func TestHostileWrongTypes(t *testing.T) {
+	t.Parallel()
+	f := newHostileFixture(t)
+	f.run(t, wrongTypeCases())
+}
+
+func TestHostileStrings(t *testing.T) {
+	t.Parallel()
+	f := newHostileFixture(t)
+	f.run(t, stringCases(f.api, otherCode(f.pendingCode), f.forgotAnswer))
+}
+
+func TestHostilePendingCodes(t *testing.T) {
+	t.Parallel()
+	f := newHostileFixture(t)
+	f.run(t, pendingCodeCases())
+}
+
+func TestHostileActiveLogin(t *testing.T) {
+	t.Parallel()
+	f := newHostileFixture(t)
+	f.run(t, activeLoginCases())
+}
+
+func TestHostileRecovery(t *testing.T) {
+	t.Parallel()
+	f := newHostileFixture(t)
+	// The hostile codes are tried against a reset code that is live.
+	wantStatus(t, f.api.do(t, "POST", "/password/forgot", map[string]string{"email": activeEmail}), http.StatusAccepted)
+	f.run(t, recoveryCases())
+}
+
+func TestHostileContentTypes(t *testing.T) {
+	t.Parallel()
+	f := newHostileFixture(t)
+	f.run(t, contentTypeCases())
+}
+
+func TestHostileQueries(t *testing.T) {
+	t.Parallel()
+	f := newHostileFixture(t)
+	f.run(t, queryCases())
+}
+
+func TestHostileAuthorization(t *testing.T) {
+	t.Parallel()
+	f := newHostileFixture(t)
+	f.run(t, authorizationCases(t, f.access, f.refresh))
+}
+
+func TestHostileSessions(t *testing.T) {
+	t.Parallel()
+	f := newHostileFixture(t)
+	f.run(t, sessionCases(f.api, f.access))
+}
+
+func TestHostileMethods(t *testing.T) {
+	t.Parallel()
+	f := newHostileFixture(t)
+	f.run(t, methodCases())
+}
+
+func TestHostilePaths(t *testing.T) {
+	t.Parallel()
+	f := newHostileFixture(t)
+	f.run(t, pathCases())
+}
+
+func TestHostileHeaders(t *testing.T) {
+	t.Parallel()
+	f := newHostileFixture(t)
+	f.run(t, headerCases())
+}
+
+func TestHostilePages(t *testing.T) {
+	t.Parallel()
+	f := newHostileFixture(t)
+	f.run(t, pageCases())
+}
+
+func TestHostileMassAssignment(t *testing.T) {
+	t.Parallel()
+	f := newHostileFixture(t)
+	f.run(t, massAssignmentCases(t, f.api))
 }
 
 // signupAccount creates an inactive account for addr and returns its code.
@@ -331,16 +434,11 @@ func checkProblemBody(t *testing.T, rec *httptest.ResponseRecorder, code, field,
 	t.Errorf("no error for field %s: %s", field, rec.Body)
 }
 
-// usersInDatabase lists the emails of every account, read straight from the
-// database file. newTestAPI keeps the file in a temporary directory of this
-// test, beside the directories of later t.TempDir calls.
-func usersInDatabase(t *testing.T) []string {
+// usersInDatabase lists the emails of every account, read straight from
+// api's database file.
+func usersInDatabase(t *testing.T, api *testAPI) []string {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(filepath.Dir(t.TempDir()), "*", "auth.db"))
-	if err != nil || len(files) != 1 {
-		t.Fatalf("looking for the test database beside t.TempDir(): %v %v", files, err)
-	}
-	db, err := sql.Open("sqlite", "file:"+files[0]+"?mode=ro")
+	db, err := sql.Open("sqlite", "file:"+api.dbPath+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -711,8 +809,8 @@ func expectString(tc *hostileCase, api *testAPI, route, field string, s hostileS
 		tc.status, tc.code = 400, "already_active"
 	case route == "/verify" && field == "email" && s.asEmail != "":
 		// The pending account, or the one the signup case with this value
-		// created: a wrong attempt against its code. For the pending
-		// account, pendingCodeCases keep the total under the limit.
+		// created: a wrong attempt against its code, the only one before
+		// the resend case issues a fresh code.
 		tc.status, tc.code = 400, "invalid_code"
 	case route == "/verify":
 		tc.status, tc.code = 404, "user_not_found"
@@ -765,9 +863,8 @@ func expectString(tc *hostileCase, api *testAPI, route, field string, s hostileS
 	}
 }
 
-// pendingCodeCases try hostile codes against the pending account. They run
-// after the resend in stringCases has issued a fresh code, and must stay
-// under the limit of five wrong attempts for the final verify to work.
+// pendingCodeCases try hostile codes against the pending account. They must
+// stay under the limit of five wrong attempts for the final verify to work.
 func pendingCodeCases() []hostileCase {
 	codes := []struct{ name, raw string }{
 		{"SQL tautology", jsonString(`' OR '1'='1`)},
@@ -788,9 +885,8 @@ func pendingCodeCases() []hostileCase {
 	return cases
 }
 
-// activeLoginCases try hostile passwords on the active account. With the
-// login in stringCases that names it, they would stay under the failures
-// that the default login slow-down lets pass free.
+// activeLoginCases try hostile passwords on the active account. They would
+// stay under the failures that the default login slow-down lets pass free.
 func activeLoginCases() []hostileCase {
 	passwords := []struct{ name, raw string }{
 		{"SQL tautology", jsonString(`' OR '1'='1`)},
@@ -1287,7 +1383,6 @@ func headerCases() []hostileCase {
 	for _, path := range []string{"/healthz", "/readyz", "/.well-known/jwks.json", "/openapi.json", "/docs"} {
 		cases = append(cases, hostileCase{name: "junk query on " + path + " is ignored", method: "GET", target: path + junk, status: 200})
 	}
-	cases = append(cases, pageCases()...)
 	return cases
 }
 

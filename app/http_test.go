@@ -24,6 +24,7 @@ import (
 	"authapi/adapters/sqlite"
 	"authapi/app/auth"
 	"authapi/app/outbox"
+	"authapi/internal/testkit"
 	"authapi/ports"
 )
 
@@ -71,49 +72,16 @@ func (m *captureMailer) lastCode(t *testing.T, email string) string {
 	return ""
 }
 
-type stepClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type testAPI struct {
 	keyFile    string
+	dbPath     string
 	handler    http.Handler
 	dispatcher *outbox.Dispatcher
 	keys       *keyManager
 	db         *sqlite.DB
 	mailer     *captureMailer
-	clock      *stepClock
-	logs       *syncBuffer
+	clock      *testkit.Clock
+	logs       *testkit.Buffer
 }
 
 // cheapHash keeps the tests fast; the hashing code path is the production one.
@@ -133,9 +101,10 @@ func newTestAPI(t *testing.T, opts ...func(*Config)) *testAPI {
 	}
 	api := &testAPI{
 		keyFile: cfg.SigningKeyFile,
+		dbPath:  cfg.DatabasePath,
 		mailer:  &captureMailer{},
-		clock:   &stepClock{now: time.Now().UTC()},
-		logs:    &syncBuffer{},
+		clock:   testkit.NewClock(time.Now().UTC()),
+		logs:    &testkit.Buffer{},
 	}
 	log := slog.New(slog.NewTextHandler(api.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var err error
@@ -339,7 +308,7 @@ func TestFullFlow(t *testing.T) {
 		t.Errorf("/me body = %s", res.Body)
 	}
 
-	api.clock.advance(20 * time.Minute) // the access token has expired
+	api.clock.Advance(20 * time.Minute) // the access token has expired
 	wantProblem(t, api.do(t, "GET", "/me", nil, "Authorization", "Bearer "+access), http.StatusUnauthorized, "invalid_token")
 
 	res = api.do(t, "POST", "/refresh", map[string]string{"refresh_token": refresh})
@@ -407,7 +376,7 @@ func TestVerifyErrors(t *testing.T) {
 			return map[string]string{"email": email, "activation_code": otherCode(code)}
 		}, 400, "invalid_code"},
 		{"expired code", func(t *testing.T, api *testAPI, code string) map[string]string {
-			api.clock.advance(time.Hour + time.Second)
+			api.clock.Advance(time.Hour + time.Second)
 			return map[string]string{"email": email, "activation_code": code}
 		}, 400, "code_expired"},
 		{"exhausted code", func(t *testing.T, api *testAPI, code string) map[string]string {
@@ -452,7 +421,7 @@ func TestResendActivation(t *testing.T) {
 	wantStatus(t, api.do(t, "POST", "/verify", map[string]string{"email": email, "activation_code": newCode}), 200)
 	// A second resend within the minute is limited, whatever its outcome.
 	wantProblem(t, api.do(t, "POST", "/resend-activation", map[string]string{"email": email}), 429, "too_many_requests")
-	api.clock.advance(time.Minute)
+	api.clock.Advance(time.Minute)
 	wantProblem(t, api.do(t, "POST", "/resend-activation", map[string]string{"email": email}), 400, "already_active")
 }
 
@@ -596,7 +565,7 @@ func TestMailOutageDelaysMailButFailsNothing(t *testing.T) {
 	api.mailer.setDown(errors.New("dial tcp 127.0.0.1:25: connection refused"))
 	wantStatus(t, api.do(t, "POST", "/signup", signupBody), http.StatusCreated)
 	api.deliverMail(t) // fails and schedules a retry
-	api.clock.advance(time.Minute)
+	api.clock.Advance(time.Minute)
 	wantStatus(t, api.do(t, "POST", "/resend-activation", map[string]string{"email": email}), http.StatusOK)
 	api.deliverMail(t)
 
@@ -608,7 +577,7 @@ func TestMailOutageDelaysMailButFailsNothing(t *testing.T) {
 	}
 
 	api.mailer.setDown(nil)
-	api.clock.advance(10 * time.Minute) // past any backoff
+	api.clock.Advance(10 * time.Minute) // past any backoff
 	code := api.code(t, email)
 	if len(api.mailer.sent) != 1 {
 		t.Fatalf("delivered %d emails, want only the live code's", len(api.mailer.sent))

@@ -184,7 +184,7 @@ func TestRotationReachesTheRunningService(t *testing.T) {
 		t.Errorf("before the activation delay tokens are signed by %s, want the old key %s", got, oldKid)
 	}
 
-	running.clock.advance(DefaultConfig().KeyActivationDelay)
+	running.clock.Advance(DefaultConfig().KeyActivationDelay)
 	if err := running.keys.reload(t.Context()); err != nil {
 		t.Fatal(err)
 	}

@@ -179,7 +179,7 @@ func TestForgotPasswordAnswersAlike(t *testing.T) {
 	if got := api.mailer.mailsTo(unknown); len(got) != 0 {
 		t.Errorf("mail sent to an address without an account: %v", got)
 	}
-	api.clock.advance(time.Minute) // the forgotten-password request spent the address's code budget
+	api.clock.Advance(time.Minute) // the forgotten-password request spent the address's code budget
 	wantProblem(t, api.do(t, "POST", "/resend-activation", map[string]string{"email": unknown}), http.StatusNotFound, "user_not_found")
 	if strings.Contains(api.logs.String(), code) {
 		t.Error("the reset code appears in the logs")
@@ -202,7 +202,7 @@ func TestForgotPasswordLimitsAnswerAlike(t *testing.T) {
 	if known.Body.String() != other.Body.String() || known.Header().Get("Retry-After") != other.Header().Get("Retry-After") {
 		t.Errorf("limited answers differ:\n%v %s\n%v %s", known.Header(), known.Body, other.Header(), other.Body)
 	}
-	api.clock.advance(time.Minute)
+	api.clock.Advance(time.Minute)
 	wantStatus(t, api.forgot(t, email), http.StatusAccepted)
 }
 
@@ -279,7 +279,7 @@ func TestResetCodeFailuresLookAlike(t *testing.T) {
 			return email, otherCode(code)
 		}},
 		{"expired code", func(t *testing.T, api *testAPI, code string) (string, string) {
-			api.clock.advance(15 * time.Minute)
+			api.clock.Advance(15 * time.Minute)
 			return email, code
 		}},
 		{"exhausted code", func(t *testing.T, api *testAPI, code string) (string, string) {
@@ -289,7 +289,7 @@ func TestResetCodeFailuresLookAlike(t *testing.T) {
 			return email, code
 		}},
 		{"replaced code", func(t *testing.T, api *testAPI, code string) (string, string) {
-			api.clock.advance(time.Minute)
+			api.clock.Advance(time.Minute)
 			wantStatus(t, api.forgot(t, email), http.StatusAccepted)
 			if api.resetCode(t, email) == code {
 				t.Skip("the new code equals the old one by chance (one in a million)")
@@ -449,7 +449,7 @@ func TestDeleteAccount(t *testing.T) {
 	wantProblem(t, api.do(t, "DELETE", "/me", map[string]string{"password": password}, bearer...), http.StatusUnauthorized, "invalid_token")
 	api.wantRefresh(t, refresh, http.StatusUnauthorized)
 	wantProblem(t, api.do(t, "POST", "/login", map[string]string{"email": email, "password": password}), http.StatusUnauthorized, "invalid_credentials")
-	if got := usersInDatabase(t); len(got) != 0 {
+	if got := usersInDatabase(t, api); len(got) != 0 {
 		t.Errorf("users left after the deletion: %q", got)
 	}
 

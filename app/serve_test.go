@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"authapi/internal/testkit"
 )
 
 // TestServeAndShutDown runs the real serve path: migrations, key creation,
@@ -25,7 +27,7 @@ func TestServeAndShutDown(t *testing.T) {
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	exited := make(chan int, 1)
 	go func() { exited <- Main(ctx, nil, env, io.Discard, logs) }()
 
@@ -63,7 +65,7 @@ func TestServeAndShutDown(t *testing.T) {
 
 var servingAddr = regexp.MustCompile(`authapi is serving"? addr=(\S+)`)
 
-func waitForAddr(t *testing.T, logs *syncBuffer, exited <-chan int) string {
+func waitForAddr(t *testing.T, logs *testkit.Buffer, exited <-chan int) string {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -94,7 +96,7 @@ func TestServeWarnsWhenTheDevelopmentMailerIsReachable(t *testing.T) {
 		t.Run(tt.addr, func(t *testing.T) {
 			dir := t.TempDir()
 			ctx, cancel := context.WithCancel(context.Background())
-			logs := &syncBuffer{}
+			logs := &testkit.Buffer{}
 			exited := make(chan int, 1)
 			go func() {
 				exited <- Main(ctx, nil, environ(map[string]string{

@@ -60,7 +60,7 @@ func TestRefreshRotationOverHTTP(t *testing.T) {
 	if second == "" || second == first {
 		t.Fatalf("rotation returned %s", res.Body)
 	}
-	api.clock.advance(time.Minute) // past the reuse interval
+	api.clock.Advance(time.Minute) // past the reuse interval
 	wantProblem(t, api.do(t, "POST", "/refresh", map[string]string{"refresh_token": first}), http.StatusUnauthorized, "invalid_token")
 	// Reuse ended the session: the thief and the owner are both out.
 	wantProblem(t, api.do(t, "POST", "/refresh", map[string]string{"refresh_token": second}), http.StatusUnauthorized, "invalid_token")

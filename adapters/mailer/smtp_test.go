@@ -3,33 +3,22 @@ package mailer_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
-	"log"
-	"math/big"
 	"mime"
 	"mime/multipart"
-	"net"
 	netmail "net/mail"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
-
 	"authapi/adapters/mailer"
 	"authapi/domain"
+	"authapi/internal/testkit"
 	"authapi/ports"
 )
 
@@ -41,63 +30,62 @@ const (
 )
 
 func TestSMTPMailerSendDelivers(t *testing.T) {
-	cert, roots := selfSignedCert(t)
 	tests := []struct {
 		name     string
-		server   serverOptions
-		config   func(srv *testServer) mailer.SMTPConfig
+		server   testkit.SMTPOptions
+		config   func(srv *testkit.SMTPServer) mailer.SMTPConfig
 		wantTLS  bool
-		wantAuth []credentials
+		wantAuth []testkit.Credentials
 	}{
 		{
 			name:   "plain without auth",
-			server: serverOptions{},
-			config: func(srv *testServer) mailer.SMTPConfig {
-				return mailer.SMTPConfig{Host: srv.host, Port: srv.port, From: testFrom, TLS: mailer.TLSNone}
+			server: testkit.SMTPOptions{},
+			config: func(srv *testkit.SMTPServer) mailer.SMTPConfig {
+				return mailer.SMTPConfig{Host: srv.Host, Port: srv.Port, From: testFrom, TLS: mailer.TLSNone}
 			},
 			wantTLS: false,
 		},
 		{
 			name:   "starttls with auth plain",
-			server: serverOptions{startTLS: &cert, auth: true},
-			config: func(srv *testServer) mailer.SMTPConfig {
+			server: testkit.SMTPOptions{TLS: testkit.StartTLS, Username: testUser, Password: testPassword},
+			config: func(srv *testkit.SMTPServer) mailer.SMTPConfig {
 				return mailer.SMTPConfig{
-					Host: srv.host, Port: srv.port, From: testFrom, TLS: mailer.TLSStartTLS,
+					Host: srv.Host, Port: srv.Port, From: testFrom, TLS: mailer.TLSStartTLS,
 					Username: testUser, Password: testPassword,
-					TLSConfig: &tls.Config{RootCAs: roots, ServerName: "localhost"},
+					TLSConfig: &tls.Config{RootCAs: srv.RootCAs, ServerName: "localhost"},
 				}
 			},
 			wantTLS:  true,
-			wantAuth: []credentials{{username: testUser, password: testPassword, tls: true}},
+			wantAuth: []testkit.Credentials{{Username: testUser, Password: testPassword, TLS: true}},
 		},
 		{
 			name:   "starttls verifies the host when no server name is set",
-			server: serverOptions{startTLS: &cert},
-			config: func(srv *testServer) mailer.SMTPConfig {
+			server: testkit.SMTPOptions{TLS: testkit.StartTLS},
+			config: func(srv *testkit.SMTPServer) mailer.SMTPConfig {
 				return mailer.SMTPConfig{
-					Host: srv.host, Port: srv.port, From: testFrom, TLS: mailer.TLSStartTLS,
-					TLSConfig: &tls.Config{RootCAs: roots},
+					Host: srv.Host, Port: srv.Port, From: testFrom, TLS: mailer.TLSStartTLS,
+					TLSConfig: &tls.Config{RootCAs: srv.RootCAs},
 				}
 			},
 			wantTLS: true,
 		},
 		{
 			name:   "implicit tls with auth plain",
-			server: serverOptions{implicitTLS: &cert, auth: true},
-			config: func(srv *testServer) mailer.SMTPConfig {
+			server: testkit.SMTPOptions{TLS: testkit.ImplicitTLS, Username: testUser, Password: testPassword},
+			config: func(srv *testkit.SMTPServer) mailer.SMTPConfig {
 				return mailer.SMTPConfig{
-					Host: srv.host, Port: srv.port, From: testFrom, TLS: mailer.TLSImplicit,
+					Host: srv.Host, Port: srv.Port, From: testFrom, TLS: mailer.TLSImplicit,
 					Username: testUser, Password: testPassword,
-					TLSConfig: &tls.Config{RootCAs: roots, ServerName: "localhost"},
+					TLSConfig: &tls.Config{RootCAs: srv.RootCAs, ServerName: "localhost"},
 				}
 			},
 			wantTLS:  true,
-			wantAuth: []credentials{{username: testUser, password: testPassword, tls: true}},
+			wantAuth: []testkit.Credentials{{Username: testUser, Password: testPassword, TLS: true}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := startServer(t, tt.server)
+			srv := testkit.StartSMTP(t, tt.server)
 			m, err := mailer.NewSMTP(tt.config(srv))
 			if err != nil {
 				t.Fatalf("NewSMTP: %v", err)
@@ -108,21 +96,21 @@ func TestSMTPMailerSendDelivers(t *testing.T) {
 				t.Fatalf("Send: %v", err)
 			}
 
-			got := srv.messages()
+			got := srv.Messages()
 			if len(got) != 1 {
 				t.Fatalf("server received %d messages, want 1", len(got))
 			}
-			if got[0].tls != tt.wantTLS {
-				t.Errorf("message received over TLS = %v, want %v", got[0].tls, tt.wantTLS)
+			if got[0].TLS != tt.wantTLS {
+				t.Errorf("message received over TLS = %v, want %v", got[0].TLS, tt.wantTLS)
 			}
-			if got[0].from != testFromAddr {
-				t.Errorf("MAIL FROM = %q, want %q", got[0].from, testFromAddr)
+			if got[0].From != testFromAddr {
+				t.Errorf("MAIL FROM = %q, want %q", got[0].From, testFromAddr)
 			}
-			if want := []string{msg.To.String()}; !slices.Equal(got[0].to, want) {
-				t.Errorf("RCPT TO = %q, want %q", got[0].to, want)
+			if want := []string{msg.To.String()}; !slices.Equal(got[0].To, want) {
+				t.Errorf("RCPT TO = %q, want %q", got[0].To, want)
 			}
-			checkMessage(t, got[0].data, msg)
-			if gotAuth := srv.credentials(); !slices.Equal(gotAuth, tt.wantAuth) {
+			checkMessage(t, got[0].Data, msg)
+			if gotAuth := srv.Credentials(); !slices.Equal(gotAuth, tt.wantAuth) {
 				t.Errorf("server saw credentials %+v, want %+v", gotAuth, tt.wantAuth)
 			}
 		})
@@ -130,21 +118,21 @@ func TestSMTPMailerSendDelivers(t *testing.T) {
 }
 
 func TestSMTPMailerSendFails(t *testing.T) {
-	cert, roots := selfSignedCert(t)
+	// Trusted by the clients of the cases whose server has no TLS, so that
+	// they fail for the reason they name, not for a certificate.
+	_, roots := testkit.SelfSignedCert(t)
 	tests := []struct {
 		name   string
-		server func(t *testing.T) *testServer
-		config func(srv *testServer) mailer.SMTPConfig
+		server testkit.SMTPOptions
+		config func(srv *testkit.SMTPServer) mailer.SMTPConfig
 	}{
 		{
 			// Falling back would send the activation code in plain text.
-			name: "starttls required but not offered",
-			server: func(t *testing.T) *testServer {
-				return startServer(t, serverOptions{})
-			},
-			config: func(srv *testServer) mailer.SMTPConfig {
+			name:   "starttls required but not offered",
+			server: testkit.SMTPOptions{},
+			config: func(srv *testkit.SMTPServer) mailer.SMTPConfig {
 				return mailer.SMTPConfig{
-					Host: srv.host, Port: srv.port, From: testFrom, TLS: mailer.TLSStartTLS,
+					Host: srv.Host, Port: srv.Port, From: testFrom, TLS: mailer.TLSStartTLS,
 					TLSConfig: &tls.Config{RootCAs: roots},
 				}
 			},
@@ -152,98 +140,86 @@ func TestSMTPMailerSendFails(t *testing.T) {
 		{
 			// The server would accept AUTH in plain text, so falling back
 			// could hand it the password.
-			name: "starttls required but not offered, with credentials",
-			server: func(t *testing.T) *testServer {
-				return startServer(t, serverOptions{auth: true, insecureAuth: true})
-			},
-			config: func(srv *testServer) mailer.SMTPConfig {
+			name:   "starttls required but not offered, with credentials",
+			server: testkit.SMTPOptions{Username: testUser, Password: testPassword, InsecureAuth: true},
+			config: func(srv *testkit.SMTPServer) mailer.SMTPConfig {
 				return mailer.SMTPConfig{
-					Host: srv.host, Port: srv.port, From: testFrom, TLS: mailer.TLSStartTLS,
+					Host: srv.Host, Port: srv.Port, From: testFrom, TLS: mailer.TLSStartTLS,
 					Username: testUser, Password: testPassword,
 					TLSConfig: &tls.Config{RootCAs: roots},
 				}
 			},
 		},
 		{
-			name: "starttls with an untrusted certificate",
-			server: func(t *testing.T) *testServer {
-				return startServer(t, serverOptions{startTLS: &cert, auth: true})
-			},
-			config: func(srv *testServer) mailer.SMTPConfig {
+			name:   "starttls with an untrusted certificate",
+			server: testkit.SMTPOptions{TLS: testkit.StartTLS, Username: testUser, Password: testPassword},
+			config: func(srv *testkit.SMTPServer) mailer.SMTPConfig {
 				return mailer.SMTPConfig{
-					Host: srv.host, Port: srv.port, From: testFrom, TLS: mailer.TLSStartTLS,
+					Host: srv.Host, Port: srv.Port, From: testFrom, TLS: mailer.TLSStartTLS,
 					Username: testUser, Password: testPassword,
 				}
 			},
 		},
 		{
-			name: "implicit tls against a plain server",
-			server: func(t *testing.T) *testServer {
-				return startServer(t, serverOptions{})
-			},
-			config: func(srv *testServer) mailer.SMTPConfig {
+			name:   "implicit tls against a plain server",
+			server: testkit.SMTPOptions{},
+			config: func(srv *testkit.SMTPServer) mailer.SMTPConfig {
 				return mailer.SMTPConfig{
-					Host: srv.host, Port: srv.port, From: testFrom, TLS: mailer.TLSImplicit,
+					Host: srv.Host, Port: srv.Port, From: testFrom, TLS: mailer.TLSImplicit,
 					TLSConfig: &tls.Config{RootCAs: roots},
 				}
 			},
 		},
 		{
 			name:   "server down",
-			server: closedPort,
-			config: func(srv *testServer) mailer.SMTPConfig {
-				return mailer.SMTPConfig{Host: srv.host, Port: srv.port, From: testFrom, TLS: mailer.TLSNone}
+			server: testkit.SMTPOptions{Behaviour: testkit.Refuse},
+			config: func(srv *testkit.SMTPServer) mailer.SMTPConfig {
+				return mailer.SMTPConfig{Host: srv.Host, Port: srv.Port, From: testFrom, TLS: mailer.TLSNone}
 			},
 		},
 		{
 			name:   "server never greets",
-			server: silentServer,
-			config: func(srv *testServer) mailer.SMTPConfig {
+			server: testkit.SMTPOptions{Behaviour: testkit.Silent},
+			config: func(srv *testkit.SMTPServer) mailer.SMTPConfig {
 				return mailer.SMTPConfig{
-					Host: srv.host, Port: srv.port, From: testFrom, TLS: mailer.TLSNone,
+					Host: srv.Host, Port: srv.Port, From: testFrom, TLS: mailer.TLSNone,
 					Timeout: 100 * time.Millisecond,
 				}
 			},
 		},
 		{
-			name: "recipient rejected",
-			server: func(t *testing.T) *testServer {
-				return startServer(t, serverOptions{rejectRcpt: true})
-			},
-			config: func(srv *testServer) mailer.SMTPConfig {
-				return mailer.SMTPConfig{Host: srv.host, Port: srv.port, From: testFrom, TLS: mailer.TLSNone}
+			name:   "recipient rejected",
+			server: testkit.SMTPOptions{RejectRecipients: true},
+			config: func(srv *testkit.SMTPServer) mailer.SMTPConfig {
+				return mailer.SMTPConfig{Host: srv.Host, Port: srv.Port, From: testFrom, TLS: mailer.TLSNone}
 			},
 		},
 		{
-			name: "wrong password",
-			server: func(t *testing.T) *testServer {
-				return startServer(t, serverOptions{implicitTLS: &cert, auth: true})
-			},
-			config: func(srv *testServer) mailer.SMTPConfig {
+			name:   "wrong password",
+			server: testkit.SMTPOptions{TLS: testkit.ImplicitTLS, Username: testUser, Password: testPassword},
+			config: func(srv *testkit.SMTPServer) mailer.SMTPConfig {
 				return mailer.SMTPConfig{
-					Host: srv.host, Port: srv.port, From: testFrom, TLS: mailer.TLSImplicit,
+					Host: srv.Host, Port: srv.Port, From: testFrom, TLS: mailer.TLSImplicit,
 					Username: testUser, Password: "wrong-" + testPassword,
-					TLSConfig: &tls.Config{RootCAs: roots},
+					TLSConfig: &tls.Config{RootCAs: srv.RootCAs},
 				}
 			},
 		},
 		{
-			name: "server echoes the password",
-			server: func(t *testing.T) *testServer {
-				return startServer(t, serverOptions{implicitTLS: &cert, auth: true, echoPassword: true})
-			},
-			config: func(srv *testServer) mailer.SMTPConfig {
+			name:   "server echoes the password",
+			server: testkit.SMTPOptions{TLS: testkit.ImplicitTLS, Username: testUser, Password: testPassword, EchoPassword: true},
+			config: func(srv *testkit.SMTPServer) mailer.SMTPConfig {
 				return mailer.SMTPConfig{
-					Host: srv.host, Port: srv.port, From: testFrom, TLS: mailer.TLSImplicit,
+					Host: srv.Host, Port: srv.Port, From: testFrom, TLS: mailer.TLSImplicit,
 					Username: testUser, Password: "wrong-" + testPassword,
-					TLSConfig: &tls.Config{RootCAs: roots},
+					TLSConfig: &tls.Config{RootCAs: srv.RootCAs},
 				}
 			},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := tt.server(t)
+			srv := testkit.StartSMTP(t, tt.server)
 			cfg := tt.config(srv)
 			m, err := mailer.NewSMTP(cfg)
 			if err != nil {
@@ -266,11 +242,11 @@ func TestSMTPMailerSendFails(t *testing.T) {
 			if cfg.Password != "" && strings.Contains(err.Error(), cfg.Password) {
 				t.Errorf("Send error %q contains the password", err)
 			}
-			if got := srv.messages(); len(got) != 0 {
+			if got := srv.Messages(); len(got) != 0 {
 				t.Errorf("server received %d messages, want none", len(got))
 			}
-			for _, c := range srv.credentials() {
-				if !c.tls {
+			for _, c := range srv.Credentials() {
+				if !c.TLS {
 					t.Errorf("server received credentials %+v in plain text", c)
 				}
 			}
@@ -279,8 +255,8 @@ func TestSMTPMailerSendFails(t *testing.T) {
 }
 
 func TestSMTPMailerSendHonoursDoneContext(t *testing.T) {
-	srv := startServer(t, serverOptions{})
-	m, err := mailer.NewSMTP(mailer.SMTPConfig{Host: srv.host, Port: srv.port, From: testFrom, TLS: mailer.TLSNone})
+	srv := testkit.StartSMTP(t, testkit.SMTPOptions{})
+	m, err := mailer.NewSMTP(mailer.SMTPConfig{Host: srv.Host, Port: srv.Port, From: testFrom, TLS: mailer.TLSNone})
 	if err != nil {
 		t.Fatalf("NewSMTP: %v", err)
 	}
@@ -292,14 +268,14 @@ func TestSMTPMailerSendHonoursDoneContext(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Send error = %v, want context.Canceled", err)
 	}
-	if got := srv.messages(); len(got) != 0 {
+	if got := srv.Messages(); len(got) != 0 {
 		t.Errorf("server received %d messages, want none", len(got))
 	}
 }
 
 func TestSMTPMailerSendKeepsSubjectInOneHeader(t *testing.T) {
-	srv := startServer(t, serverOptions{})
-	m, err := mailer.NewSMTP(mailer.SMTPConfig{Host: srv.host, Port: srv.port, From: testFrom, TLS: mailer.TLSNone})
+	srv := testkit.StartSMTP(t, testkit.SMTPOptions{})
+	m, err := mailer.NewSMTP(mailer.SMTPConfig{Host: srv.Host, Port: srv.Port, From: testFrom, TLS: mailer.TLSNone})
 	if err != nil {
 		t.Fatalf("NewSMTP: %v", err)
 	}
@@ -310,14 +286,14 @@ func TestSMTPMailerSendKeepsSubjectInOneHeader(t *testing.T) {
 		t.Fatalf("Send: %v", err)
 	}
 
-	got := srv.messages()
+	got := srv.Messages()
 	if len(got) != 1 {
 		t.Fatalf("server received %d messages, want 1", len(got))
 	}
-	if want := []string{msg.To.String()}; !slices.Equal(got[0].to, want) {
-		t.Errorf("RCPT TO = %q, want %q", got[0].to, want)
+	if want := []string{msg.To.String()}; !slices.Equal(got[0].To, want) {
+		t.Errorf("RCPT TO = %q, want %q", got[0].To, want)
 	}
-	parsed, err := netmail.ReadMessage(bytes.NewReader(got[0].data))
+	parsed, err := netmail.ReadMessage(bytes.NewReader(got[0].Data))
 	if err != nil {
 		t.Fatalf("parse received message: %v", err)
 	}
@@ -327,8 +303,8 @@ func TestSMTPMailerSendKeepsSubjectInOneHeader(t *testing.T) {
 }
 
 func TestSMTPMailerSendConcurrently(t *testing.T) {
-	srv := startServer(t, serverOptions{})
-	m, err := mailer.NewSMTP(mailer.SMTPConfig{Host: srv.host, Port: srv.port, From: testFrom, TLS: mailer.TLSNone})
+	srv := testkit.StartSMTP(t, testkit.SMTPOptions{})
+	m, err := mailer.NewSMTP(mailer.SMTPConfig{Host: srv.Host, Port: srv.Port, From: testFrom, TLS: mailer.TLSNone})
 	if err != nil {
 		t.Fatalf("NewSMTP: %v", err)
 	}
@@ -348,8 +324,8 @@ func TestSMTPMailerSendConcurrently(t *testing.T) {
 	}
 
 	var got []string
-	for _, r := range srv.messages() {
-		got = append(got, r.to...)
+	for _, r := range srv.Messages() {
+		got = append(got, r.To...)
 	}
 	slices.Sort(got)
 	want := []string{"user0@example.com", "user1@example.com", "user2@example.com", "user3@example.com"}
@@ -512,257 +488,4 @@ func checkMessage(t *testing.T, data []byte, msg ports.Message) {
 	if got, want := bodies["text/html"], msg.HTML; got != want {
 		t.Errorf("HTML part = %q, want %q", got, want)
 	}
-}
-
-// serverOptions shapes a test SMTP server.
-type serverOptions struct {
-	// startTLS, if set, is offered through STARTTLS.
-	startTLS *tls.Certificate
-	// implicitTLS, if set, makes the listener speak TLS from the first byte.
-	implicitTLS *tls.Certificate
-	// auth offers AUTH PLAIN, accepts testUser/testPassword and requires it
-	// before MAIL.
-	auth bool
-	// insecureAuth offers AUTH without TLS too.
-	insecureAuth bool
-	// rejectRcpt refuses every recipient with a permanent error.
-	rejectRcpt bool
-	// echoPassword repeats a rejected password in the error reply, as a
-	// careless server might.
-	echoPassword bool
-}
-
-// received is one message as the server saw it.
-type received struct {
-	from string
-	to   []string
-	data []byte
-	tls  bool
-}
-
-// credentials is one AUTH attempt as the server saw it.
-type credentials struct {
-	username, password string
-	tls                bool
-}
-
-// testServer is a real SMTP server on a loopback port that records what
-// clients send it.
-type testServer struct {
-	host string
-	port int
-	opts serverOptions
-
-	mu       sync.Mutex
-	received []received
-	auths    []credentials
-}
-
-// startServer runs an SMTP server on a free loopback port until the test
-// ends.
-func startServer(t *testing.T, opts serverOptions) *testServer {
-	t.Helper()
-	ts := &testServer{opts: opts}
-	srv := smtp.NewServer(ts)
-	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = opts.insecureAuth
-	// Clients that abort, as several tests make them do, would otherwise
-	// clutter the output.
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	if opts.startTLS != nil {
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*opts.startTLS}}
-	}
-
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	if opts.implicitTLS != nil {
-		l = tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{*opts.implicitTLS}})
-	}
-	addr := l.Addr().(*net.TCPAddr)
-	ts.host, ts.port = addr.IP.String(), addr.Port
-
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("close SMTP server: %v", err)
-		}
-		// Close misses the listener if Serve has not registered it yet;
-		// closing it here as well always ends Serve.
-		l.Close()
-		if err := <-served; err != nil {
-			t.Errorf("SMTP server: %v", err)
-		}
-	})
-	return ts
-}
-
-// closedPort returns the address of a loopback port nobody listens on.
-func closedPort(t *testing.T) *testServer {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	addr := l.Addr().(*net.TCPAddr)
-	if err := l.Close(); err != nil {
-		t.Fatalf("close listener: %v", err)
-	}
-	return &testServer{host: addr.IP.String(), port: addr.Port}
-}
-
-// silentServer accepts connections and never says a word, like a server
-// that hangs.
-func silentServer(t *testing.T) *testServer {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		<-done
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	addr := l.Addr().(*net.TCPAddr)
-	return &testServer{host: addr.IP.String(), port: addr.Port}
-}
-
-func (s *testServer) messages() []received {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.received)
-}
-
-func (s *testServer) credentials() []credentials {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.auths)
-}
-
-// NewSession implements smtp.Backend.
-func (s *testServer) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &session{server: s, conn: c}, nil
-}
-
-// session records one client's conversation into its server.
-type session struct {
-	server *testServer
-	conn   *smtp.Conn
-	authed bool
-	from   string
-	to     []string
-}
-
-func (s *session) isTLS() bool {
-	_, ok := s.conn.TLSConnectionState()
-	return ok
-}
-
-func (s *session) AuthMechanisms() []string {
-	if !s.server.opts.auth {
-		return nil
-	}
-	return []string{sasl.Plain}
-}
-
-func (s *session) Auth(mech string) (sasl.Server, error) {
-	if !s.server.opts.auth || mech != sasl.Plain {
-		return nil, smtp.ErrAuthUnknownMechanism
-	}
-	return sasl.NewPlainServer(func(_, username, password string) error {
-		s.server.mu.Lock()
-		s.server.auths = append(s.server.auths, credentials{username: username, password: password, tls: s.isTLS()})
-		s.server.mu.Unlock()
-		if username != testUser || password != testPassword {
-			if s.server.opts.echoPassword {
-				return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Wrong password " + password}
-			}
-			return smtp.ErrAuthFailed
-		}
-		s.authed = true
-		return nil
-	}), nil
-}
-
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	if s.server.opts.auth && !s.authed {
-		return smtp.ErrAuthRequired
-	}
-	s.from = from
-	return nil
-}
-
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if s.server.opts.rejectRcpt {
-		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such mailbox"}
-	}
-	s.to = append(s.to, to)
-	return nil
-}
-
-func (s *session) Data(r io.Reader) error {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.server.mu.Lock()
-	defer s.server.mu.Unlock()
-	s.server.received = append(s.server.received, received{from: s.from, to: s.to, data: data, tls: s.isTLS()})
-	return nil
-}
-
-func (s *session) Reset() {
-	s.from, s.to = "", nil
-}
-
-func (s *session) Logout() error { return nil }
-
-// selfSignedCert makes a certificate for localhost and 127.0.0.1 and a pool
-// that trusts it.
-func selfSignedCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatalf("generate key: %v", err)
-	}
-	template := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "localhost"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
-	if err != nil {
-		t.Fatalf("create certificate: %v", err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatalf("parse certificate: %v", err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots
 }

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,12 +11,6 @@ import (
 	"authapi/domain"
 	"authapi/ports"
 )
-
-// manualClock is a clock the test moves by hand.
-type manualClock struct{ now time.Time }
-
-func (c *manualClock) Now() time.Time          { return c.now }
-func (c *manualClock) advance(d time.Duration) { c.now = c.now.Add(d) }
 
 // countingRandom yields a deterministic, never-repeating byte stream.
 type countingRandom struct{ next byte }
@@ -106,21 +99,3 @@ func (f *fakeTokens) Verify(token string, kind domain.TokenKind, now time.Time) 
 type countingNotifier struct{ wakeups int }
 
 func (n *countingNotifier) MailQueued() { n.wakeups++ }
-
-// logBuffer is a concurrency-safe sink for the service's log.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}

@@ -49,7 +49,7 @@ func TestLoginSlowsDownPerAccountAndClient(t *testing.T) {
 		t.Fatalf("the owner's login from another client = %v", err)
 	}
 	// Nor is the attacker's client once the wait is over; a success resets.
-	f.clock.advance(time.Second)
+	f.clock.Advance(time.Second)
 	if _, err := f.svc.Login(ctx, astro.Email, astro.Password, attacker); err != nil {
 		t.Fatalf("login after the wait = %v", err)
 	}
@@ -74,7 +74,7 @@ func TestLoginDelaysDouble(t *testing.T) {
 		if got := retryAfter(t, err); got != want {
 			t.Fatalf("wait = %v, want %v", got, want)
 		}
-		f.clock.advance(want)
+		f.clock.Advance(want)
 		if _, err := f.svc.Login(ctx, "nobody@example.com", "guess", attacker); !errors.Is(err, domain.ErrInvalidCredentials) {
 			t.Fatalf("attempt after waiting = %v", err)
 		}
@@ -162,7 +162,7 @@ func TestCampaignLocksForAWhileAndTellsTheOwner(t *testing.T) {
 			} else if len(mail) != 0 {
 				t.Errorf("mail queued for an address without an account: %+v", mail)
 			}
-			f.clock.advance(time.Minute)
+			f.clock.Advance(time.Minute)
 			if _, err := f.svc.Login(ctx, email, astro.Password, from("192.0.2.200")); email == astro.Email && err != nil {
 				t.Errorf("login after the lock ran out = %v", err)
 			}
@@ -310,7 +310,7 @@ func TestCodesPerEmailHourlyCap(t *testing.T) {
 		if err := f.svc.ResendActivation(context.Background(), astro.Email, laptop); err != nil {
 			t.Fatalf("resend %d: %v", i+1, err)
 		}
-		f.clock.advance(time.Minute)
+		f.clock.Advance(time.Minute)
 	}
 	if got := retryAfter(t, f.svc.ResendActivation(context.Background(), astro.Email, laptop)); got <= time.Minute {
 		t.Errorf("sixth resend within the hour waits %v, want the hourly cap's longer wait", got)

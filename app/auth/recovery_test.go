@@ -39,7 +39,7 @@ func TestForgotPasswordAnswersAlike(t *testing.T) {
 			f := newFixture(t)
 			f.svc.cfg.ForgotPasswordMinDuration = 300 * time.Millisecond
 			var slept time.Duration
-			f.svc.sleep = func(_ context.Context, d time.Duration) { slept += d; f.clock.advance(d) }
+			f.svc.sleep = func(_ context.Context, d time.Duration) { slept += d; f.clock.Advance(d) }
 			tt.setup(t, f)
 			before := f.queued(t)
 			started := f.clock.Now()
@@ -100,7 +100,7 @@ func TestResetPasswordFailuresLookAlike(t *testing.T) {
 	}{
 		{"wrong code", func(t *testing.T, f *fixture, code string) (string, string) { return astro.Email, wrong(code) }},
 		{"expired code", func(t *testing.T, f *fixture, code string) (string, string) {
-			f.clock.advance(15 * time.Minute)
+			f.clock.Advance(15 * time.Minute)
 			return astro.Email, code
 		}},
 		{"exhausted code", func(t *testing.T, f *fixture, code string) (string, string) {
@@ -241,7 +241,7 @@ func TestDeleteAccount(t *testing.T) {
 	if _, err := f.svc.Refresh(ctx, pair.Refresh.Token); !errors.Is(err, domain.ErrInvalidToken) {
 		t.Errorf("refresh after deletion = %v", err)
 	}
-	f.clock.advance(time.Hour) // past the signup limit per email
+	f.clock.Advance(time.Hour) // past the signup limit per email
 	if _, err := f.svc.Signup(ctx, astro, laptop); err != nil {
 		t.Errorf("the email cannot sign up again: %v", err)
 	}

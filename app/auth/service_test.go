@@ -15,6 +15,7 @@ import (
 	"authapi/adapters/ratelimit"
 	"authapi/adapters/sqlite"
 	"authapi/domain"
+	"authapi/internal/testkit"
 	"authapi/ports"
 )
 
@@ -31,8 +32,8 @@ type fixture struct {
 	hasher   *fakeHasher
 	tokens   *fakeTokens
 	mail     *countingNotifier
-	clock    *manualClock
-	log      *logBuffer
+	clock    *testkit.Clock
+	log      *testkit.Buffer
 	limits   *ratelimit.Memory
 	// passwords is the password policy; it accepts every password unless
 	// told to reject one.
@@ -54,8 +55,8 @@ func newFixture(t *testing.T) *fixture {
 		hasher: &fakeHasher{},
 		tokens: newFakeTokens(),
 		mail:   &countingNotifier{},
-		clock:  &manualClock{now: start},
-		log:    &logBuffer{},
+		clock:  testkit.NewClock(start),
+		log:    &testkit.Buffer{},
 		limits: ratelimit.NewMemory(0, nil),
 
 		passwords: &fakePolicy{},
@@ -203,6 +204,44 @@ func TestSignup(t *testing.T) {
 	}
 }
 
+// TestConcealedSignupDoesTheSameWork: with accounts concealed, a signup for
+// a taken address costs what a new signup costs, a password hash and one
+// queued email, so that neither the answer nor its timing tells the two
+// apart; the account itself is left as it was.
+func TestConcealedSignupDoesTheSameWork(t *testing.T) {
+	work := func(t *testing.T, f *fixture, req ports.SignupRequest) (hashes, mails int) {
+		t.Helper()
+		hashesBefore, mailsBefore := f.hasher.hashes, len(f.queued(t))
+		if _, err := f.svc.Signup(context.Background(), req, laptop); err != nil {
+			t.Fatalf("signup %s: %v", req.Email, err)
+		}
+		return f.hasher.hashes - hashesBefore, len(f.queued(t)) - mailsBefore
+	}
+	f := newFixture(t)
+	f.svc.cfg.ConcealAccounts = true
+	f.activeUser(t)
+	before, err := f.users.UserByEmail(context.Background(), "astro.user@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	fresh := astro
+	fresh.Email = "someone.new@example.com"
+	freshHashes, freshMails := work(t, f, fresh)
+	takenHashes, takenMails := work(t, f, astro)
+	if freshHashes != 1 || takenHashes != freshHashes || takenMails != freshMails {
+		t.Errorf("a new signup took %d hashes and %d emails, one for a taken address %d and %d; want 1 and 1 for both",
+			freshHashes, freshMails, takenHashes, takenMails)
+	}
+	after, err := f.users.UserByEmail(context.Background(), "astro.user@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.PasswordHash != before.PasswordHash || !after.Active {
+		t.Errorf("the concealed signup changed the account: %+v", after)
+	}
+}
+
 func TestSignupRejections(t *testing.T) {
 	tests := []struct {
 		name string
@@ -275,7 +314,7 @@ func TestVerify(t *testing.T) {
 			return astro.Email, wrong(code)
 		}, domain.ErrInvalidCode},
 		{"expired code", func(t *testing.T, f *fixture, code string) (string, string) {
-			f.clock.advance(time.Hour)
+			f.clock.Advance(time.Hour)
 			return astro.Email, code
 		}, domain.ErrCodeExpired},
 		{"exhausted by five wrong attempts", func(t *testing.T, f *fixture, code string) (string, string) {
@@ -334,7 +373,7 @@ func TestResendActivation(t *testing.T) {
 	for i := 0; i < domain.MaxActivationAttempts; i++ {
 		_ = f.svc.Verify(context.Background(), astro.Email, domain.CodeProof(wrong(oldCode)), laptop)
 	}
-	f.clock.advance(2 * time.Hour) // past the first code's expiry
+	f.clock.Advance(2 * time.Hour) // past the first code's expiry
 	if err := f.svc.ResendActivation(context.Background(), "astro.user@EXAMPLE.com", laptop); err != nil {
 		t.Fatal(err)
 	}
@@ -470,7 +509,7 @@ func TestRefresh(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.clock.advance(time.Hour)
+	f.clock.Advance(time.Hour)
 	refreshed, err := f.svc.Refresh(context.Background(), pair.Refresh.Token)
 	if err != nil {
 		t.Fatal(err)
@@ -496,7 +535,7 @@ func TestRefreshRejections(t *testing.T) {
 		{"access token in place of refresh token", func(t *testing.T, f *fixture, pair ports.TokenPair) string { return pair.Access.Token }},
 		{"garbage", func(t *testing.T, f *fixture, pair ports.TokenPair) string { return "not-a-token" }},
 		{"expired", func(t *testing.T, f *fixture, pair ports.TokenPair) string {
-			f.clock.advance(721 * time.Hour)
+			f.clock.Advance(721 * time.Hour)
 			return pair.Refresh.Token
 		}},
 		// The session is live and the token its own: only the account

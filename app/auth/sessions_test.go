@@ -76,7 +76,7 @@ func TestEndedSessionsCannotRefresh(t *testing.T) {
 		}},
 		{"session expired", func(t *testing.T, f *fixture, pair ports.TokenPair) {
 			f.tokens.refreshTTL = 10000 * time.Hour // the token outlives its session
-			f.clock.advance(721 * time.Hour)
+			f.clock.Advance(721 * time.Hour)
 		}},
 	}
 	for _, tt := range tests {
@@ -129,7 +129,7 @@ func TestRefreshRotation(t *testing.T) {
 
 	// Two tabs: the replaced token, presented within the grace interval,
 	// yields the session's current refresh token instead of an alarm.
-	f.clock.advance(5 * time.Second)
+	f.clock.Advance(5 * time.Second)
 	raced, err := f.svc.Refresh(context.Background(), first.Refresh.Token)
 	if err != nil {
 		t.Fatalf("refresh within the grace interval: %v", err)
@@ -142,7 +142,7 @@ func TestRefreshRotation(t *testing.T) {
 
 	// After the grace interval the replaced token is a stolen one: the
 	// whole session ends, the legitimate holder's current token included.
-	f.clock.advance(6 * time.Second)
+	f.clock.Advance(6 * time.Second)
 	if _, err := f.svc.Refresh(context.Background(), first.Refresh.Token); !errors.Is(err, domain.ErrInvalidToken) {
 		t.Fatalf("reuse after the grace interval = %v, want ErrInvalidToken", err)
 	}
@@ -208,7 +208,7 @@ func TestRefreshRecordsLastUseAtMostOnceAMinute(t *testing.T) {
 		{31 * time.Second, start.Add(61 * time.Second)}, // a minute has passed
 		{10 * time.Second, start.Add(61 * time.Second)},
 	} {
-		f.clock.advance(step.advance)
+		f.clock.Advance(step.advance)
 		if _, err := f.svc.Refresh(context.Background(), pair.Refresh.Token); err != nil {
 			t.Fatal(err)
 		}

@@ -13,27 +13,11 @@ import (
 
 	"authapi/adapters/sqlite"
 	"authapi/domain"
+	"authapi/internal/testkit"
 	"authapi/ports"
 )
 
 var t0 = time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
-
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // zeroRandom makes the jitter draw its minimum, so waits are predictable.
 type zeroRandom struct{}
@@ -74,8 +58,8 @@ func (m *flakyMailer) setDown(err error) {
 type fixture struct {
 	store  *sqlite.Store
 	mailer *flakyMailer
-	clock  *manualClock
-	logs   *bytes.Buffer
+	clock  *testkit.Clock
+	logs   *testkit.Buffer
 	d      *Dispatcher
 }
 
@@ -89,7 +73,7 @@ func testConfig() Config {
 
 func newFixture(t *testing.T, cfg Config) *fixture {
 	t.Helper()
-	f := &fixture{store: newStore(t), mailer: &flakyMailer{}, clock: &manualClock{now: t0}, logs: &bytes.Buffer{}}
+	f := &fixture{store: newStore(t), mailer: &flakyMailer{}, clock: testkit.NewClock(t0), logs: &testkit.Buffer{}}
 	d, err := New(f.store, f.mailer, f.clock, zeroRandom{}, slog.New(slog.NewTextHandler(f.logs, nil)), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -187,12 +171,12 @@ func TestRetriesWithBackoffUntilTheServerReturns(t *testing.T) {
 		if f.mailer.tries != i+1 {
 			t.Fatalf("after pass %d: %d tries", i+1, f.mailer.tries)
 		}
-		f.clock.advance(wait - time.Millisecond)
+		f.clock.Advance(wait - time.Millisecond)
 		f.pass(t)
 		if f.mailer.tries != i+1 {
 			t.Fatalf("retried %v early", time.Millisecond)
 		}
-		f.clock.advance(time.Millisecond)
+		f.clock.Advance(time.Millisecond)
 	}
 	if st := f.stats(t); st.Pending != 1 || st.OldestPending != 3500*time.Millisecond {
 		t.Errorf("stats while down = %+v", st)
@@ -235,7 +219,7 @@ func TestGivesUp(t *testing.T) {
 			f.queue(t, 1, tt.mail())
 			for i := 0; i < 10 && f.stats(t).Pending > 0; i++ {
 				if i > 0 || !tt.down {
-					f.clock.advance(tt.advance)
+					f.clock.Advance(tt.advance)
 				}
 				f.pass(t)
 			}
@@ -266,7 +250,7 @@ func TestSupersededMailIsNotSent(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.mailer.setDown(nil)
-	f.clock.advance(time.Minute)
+	f.clock.Advance(time.Minute)
 	f.pass(t)
 	if len(f.mailer.delivered) != 1 || f.mailer.delivered[0].ID != "new" {
 		t.Errorf("delivered %+v, want only the new message", f.mailer.delivered)
@@ -324,7 +308,7 @@ func TestRunDeliversOnWakeAndStops(t *testing.T) {
 func TestNewRejectsBadConfig(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxDelay = cfg.BaseDelay / 2
-	if _, err := New(newStore(t), &flakyMailer{}, &manualClock{}, zeroRandom{}, slog.New(slog.DiscardHandler), cfg); err == nil {
+	if _, err := New(newStore(t), &flakyMailer{}, testkit.NewClock(time.Time{}), zeroRandom{}, slog.New(slog.DiscardHandler), cfg); err == nil {
 		t.Error("accepted a max delay below the base delay")
 	}
 }

@@ -11,45 +11,19 @@
 # Environment: PYTHON (default /usr/bin/python3, where Debian's python3-jwt
 # goes).
 set -euo pipefail
+script=verify-snippets
 cd "$(dirname "$0")/../.."
-repo=$PWD
+source tools/scripts/lib.sh
 
 doc=docs/verifying-tokens.md
 snippets=(go-resourceserver go-keyfunc node python)
 node_dir=tools/scripts/verify-snippets
 PYTHON="${PYTHON:-/usr/bin/python3}"
 
-say() { echo "verify-snippets: $*"; }
-die() { echo "verify-snippets: FAIL: $*" >&2; exit 1; }
-
-# as_root runs a command as root, through sudo when not root already.
-as_root() {
-  if [ "$(id -u)" -eq 0 ]; then "$@"
-  elif command -v sudo >/dev/null; then sudo "$@"
-  else die "need root (or sudo) to run: $*"
-  fi
-}
-
-apt_updated=""
-apt_install() {
-  command -v apt-get >/dev/null || die "apt-get not found; install $* yourself"
-  if [ -z "$apt_updated" ]; then
-    as_root apt-get update -qq
-    apt_updated=1
-  fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
-
 # --- what the snippets need
 
-command -v curl >/dev/null || { say "installing curl with apt"; apt_install curl; }
-
-node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  say "installing nodejs and npm with apt"
-  apt_install nodejs npm
-fi
-[ "$(node_major)" -ge 20 ] || die "Node.js $(node --version 2>/dev/null || echo none) is too old; jose 6 needs 20 or later"
+need_curl
+need_node "jose 6 needs 20 or later"
 
 # npm ci when node_modules is missing or does not hold the locked versions.
 locked=$(cd "$node_dir" && node -p 'require("./package-lock.json").packages["node_modules/jose"].version')
@@ -67,19 +41,10 @@ fi
 
 # --- the snippets, extracted from the document
 
-work=$(mktemp -d -t verify-snippets.XXXXXX)
 # Inside the module, so that the Go programs build against this checkout's
 # resourceserver and go.mod, and under $node_dir, so that Node finds jose.
 snip=$(mktemp -d "$node_dir/run.XXXXXX")
-pid=""
-cleanup() {
-  if [ -n "$pid" ]; then
-    kill "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  fi
-  rm -rf "$work" "$snip"
-}
-trap cleanup EXIT
+remove_on_exit+=("$snip")
 
 # extract NAME prints the fenced block that follows "<!-- snippet: NAME -->"
 # in the document; the fence must come on the next non-blank line.
@@ -105,8 +70,7 @@ extract node > "$snip/verify-token.mjs" || die "no node block in $doc"
 extract python > "$snip/verify_token.py" || die "no python block in $doc"
 
 say "building authapi and the Go snippets"
-server="$work/verify-snippets-server" # a name of its own, so that nothing stopping authapi by name stops it
-go build -o "$server" .
+build_authapi
 go build -o "$work/go-resourceserver" "./$snip/go-resourceserver"
 go build -o "$work/go-keyfunc" "./$snip/go-keyfunc"
 
@@ -122,32 +86,7 @@ run() {
 
 # --- authapi, and tokens from it
 
-port=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-
-start_service() { # extra environment assignments, if any
-  env AUTH_ADDR="127.0.0.1:$port" AUTH_PUBLIC_URL="$base" \
-    AUTH_DATABASE_URL="$work/auth.db" AUTH_SIGNING_KEY_FILE="$work/key.pem" AUTH_SECRET_KEY_FILE="$work/secret.key" "$@" \
-    "$server" 2>> "$work/service.log" &
-  pid=$!
-  for _ in $(seq 300); do
-    if curl -fsS "$base/readyz" >/dev/null 2>&1; then return; fi
-    if ! kill -0 "$pid" 2>/dev/null; then
-      pid=""
-      cat "$work/service.log" >&2
-      die "authapi exited before it was ready"
-    fi
-    sleep 0.1
-  done
-  cat "$work/service.log" >&2
-  die "authapi was not ready within 30s"
-}
-
-stop_service() {
-  kill "$pid"
-  wait "$pid" 2>/dev/null || true
-  pid=""
-}
+choose_port
 
 # post PATH JSON prints the response body, failing on a non-2xx status.
 post() {
@@ -168,7 +107,7 @@ password="Vivid-Harbor-Lantern-7319"
 login() { post /login "{\"email\":\"$email\",\"password\":\"$password\"}"; }
 
 say "starting authapi on $base"
-start_service
+start_authapi
 user_id=$(post /signup "{\"email\":\"$email\",\"password\":\"$password\",\"first_name\":\"Snippet\",\"last_name\":\"Runner\"}" | field id)
 code=$(grep -o 'activation code is [0-9]\{6\}' "$work/service.log" | tail -1 | grep -o '[0-9]\{6\}') \
   || die "no activation code in the service log"
@@ -251,10 +190,10 @@ for s in "${snippets[@]}"; do
 done
 
 say "rotating the signing key and restarting authapi"
-stop_service
+stop_authapi
 AUTH_DATABASE_URL="$work/auth.db" AUTH_SIGNING_KEY_FILE="$work/key.pem" "$server" keys rotate >/dev/null 2>> "$work/service.log" \
   || { cat "$work/service.log" >&2; die "authapi keys rotate failed"; }
-start_service
+start_authapi
 rotated=$(login | field access_token)
 [ "$(kid "$rotated")" != "$(kid "$access")" ] || die "the token after the rotation names the old key"
 for s in "${snippets[@]}"; do
@@ -263,8 +202,8 @@ for s in "${snippets[@]}"; do
 done
 
 say "restarting authapi with 1-second access tokens"
-stop_service
-start_service AUTH_ACCESS_TOKEN_TTL=1s
+stop_authapi
+start_authapi AUTH_ACCESS_TOKEN_TTL=1s
 short=$(login | field access_token)
 sleep 2.1
 for s in "${snippets[@]}"; do
