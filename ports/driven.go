@@ -109,11 +109,23 @@ type MailStats struct {
 	OldestPending time.Duration
 }
 
-// Outbox is the delivery side of the mail queue that UserStore fills.
+// Outbox is the delivery side of the mail queue that UserStore fills. Any
+// number of dispatchers, in one process or in several replicas, may deliver
+// from one outbox: a message is claimed by one of them at a time.
 type Outbox interface {
-	// DueMail returns up to limit pending messages whose next attempt is due
-	// at now, oldest first: by due time, then in the order they were queued.
-	DueMail(ctx context.Context, now time.Time, limit int) ([]QueuedMail, error)
+	// ClaimMail claims up to limit pending messages whose next attempt is
+	// due at now, oldest first: by due time, then in the order they were
+	// queued. A claimed message is not due again before now+lease, so no
+	// other claim returns it meanwhile; the claimer then records the
+	// outcome (MarkSent, RetryLater, MarkDead) or hands the message back
+	// (ReleaseMail). If the claimer dies, the message falls due again when
+	// the lease runs out, so it is delayed, never lost. A claim is not a
+	// delivery attempt: Attempts is unchanged.
+	ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]QueuedMail, error)
+
+	// ReleaseMail hands back a claimed message that was not tried, such as
+	// when the dispatcher stops: it is due again at at.
+	ReleaseMail(ctx context.Context, id string, at time.Time) error
 
 	// MarkSent records that the message was delivered.
 	MarkSent(ctx context.Context, id string, now time.Time) error

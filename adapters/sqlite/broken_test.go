@@ -67,6 +67,11 @@ func brokenStores() []brokenStore {
 	}
 	stores = append(stores,
 		brokenStore{
+			name:  "outbox claims without a lease",
+			suite: porttest.TestOutbox,
+			wrap:  func(s contractStore) porttest.Store { return &leaselessOutbox{contractStore: s} },
+		},
+		brokenStore{
 			name:  "throttle forgets failures",
 			suite: porttest.TestLoginThrottle,
 			wrap:  func(s contractStore) porttest.Store { return &forgetfulThrottle{contractStore: s} },
@@ -298,12 +303,20 @@ type forgetfulOutbox struct {
 	path []int
 }
 
-func (s *forgetfulOutbox) DueMail(ctx context.Context, now time.Time, limit int) ([]ports.QueuedMail, error) {
-	mail, err := s.contractStore.DueMail(ctx, now, limit)
+func (s *forgetfulOutbox) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]ports.QueuedMail, error) {
+	mail, err := s.contractStore.ClaimMail(ctx, now, lease, limit)
 	for i := range mail {
 		forget(&mail[i], s.path)
 	}
 	return mail, err
+}
+
+// leaselessOutbox hands out messages without holding them: another claim
+// gets them too.
+type leaselessOutbox struct{ contractStore }
+
+func (s *leaselessOutbox) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]ports.QueuedMail, error) {
+	return s.contractStore.ClaimMail(ctx, now, 0, limit)
 }
 
 // forgetfulThrottle admits every attempt as if it were the first.

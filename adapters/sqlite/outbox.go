@@ -47,17 +47,32 @@ func queueMail(ctx context.Context, q *sqlcgen.Queries, mail []ports.OutgoingMai
 	return nil
 }
 
-// DueMail returns up to limit pending messages due at now, oldest first.
-func (s *Store) DueMail(ctx context.Context, now time.Time, limit int) ([]ports.QueuedMail, error) {
-	rows, err := s.reads.DueMail(ctx, sqlcgen.DueMailParams{Now: now.UnixMilli(), MaxMessages: int64(limit)})
+// ClaimMail claims up to limit messages due at now, oldest first, until
+// now+lease.
+func (s *Store) ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]ports.QueuedMail, error) {
+	var claimed []ports.QueuedMail
+	err := s.db.inTx(ctx, func(q *sqlcgen.Queries) error {
+		rows, err := q.DueMail(ctx, sqlcgen.DueMailParams{Now: now.UnixMilli(), MaxMessages: int64(limit)})
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		ids := make([]string, len(rows))
+		claimed = make([]ports.QueuedMail, len(rows))
+		for i, r := range rows {
+			ids[i], claimed[i] = r.ID, mailFromRow(r)
+		}
+		return q.LeaseMail(ctx, sqlcgen.LeaseMailParams{LeaseUntil: now.Add(lease).UnixMilli(), Ids: ids})
+	})
 	if err != nil {
-		return nil, translate(ctx, "due mail", err)
+		return nil, translate(ctx, "claim mail", err)
 	}
-	due := make([]ports.QueuedMail, len(rows))
-	for i, r := range rows {
-		due[i] = mailFromRow(r)
-	}
-	return due, nil
+	return claimed, nil
+}
+
+// ReleaseMail makes a claimed message due at at.
+func (s *Store) ReleaseMail(ctx context.Context, id string, at time.Time) error {
+	err := s.writes.ReleaseMail(ctx, sqlcgen.ReleaseMailParams{ID: id, NextAttemptAt: at.UnixMilli()})
+	return translate(ctx, "release mail", err)
 }
 
 // mailFromRow is the one conversion from an outbox row to a queued message.

@@ -117,12 +117,20 @@ func (f *fixture) signup(t *testing.T) string {
 	return f.lastCode(t)
 }
 
-// queued returns the pending mail in the order it was queued.
+// queued returns the pending mail in the order it was queued. No dispatcher
+// runs here, so every message is due when it was queued: queued claims them
+// all and hands each back for that time, leaving the outbox as it was.
 func (f *fixture) queued(t *testing.T) []ports.QueuedMail {
 	t.Helper()
-	mail, err := f.users.DueMail(context.Background(), start.Add(1000*time.Hour), 1000)
+	ctx := context.Background()
+	mail, err := f.users.ClaimMail(ctx, start.Add(1000*time.Hour), 0, 1000)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, m := range mail {
+		if err := f.users.ReleaseMail(ctx, m.ID, m.QueuedAt); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return mail
 }

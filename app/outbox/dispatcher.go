@@ -32,8 +32,16 @@ type Config struct {
 	// PollInterval bounds how long a due message waits when no wake-up
 	// arrives, e.g. a retry whose time has come.
 	PollInterval time.Duration
-	// BatchSize is how many messages one pass takes from the outbox.
+	// BatchSize is how many messages one pass claims from the outbox.
 	BatchSize int
+	// Lease is how long a claimed message is held for this dispatcher:
+	// other dispatchers, such as those of other replicas, skip it until
+	// then, and take it over once it runs out, if this one died.
+	Lease time.Duration
+	// SendTimeout bounds one delivery attempt. A message is only sent
+	// while at least this much of its lease is left, so that no other
+	// dispatcher can take it over while it is being sent.
+	SendTimeout time.Duration
 	// Retention is how long settled messages are kept for inspection.
 	Retention time.Duration
 }
@@ -48,6 +56,8 @@ func DefaultConfig() Config {
 		MaxDelay:     5 * time.Minute,
 		PollInterval: time.Second,
 		BatchSize:    32,
+		Lease:        5 * time.Minute,
+		SendTimeout:  time.Minute,
 		Retention:    7 * 24 * time.Hour,
 	}
 }
@@ -71,7 +81,8 @@ func New(outbox ports.Outbox, mailer ports.Mailer, clock ports.Clock, random por
 	case outbox == nil, mailer == nil, clock == nil, random == nil, log == nil:
 		return nil, errors.New("outbox: every dependency is required")
 	case cfg.MaxAttempts < 1, cfg.MaxAge <= 0, cfg.BaseDelay <= 0, cfg.MaxDelay < cfg.BaseDelay,
-		cfg.PollInterval <= 0, cfg.BatchSize < 1, cfg.Retention <= 0:
+		cfg.PollInterval <= 0, cfg.BatchSize < 1, cfg.Retention <= 0,
+		cfg.SendTimeout <= 0, cfg.Lease < 2*cfg.SendTimeout:
 		return nil, fmt.Errorf("outbox: invalid config %+v", cfg)
 	}
 	return &Dispatcher{
@@ -90,8 +101,8 @@ func (d *Dispatcher) MailQueued() {
 }
 
 // Run delivers mail until ctx is done. Mail queued before a restart is picked
-// up by the first pass. A message being sent when ctx ends is left pending
-// and sent again by the next run.
+// up by the first pass. A message being sent when ctx ends is handed back
+// and sent again by the next run, or by another replica.
 func (d *Dispatcher) Run(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -133,21 +144,45 @@ func (d *Dispatcher) Stats(ctx context.Context) (ports.MailStats, error) {
 }
 
 // DeliverDue makes one pass over the messages due now and returns how many it
-// handled, delivered or not.
+// handled, delivered or not. It claims them first, so that dispatchers of
+// other replicas leave them alone, and hands back the ones it did not try.
 func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
-	due, err := d.outbox.DueMail(ctx, d.clock.Now(), d.cfg.BatchSize)
+	claimedAt := d.clock.Now()
+	due, err := d.outbox.ClaimMail(ctx, claimedAt, d.cfg.Lease, d.cfg.BatchSize)
 	if err != nil {
-		return 0, fmt.Errorf("read due mail: %w", err)
+		return 0, fmt.Errorf("claim due mail: %w", err)
 	}
+	// Past this, a send could outlast the lease and another dispatcher
+	// could send the message too.
+	sendBy := claimedAt.Add(d.cfg.Lease - d.cfg.SendTimeout)
 	for i, msg := range due {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || d.clock.Now().After(sendBy) {
+			d.release(due[i:])
 			return i, ctx.Err()
 		}
 		if err := d.deliver(ctx, msg); err != nil {
+			d.release(due[i:])
 			return i, err
 		}
 	}
 	return len(due), nil
+}
+
+// release hands claimed messages back, due at once, so that a restart or
+// another replica need not wait for their lease to run out. It runs when the
+// dispatcher stops, so it does not take the dispatcher's context; it gives
+// up after a few seconds, and then the lease still frees them.
+func (d *Dispatcher) release(msgs []ports.QueuedMail) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	now := d.clock.Now()
+	for _, msg := range msgs {
+		if err := d.outbox.ReleaseMail(ctx, msg.ID, now); err != nil {
+			d.log.WarnContext(ctx, "handing back claimed mail failed; it is sent when its lease runs out",
+				"message_id", msg.ID, "error", err)
+			return
+		}
+	}
 }
 
 // deliver tries one message and records the outcome. Its error is about
@@ -159,7 +194,9 @@ func (d *Dispatcher) deliver(ctx context.Context, msg ports.QueuedMail) error {
 		log.WarnContext(ctx, "mail given up: "+reason, "attempts", msg.Attempts)
 		return d.outbox.MarkDead(ctx, msg.ID, msg.Attempts, now, reason)
 	}
-	sendErr := d.mailer.Send(ctx, msg.Message)
+	sendCtx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
+	sendErr := d.mailer.Send(sendCtx, msg.Message)
+	cancel()
 	now = d.clock.Now()
 	if sendErr == nil {
 		if msg.Attempts > 0 {
@@ -168,8 +205,8 @@ func (d *Dispatcher) deliver(ctx context.Context, msg ports.QueuedMail) error {
 		return d.outbox.MarkSent(ctx, msg.ID, now)
 	}
 	if ctx.Err() != nil {
-		// Shutting down: the attempt was cut short, not refused; leave the
-		// message as it was for the next run.
+		// Shutting down: the attempt was cut short, not refused; the
+		// caller hands the message back for the next run.
 		return ctx.Err()
 	}
 	attempts := msg.Attempts + 1

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -310,5 +311,147 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	cfg.MaxDelay = cfg.BaseDelay / 2
 	if _, err := New(newStore(t), &flakyMailer{}, testkit.NewClock(time.Time{}), zeroRandom{}, slog.New(slog.DiscardHandler), cfg); err == nil {
 		t.Error("accepted a max delay below the base delay")
+	}
+}
+
+// TestDispatchersShareTheOutbox: dispatchers of several replicas deliver from
+// one outbox at the same time, and each message goes out exactly once.
+func TestDispatchersShareTheOutbox(t *testing.T) {
+	f := newFixture(t, testConfig())
+	const messages = 40
+	for i := range messages {
+		f.queue(t, i, message(fmt.Sprintf("m%02d", i), fmt.Sprintf("user%02d@example.com", i), t0))
+	}
+	cfg := testConfig()
+	cfg.BatchSize = 3
+	var wg sync.WaitGroup
+	for range 4 {
+		d, err := New(f.store, f.mailer, f.clock, zeroRandom{}, slog.New(slog.DiscardHandler), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				n, err := d.DeliverDue(context.Background())
+				if err != nil {
+					t.Errorf("DeliverDue: %v", err)
+					return
+				}
+				if n == 0 {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	sent := map[string]int{}
+	for _, m := range f.mailer.delivered {
+		sent[m.ID]++
+	}
+	if len(sent) != messages {
+		t.Errorf("%d of %d messages delivered", len(sent), messages)
+	}
+	for id, n := range sent {
+		if n != 1 {
+			t.Errorf("message %s delivered %d times", id, n)
+		}
+	}
+}
+
+// TestMailOfADeadDispatcherIsTakenOver: a dispatcher that claimed mail and
+// died holds it only until the lease runs out; then another delivers it.
+func TestMailOfADeadDispatcherIsTakenOver(t *testing.T) {
+	f := newFixture(t, testConfig())
+	f.queue(t, 1, message("m1", "a@example.com", t0))
+	cfg := testConfig()
+	if claimed, err := f.store.ClaimMail(context.Background(), f.clock.Now(), cfg.Lease, 10); err != nil || len(claimed) != 1 {
+		t.Fatalf("the dying dispatcher's claim = %v, %v", claimed, err)
+	}
+	f.clock.Advance(cfg.Lease - time.Millisecond)
+	if n := f.pass(t); n != 0 || len(f.mailer.delivered) != 0 {
+		t.Fatalf("delivered a message while another dispatcher's lease held it")
+	}
+	f.clock.Advance(time.Millisecond)
+	if n := f.pass(t); n != 1 || len(f.mailer.delivered) != 1 {
+		t.Fatalf("handled %d, delivered %d once the lease ran out; want 1 and 1", n, len(f.mailer.delivered))
+	}
+}
+
+// stallingMailer blocks every send until its context ends.
+type stallingMailer struct{ started chan struct{} }
+
+func (m *stallingMailer) Send(ctx context.Context, _ ports.Message) error {
+	m.started <- struct{}{}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestStopHandsBackClaimedMail: mail claimed by a dispatcher that stops,
+// the message in flight included, is due again at once, for the next run or
+// another replica, and the cut-short send does not count as an attempt.
+func TestStopHandsBackClaimedMail(t *testing.T) {
+	f := newFixture(t, testConfig())
+	f.queue(t, 1, message("m1", "a@example.com", t0))
+	f.queue(t, 2, message("m2", "b@example.com", t0))
+	mailer := &stallingMailer{started: make(chan struct{}, 1)}
+	d, err := New(f.store, mailer, f.clock, zeroRandom{}, slog.New(slog.DiscardHandler), testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	<-mailer.started
+	cancel()
+	<-done
+
+	due, err := f.store.ClaimMail(context.Background(), f.clock.Now(), 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(due) != 2 || due[0].Attempts != 0 || due[1].Attempts != 0 {
+		t.Errorf("due after the stop = %+v, want both messages with no attempt counted", due)
+	}
+}
+
+// slowMailer delivers, but each send takes a while on the clock.
+type slowMailer struct {
+	clock     *testkit.Clock
+	took      time.Duration
+	delivered []string
+}
+
+func (m *slowMailer) Send(_ context.Context, msg ports.Message) error {
+	m.clock.Advance(m.took)
+	m.delivered = append(m.delivered, msg.ID)
+	return nil
+}
+
+// TestSlowSendsStopBeforeTheLeaseRunsOut: a pass sends only while a whole
+// send fits in what is left of its lease, and hands back the rest, so that
+// no other dispatcher takes over a message this one is still sending.
+func TestSlowSendsStopBeforeTheLeaseRunsOut(t *testing.T) {
+	f := newFixture(t, testConfig())
+	for i := range 5 {
+		f.queue(t, i, message(fmt.Sprintf("m%d", i), fmt.Sprintf("user%d@example.com", i), t0))
+	}
+	cfg := testConfig()
+	cfg.Lease, cfg.SendTimeout = 4*time.Minute, time.Minute
+	mailer := &slowMailer{clock: f.clock, took: time.Minute}
+	d, err := New(f.store, mailer, f.clock, zeroRandom{}, slog.New(slog.DiscardHandler), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sends start at 0, 1, 2 and 3 minutes into the lease; the one at 4
+	// could end past it.
+	n, err := d.DeliverDue(context.Background())
+	if err != nil || n != 4 {
+		t.Fatalf("DeliverDue = %d, %v; want 4 sent in the first lease", n, err)
+	}
+	due, err := f.store.ClaimMail(context.Background(), f.clock.Now(), 0, 10)
+	if err != nil || len(due) != 1 || due[0].ID != "m4" {
+		t.Fatalf("due after the pass = %v, %v; want the message left over, at once", due, err)
 	}
 }

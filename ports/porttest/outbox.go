@@ -3,6 +3,7 @@ package porttest
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,9 @@ func TestOutbox(t *testing.T, newStore NewStore) {
 	t.Run("due order and limit", func(t *testing.T) { testDueOrder(t, newStore) })
 	t.Run("prune keeps pending mail", func(t *testing.T) { testPrune(t, newStore) })
 	t.Run("mail queued with a deletion", func(t *testing.T) { testQueueOnDelete(t, newStore) })
+	t.Run("a claim holds messages for its lease", func(t *testing.T) { testClaimLease(t, newStore) })
+	t.Run("a released message is due again", func(t *testing.T) { testRelease(t, newStore) })
+	t.Run("concurrent claims share nothing", func(t *testing.T) { testConcurrentClaims(t, newStore) })
 }
 
 // mailOf is the effects of queuing msgs.
@@ -41,11 +45,13 @@ func testMail(id, slot string, queuedAt time.Time) ports.OutgoingMail {
 	}
 }
 
+// due claims the messages due at at with a lease of nothing, so that they
+// are due again at the same time and the next look finds them.
 func due(t *testing.T, s Store, at time.Time) []ports.QueuedMail {
 	t.Helper()
-	mail, err := s.DueMail(t.Context(), at, 100)
+	mail, err := s.ClaimMail(t.Context(), at, 0, 100)
 	if err != nil {
-		t.Fatalf("DueMail: %v", err)
+		t.Fatalf("ClaimMail: %v", err)
 	}
 	return mail
 }
@@ -200,12 +206,12 @@ func testDueOrder(t *testing.T, newStore NewStore) {
 		mailOf(testMail("b", "", t0.Add(2*time.Second)), testMail("a", "", t0.Add(time.Second)), testMail("c", "", t0.Add(3*time.Second)))); err != nil {
 		t.Fatalf("CreateUser: %v", err)
 	}
-	mail, err := s.DueMail(t.Context(), t0.Add(time.Hour), 2)
+	mail, err := s.ClaimMail(t.Context(), t0.Add(time.Hour), time.Minute, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(mail) != 2 || mail[0].ID != "a" || mail[1].ID != "b" {
-		t.Errorf("DueMail(limit 2) = %v, want a then b", mail)
+		t.Errorf("ClaimMail(limit 2) = %v, want a then b", mail)
 	}
 }
 
@@ -246,5 +252,124 @@ func testQueueOnDelete(t *testing.T, newStore NewStore) {
 	}
 	if got := dueIDs(t, s, baseTime()); fmt.Sprint(got) != "[deleted]" {
 		t.Errorf("due = %v: a refused deletion queued its mail", got)
+	}
+}
+
+func testClaimLease(t *testing.T, newStore NewStore) {
+	s := newStore(t)
+	t0 := baseTime()
+	if err := s.CreateUser(t.Context(), newTestUser(t, 1, "someone@example.com"),
+		mailOf(testMail("a", "", t0), testMail("b", "", t0.Add(time.Second)))); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	const lease = 2 * time.Minute
+	claimAt := t0.Add(time.Minute)
+	claimed, err := s.ClaimMail(t.Context(), claimAt, lease, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertEqual(t, "the first claim", claimed, []ports.QueuedMail{{OutgoingMail: testMail("a", "", t0)}})
+	if got := dueIDs(t, s, claimAt); fmt.Sprint(got) != "[b]" {
+		t.Errorf("due beside the claim = %v, want only the unclaimed message", got)
+	}
+	if got := dueIDs(t, s, claimAt.Add(lease-time.Millisecond)); fmt.Sprint(got) != "[b]" {
+		t.Errorf("due just before the lease runs out = %v, want only the unclaimed message", got)
+	}
+	// The claimer died: when the lease runs out, the message is due again,
+	// not lost, and the claim did not count as an attempt.
+	// (b comes first now: the looks above left it due before a.)
+	assertEqual(t, "due when the lease has run out", due(t, s, claimAt.Add(lease)),
+		[]ports.QueuedMail{{OutgoingMail: testMail("b", "", t0.Add(time.Second))}, {OutgoingMail: testMail("a", "", t0)}})
+	// A claimer records its outcome as any dispatcher does.
+	claimed, err = s.ClaimMail(t.Context(), claimAt.Add(lease), lease, 10)
+	if err != nil || len(claimed) != 2 {
+		t.Fatalf("ClaimMail = %v, %v; want both messages", claimed, err)
+	}
+	if err := s.MarkSent(t.Context(), "a", claimAt.Add(lease)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RetryLater(t.Context(), "b", 1, claimAt.Add(lease+time.Second), "timeout"); err != nil {
+		t.Fatal(err)
+	}
+	assertEqual(t, "due after the outcomes", due(t, s, claimAt.Add(lease+time.Second)),
+		[]ports.QueuedMail{{OutgoingMail: testMail("b", "", t0.Add(time.Second)), Attempts: 1}})
+}
+
+func testRelease(t *testing.T, newStore NewStore) {
+	s := newStore(t)
+	t0 := baseTime()
+	if err := s.CreateUser(t.Context(), newTestUser(t, 1, "someone@example.com"), mailOf(testMail("a", "", t0))); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	if claimed, err := s.ClaimMail(t.Context(), t0, time.Hour, 10); err != nil || len(claimed) != 1 {
+		t.Fatalf("ClaimMail = %v, %v; want the message", claimed, err)
+	}
+	if err := s.ReleaseMail(t.Context(), "a", t0.Add(time.Second)); err != nil {
+		t.Fatalf("ReleaseMail: %v", err)
+	}
+	if got := dueIDs(t, s, t0.Add(time.Second-time.Millisecond)); len(got) != 0 {
+		t.Errorf("due before the release time: %v", got)
+	}
+	assertEqual(t, "due at the release time", due(t, s, t0.Add(time.Second)), []ports.QueuedMail{{OutgoingMail: testMail("a", "", t0)}})
+	// Releasing a settled message changes nothing.
+	if err := s.MarkSent(t.Context(), "a", t0.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseMail(t.Context(), "a", t0); err != nil {
+		t.Fatalf("ReleaseMail of a sent message: %v", err)
+	}
+	if st := stats(t, s, t0.Add(time.Second)); st.Sent != 1 || st.Pending != 0 {
+		t.Errorf("stats after releasing a sent message = %+v", st)
+	}
+}
+
+// testConcurrentClaims claims from many goroutines at once, as replicas do:
+// every message is claimed exactly once.
+func testConcurrentClaims(t *testing.T, newStore NewStore) {
+	s := newStore(t)
+	t0 := baseTime()
+	const messages, claimers = 60, 8
+	var mail []ports.OutgoingMail
+	for i := range messages {
+		mail = append(mail, testMail(fmt.Sprintf("m%02d", i), "", t0))
+	}
+	if err := s.CreateUser(t.Context(), newTestUser(t, 1, "someone@example.com"), mailOf(mail...)); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	var (
+		mu      sync.Mutex
+		claimed = map[string]int{}
+		wg      sync.WaitGroup
+	)
+	for range claimers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Bounded, so that a store whose claims hold nothing ends too.
+			for range messages {
+				batch, err := s.ClaimMail(t.Context(), t0, time.Hour, 3)
+				if err != nil {
+					t.Errorf("ClaimMail: %v", err)
+					return
+				}
+				if len(batch) == 0 {
+					return
+				}
+				mu.Lock()
+				for _, m := range batch {
+					claimed[m.ID]++
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(claimed) != messages {
+		t.Errorf("%d of %d messages were claimed", len(claimed), messages)
+	}
+	for id, n := range claimed {
+		if n != 1 {
+			t.Errorf("message %s was claimed %d times", id, n)
+		}
 	}
 }

@@ -22,6 +22,18 @@ WHERE state = 'pending' AND next_attempt_at <= sqlc.arg(now)
 ORDER BY next_attempt_at, rowid
 LIMIT sqlc.arg(max_messages);
 
+-- name: LeaseMail :exec
+-- Claims the messages DueMail returned, in the same transaction: SQLite has
+-- one writer at a time, so no other claim can come between the two.
+UPDATE outbox
+SET next_attempt_at = sqlc.arg(lease_until)
+WHERE id IN (sqlc.slice(ids)) AND state = 'pending';
+
+-- name: ReleaseMail :exec
+UPDATE outbox
+SET next_attempt_at = sqlc.arg(next_attempt_at)
+WHERE id = sqlc.arg(id) AND state = 'pending';
+
 -- name: MarkMailSent :exec
 UPDATE outbox
 SET state = 'sent', text_body = '', html_body = '', last_error = NULL,

@@ -57,6 +57,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getUserByIDStmt, err = db.PrepareContext(ctx, getUserByID); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByID: %w", err)
 	}
+	if q.leaseMailStmt, err = db.PrepareContext(ctx, leaseMail); err != nil {
+		return nil, fmt.Errorf("error preparing query LeaseMail: %w", err)
+	}
 	if q.liftLoginLockStmt, err = db.PrepareContext(ctx, liftLoginLock); err != nil {
 		return nil, fmt.Errorf("error preparing query LiftLoginLock: %w", err)
 	}
@@ -80,6 +83,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.queueMailStmt, err = db.PrepareContext(ctx, queueMail); err != nil {
 		return nil, fmt.Errorf("error preparing query QueueMail: %w", err)
+	}
+	if q.releaseMailStmt, err = db.PrepareContext(ctx, releaseMail); err != nil {
+		return nil, fmt.Errorf("error preparing query ReleaseMail: %w", err)
 	}
 	if q.retryMailStmt, err = db.PrepareContext(ctx, retryMail); err != nil {
 		return nil, fmt.Errorf("error preparing query RetryMail: %w", err)
@@ -159,6 +165,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getUserByIDStmt: %w", cerr)
 		}
 	}
+	if q.leaseMailStmt != nil {
+		if cerr := q.leaseMailStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing leaseMailStmt: %w", cerr)
+		}
+	}
 	if q.liftLoginLockStmt != nil {
 		if cerr := q.liftLoginLockStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing liftLoginLockStmt: %w", cerr)
@@ -197,6 +208,11 @@ func (q *Queries) Close() error {
 	if q.queueMailStmt != nil {
 		if cerr := q.queueMailStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing queueMailStmt: %w", cerr)
+		}
+	}
+	if q.releaseMailStmt != nil {
+		if cerr := q.releaseMailStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing releaseMailStmt: %w", cerr)
 		}
 	}
 	if q.retryMailStmt != nil {
@@ -279,6 +295,7 @@ type Queries struct {
 	getSessionStmt         *sql.Stmt
 	getUserByEmailStmt     *sql.Stmt
 	getUserByIDStmt        *sql.Stmt
+	leaseMailStmt          *sql.Stmt
 	liftLoginLockStmt      *sql.Stmt
 	liveSessionsOfUserStmt *sql.Stmt
 	mailStatsStmt          *sql.Stmt
@@ -287,6 +304,7 @@ type Queries struct {
 	pruneLoginFailuresStmt *sql.Stmt
 	pruneMailStmt          *sql.Stmt
 	queueMailStmt          *sql.Stmt
+	releaseMailStmt        *sql.Stmt
 	retryMailStmt          *sql.Stmt
 	revokeSessionsStmt     *sql.Stmt
 	saveLoginRunStmt       *sql.Stmt
@@ -310,6 +328,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getSessionStmt:         q.getSessionStmt,
 		getUserByEmailStmt:     q.getUserByEmailStmt,
 		getUserByIDStmt:        q.getUserByIDStmt,
+		leaseMailStmt:          q.leaseMailStmt,
 		liftLoginLockStmt:      q.liftLoginLockStmt,
 		liveSessionsOfUserStmt: q.liveSessionsOfUserStmt,
 		mailStatsStmt:          q.mailStatsStmt,
@@ -318,6 +337,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		pruneLoginFailuresStmt: q.pruneLoginFailuresStmt,
 		pruneMailStmt:          q.pruneMailStmt,
 		queueMailStmt:          q.queueMailStmt,
+		releaseMailStmt:        q.releaseMailStmt,
 		retryMailStmt:          q.retryMailStmt,
 		revokeSessionsStmt:     q.revokeSessionsStmt,
 		saveLoginRunStmt:       q.saveLoginRunStmt,

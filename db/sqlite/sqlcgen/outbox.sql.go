@@ -8,6 +8,7 @@ package sqlcgen
 import (
 	"context"
 	"database/sql"
+	"strings"
 )
 
 const dueMail = `-- name: DueMail :many
@@ -67,6 +68,35 @@ func (q *Queries) DueMail(ctx context.Context, arg DueMailParams) ([]DueMailRow,
 		return nil, err
 	}
 	return items, nil
+}
+
+const leaseMail = `-- name: LeaseMail :exec
+UPDATE outbox
+SET next_attempt_at = ?1
+WHERE id IN (/*SLICE:ids*/?) AND state = 'pending'
+`
+
+type LeaseMailParams struct {
+	LeaseUntil int64
+	Ids        []string
+}
+
+// Claims the messages DueMail returned, in the same transaction: SQLite has
+// one writer at a time, so no other claim can come between the two.
+func (q *Queries) LeaseMail(ctx context.Context, arg LeaseMailParams) error {
+	query := leaseMail
+	var queryParams []interface{}
+	queryParams = append(queryParams, arg.LeaseUntil)
+	if len(arg.Ids) > 0 {
+		for _, v := range arg.Ids {
+			queryParams = append(queryParams, v)
+		}
+		query = strings.Replace(query, "/*SLICE:ids*/?", strings.Repeat(",?", len(arg.Ids))[1:], 1)
+	} else {
+		query = strings.Replace(query, "/*SLICE:ids*/?", "NULL", 1)
+	}
+	_, err := q.exec(ctx, nil, query, queryParams...)
+	return err
 }
 
 const mailStats = `-- name: MailStats :many
@@ -191,6 +221,22 @@ func (q *Queries) QueueMail(ctx context.Context, arg QueueMailParams) error {
 		arg.QueuedAt,
 		arg.ExpiresAt,
 	)
+	return err
+}
+
+const releaseMail = `-- name: ReleaseMail :exec
+UPDATE outbox
+SET next_attempt_at = ?1
+WHERE id = ?2 AND state = 'pending'
+`
+
+type ReleaseMailParams struct {
+	NextAttemptAt int64
+	ID            string
+}
+
+func (q *Queries) ReleaseMail(ctx context.Context, arg ReleaseMailParams) error {
+	_, err := q.exec(ctx, q.releaseMailStmt, releaseMail, arg.NextAttemptAt, arg.ID)
 	return err
 }
 
