@@ -30,7 +30,8 @@ import (
 	"testing"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" driver, to inspect the database as any tool would
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to inspect the database as any tool would
+	_ "modernc.org/sqlite"             // the "sqlite" driver, likewise
 
 	"authapi/internal/testkit"
 )
@@ -38,19 +39,15 @@ import (
 // testPassword passes any sensible password policy.
 const testPassword = "Vivid-Harbor-Lantern-7319"
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testkit.RemoveBuild()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // TestKillDuringSignups kills the process with SIGKILL while clients are
 // signing up and the mail server is down, then restarts it with the mail
 // server up: every signup that was answered 201 must still exist, once, in a
 // sound database, and its activation email must go out.
 func TestKillDuringSignups(t *testing.T) {
-	dir := t.TempDir()
-	svc := startService(t, serviceConfig{dir: dir, smtpPort: mailServerDown(t)})
+	cfg := withDatabase(t, serviceConfig{smtpPort: mailServerDown(t)})
+	svc := startService(t, cfg)
 
 	const clients, signupsEach, killAfter = 16, 6, 24
 	var (
@@ -109,9 +106,11 @@ func TestKillDuringSignups(t *testing.T) {
 	}
 	t.Logf("%d signups acknowledged, %d cut off by the kill", len(acked), cut)
 
-	db := openDatabase(t, filepath.Join(dir, "auth.db"))
-	if got := integrityCheck(t, db); got != "ok" {
-		t.Errorf("integrity_check after the kill = %q, want ok", got)
+	db := openDatabase(t, cfg.database)
+	if !testkit.OnPostgres() {
+		if got := integrityCheck(t, db); got != "ok" {
+			t.Errorf("integrity_check after the kill = %q, want ok", got)
+		}
 	}
 	stored := map[string]int{}
 	rows, err := db.Query("SELECT email, count(*) FROM users GROUP BY email")
@@ -149,7 +148,8 @@ func TestKillDuringSignups(t *testing.T) {
 	db.Close()
 
 	mail := testkit.StartSMTP(t, testkit.SMTPOptions{})
-	svc = startService(t, serviceConfig{dir: dir, smtpPort: mail.Port})
+	cfg.smtpPort = mail.Port
+	svc = startService(t, cfg)
 	mail.WaitFor(t, 60*time.Second, func(msgs []testkit.Message) string {
 		got := map[string]bool{}
 		for _, m := range msgs {
@@ -568,6 +568,9 @@ func median(ds []time.Duration) time.Duration {
 // get 503 problems and readiness must fail while liveness holds, and both
 // must recover once space is freed.
 func TestFullDisk(t *testing.T) {
+	if testkit.OnPostgres() {
+		t.Skip("fills the disk under a SQLite file; a PostgreSQL server's disk is its own (readiness asks it for a write)")
+	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	if err := os.Mkdir(data, 0o755); err != nil {
@@ -582,7 +585,7 @@ func TestFullDisk(t *testing.T) {
 		}
 	})
 	mail := testkit.StartSMTP(t, testkit.SMTPOptions{})
-	svc := startService(t, serviceConfig{dir: dir, dbPath: filepath.Join(data, "auth.db"), smtpPort: mail.Port})
+	svc := startService(t, serviceConfig{dir: dir, database: filepath.Join(data, "auth.db"), smtpPort: mail.Port})
 	client := newClient()
 	if res, err := signup(client, svc.URL, "before@example.com"); err != nil || res.status != http.StatusCreated {
 		t.Fatalf("signup before the disk fills: %v %v", res, err)
@@ -653,12 +656,31 @@ func fill(t *testing.T, path string) {
 	}
 }
 
-// serviceConfig says where a service keeps its files and sends its mail.
+// serviceConfig says where a service keeps its files and state and sends
+// its mail.
 type serviceConfig struct {
-	dir      string // holds the keys, and the database unless dbPath is set; a new one if empty
-	dbPath   string
+	dir string // holds the keys, and the SQLite database unless database is set; a new one if empty
+	// database is AUTH_DATABASE_URL; empty means auth.db in dir or, when the
+	// suite runs on PostgreSQL, a new schema of the test's own.
+	database string
 	smtpPort int
 	env      []string // more settings, as NAME=value
+}
+
+// withDatabase fills in the directory and the database of cfg, so that a
+// second start of the service finds the state of the first.
+func withDatabase(t *testing.T, cfg serviceConfig) serviceConfig {
+	t.Helper()
+	if cfg.dir == "" {
+		cfg.dir = t.TempDir()
+	}
+	if cfg.database == "" {
+		cfg.database = filepath.Join(cfg.dir, "auth.db")
+		if testkit.OnPostgres() {
+			cfg.database = testkit.Postgres(t)
+		}
+	}
+	return cfg
 }
 
 // startService runs the built binary, sending its mail to the SMTP server on
@@ -679,9 +701,8 @@ func startService(t *testing.T, cfg serviceConfig) *testkit.Process {
 		"AUTH_LIMIT_VERIFY_PER_IP=off",
 		"AUTH_LIMIT_LOGIN_PER_IP=off",
 	}
-	if cfg.dbPath != "" {
-		env = append(env, "AUTH_DATABASE_URL="+cfg.dbPath)
-	}
+	cfg = withDatabase(t, cfg)
+	env = append(env, "AUTH_DATABASE_URL="+cfg.database)
 	return testkit.Start(t, testkit.Options{Dir: cfg.dir, Env: append(env, cfg.env...)})
 }
 
@@ -802,11 +823,15 @@ func (b *heldBody) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// openDatabase opens the database file of a stopped service.
-func openDatabase(t *testing.T, path string) *sql.DB {
+// openDatabase opens the database of a stopped service, as any tool would:
+// a SQLite file, or a PostgreSQL URL.
+func openDatabase(t *testing.T, database string) *sql.DB {
 	t.Helper()
-	u := url.URL{Scheme: "file", Path: path}
-	db, err := sql.Open("sqlite", u.String())
+	driver, source := "sqlite", (&url.URL{Scheme: "file", Path: database}).String()
+	if strings.HasPrefix(database, "postgres://") {
+		driver, source = "pgx", database
+	}
+	db, err := sql.Open(driver, source)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -59,6 +60,18 @@ func TestStartupErrorsNameTheSetting(t *testing.T) {
 		{"port in use", func(t *testing.T, dir, binary string) ([]string, func(*exec.Cmd)) {
 			return []string{"AUTH_ADDR=" + held.Addr().String(), "AUTH_DATABASE_URL=" + filepath.Join(dir, "auth.db")}, nil
 		}, []string{"AUTH_ADDR=" + held.Addr().String(), "address already in use"}},
+		// A PostgreSQL URL is checked before anything starts, and its
+		// password never shows.
+		{"PostgreSQL URL that does not parse", func(t *testing.T, dir, binary string) ([]string, func(*exec.Cmd)) {
+			return []string{"AUTH_DATABASE_URL=postgres://authapi:" + dbPassword + "@db.internal:notaport/authapi"}, nil
+		}, []string{"AUTH_DATABASE_URL", "not a usable PostgreSQL URL"}},
+		{"PostgreSQL URL without a host", func(t *testing.T, dir, binary string) ([]string, func(*exec.Cmd)) {
+			return []string{"AUTH_DATABASE_URL=postgres://authapi:" + dbPassword + "@/authapi"}, nil
+		}, []string{"AUTH_DATABASE_URL", "names no host"}},
+		{"PostgreSQL server that does not answer", func(t *testing.T, dir, binary string) ([]string, func(*exec.Cmd)) {
+			return []string{"AUTH_DATABASE_URL=postgres://authapi:" + dbPassword + "@127.0.0.1:" + closedPort(t) + "/authapi?connect_timeout=5"},
+				nil
+		}, []string{"AUTH_DATABASE_URL=postgres://authapi:xxxxx@127.0.0.1:", "connection refused"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,11 +105,16 @@ func TestStartupErrorsNameTheSetting(t *testing.T) {
 				cmd.Process.Kill()
 				t.Fatalf("the service did not stop:\n%s", &stderr)
 			}
+			// The error: the ERROR line of the log, or the one line a
+			// setting that does not parse gets before any log starts.
 			var line string
 			for l := range strings.Lines(stderr.String()) {
-				if strings.Contains(l, "level=ERROR") {
+				if strings.Contains(l, "level=ERROR") || strings.HasPrefix(l, "authapi: ") {
 					line = l
 				}
+			}
+			if strings.Contains(stderr.String(), dbPassword) {
+				t.Errorf("the database password shows:\n%s", &stderr)
 			}
 			for _, want := range tt.want {
 				if !strings.Contains(line, want) {
@@ -110,6 +128,22 @@ func TestStartupErrorsNameTheSetting(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dbPassword is the password in the PostgreSQL URLs above, which must never
+// be shown.
+const dbPassword = "s3cret-Tr0mbone"
+
+// closedPort returns a loopback port on which nothing listens.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	return port
 }
 
 // asAnotherUser runs the command as a user other than the owner of dir, so

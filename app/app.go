@@ -24,7 +24,7 @@ import (
 	"authapi/adapters/keyfile"
 	"authapi/adapters/mailer"
 	"authapi/adapters/passwords"
-	"authapi/adapters/ratelimit"
+	"authapi/adapters/postgres"
 	"authapi/adapters/sqlite"
 	"authapi/adapters/token"
 	"authapi/app/auth"
@@ -118,37 +118,46 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// openMigrated opens the database, creating it if missing, and applies
-// pending migrations.
-func openMigrated(ctx context.Context, cfg Config, log *slog.Logger) (*sqlite.DB, error) {
-	db, err := sqlite.Open(ctx, cfg.DatabasePath, log)
-	if err != nil {
-		return nil, fmt.Errorf("the database of AUTH_DATABASE_URL=%s cannot be used: %w", cfg.DatabasePath, err)
-	}
-	if err := db.Migrate(ctx); err != nil {
-		return nil, errors.Join(err, db.Close())
-	}
-	return db, nil
-}
-
+// migrate applies pending migrations to the database of cfg and nothing
+// else: it needs neither the keys nor the secret.
 func migrate(ctx context.Context, cfg Config, log *slog.Logger) error {
-	db, err := openMigrated(ctx, cfg, log)
+	type migrator interface {
+		Migrate(ctx context.Context) error
+		Close() error
+	}
+	var db migrator
+	var err error
+	if cfg.Database.Postgres() {
+		db, err = postgres.Open(ctx, cfg.Database.URL, log)
+	} else {
+		db, err = sqlite.Open(ctx, cfg.Database.Path, log)
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("the database of AUTH_DATABASE_URL=%s cannot be used: %w", cfg.Database, err)
 	}
 	defer db.Close()
-	log.Info("database is up to date", "path", cfg.DatabasePath)
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	log.Info("database is up to date", "database", cfg.Database.String())
 	return nil
 }
 
 // backup writes a consistent copy of the database to target while the
 // service may be serving from it. It neither creates a missing database nor
-// migrates an old one: a backup takes what is there.
+// migrates an old one: a backup takes what is there. A PostgreSQL database
+// is backed up with PostgreSQL's own tools, which do it better than any
+// copy this command could make.
 func backup(ctx context.Context, cfg Config, target string, log *slog.Logger) error {
-	if _, err := os.Stat(cfg.DatabasePath); err != nil {
-		return fmt.Errorf("backup: database %s: %w", cfg.DatabasePath, err)
+	if cfg.Database.Postgres() {
+		return fmt.Errorf("backup: AUTH_DATABASE_URL=%s is a PostgreSQL database, which authapi does not copy: "+
+			"back it up with PostgreSQL's own tools, such as pg_dump --format=custom --file=%s (or continuous archiving for point-in-time recovery); "+
+			"see the README's \"Running several replicas\"", cfg.Database, target)
 	}
-	db, err := sqlite.Open(ctx, cfg.DatabasePath, log)
+	if _, err := os.Stat(cfg.Database.Path); err != nil {
+		return fmt.Errorf("backup: database %s: %w", cfg.Database.Path, err)
+	}
+	db, err := sqlite.Open(ctx, cfg.Database.Path, log)
 	if err != nil {
 		return err
 	}
@@ -157,7 +166,7 @@ func backup(ctx context.Context, cfg Config, target string, log *slog.Logger) er
 	if err != nil {
 		return err
 	}
-	log.Info("backup written", "path", target, "bytes", size, "database", cfg.DatabasePath)
+	log.Info("backup written", "path", target, "bytes", size, "database", cfg.Database.Path)
 	return nil
 }
 
@@ -166,17 +175,17 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, getenv func(string
 	limit, fromEnv := limitMemory(getenv, hashParams, runtime.GOMAXPROCS(0))
 	log.Info("memory limit", "mib", limit>>20, "from_gomemlimit", fromEnv)
 
-	db, err := openMigrated(ctx, cfg, log)
+	st, err := openStorage(ctx, cfg, log, rand.Reader)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer st.Close()
 
 	mail, err := newMailer(cfg, log)
 	if err != nil {
 		return err
 	}
-	svc, err := wire(ctx, cfg, log, db, runtimeDeps{
+	svc, err := wire(ctx, cfg, log, st, runtimeDeps{
 		mailer:     mail,
 		clock:      systemClock{},
 		random:     rand.Reader,
@@ -202,6 +211,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, getenv func(string
 		svc.dispatcher.Run(dispatchCtx)
 	}()
 	go svc.keys.run(ctx)
+	go maintain(ctx, st, systemClock{}, log)
 	serveErr := listenAndServe(ctx, cfg, svc.handler, log)
 	svc.dispatcher.MailQueued()
 	stopDispatch()
@@ -227,21 +237,18 @@ type service struct {
 	keys       *keyManager
 }
 
-// wire builds the adapters and connects them to the use cases.
-func wire(ctx context.Context, cfg Config, log *slog.Logger, db *sqlite.DB, d runtimeDeps) (service, error) {
-	tokens, err := newTokens(cfg, log, d.random, d.clock)
+// wire builds the adapters and connects them to the use cases, on the stores
+// of st.
+func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runtimeDeps) (service, error) {
+	tokens, err := newTokens(ctx, cfg, log, st, d.random, d.clock)
 	if err != nil {
 		return service{}, err
 	}
-	codeKey, err := loadCodeKey(cfg, log, d.random)
+	codeKey, err := domain.NewCodeKey(st.secret.Derive(codeKeyPurpose))
 	if err != nil {
 		return service{}, err
 	}
-	store, err := sqlite.NewStore(ctx, db)
-	if err != nil {
-		return service{}, err
-	}
-	dispatcher, err := outbox.New(store, d.mailer, d.clock, d.random, log, d.outbox)
+	dispatcher, err := outbox.New(st.accounts, d.mailer, d.clock, d.random, log, d.outbox)
 	if err != nil {
 		return service{}, err
 	}
@@ -250,10 +257,10 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *sqlite.DB, d ru
 		return service{}, err
 	}
 	auths, err := auth.NewService(auth.Deps{
-		Users:    store,
-		Sessions: store,
-		Limiter:  ratelimit.NewMemory(cfg.LimiterMaxKeys, log),
-		Throttle: sqlite.NewThrottle(db),
+		Users:    st.accounts,
+		Sessions: st.accounts,
+		Limiter:  st.limiter,
+		Throttle: st.throttle,
 		Hasher:   hasher.New(d.hashParams, d.random, runtime.GOMAXPROCS(0)),
 		Tokens:   tokens,
 		Mail:     dispatcher,
@@ -280,7 +287,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *sqlite.DB, d ru
 	}
 	handler := httpapi.NewRouter(httpapi.Config{
 		Auth:   auths,
-		Ready:  db,
+		Ready:  st.db,
 		Mail:   dispatcher,
 		Keys:   tokens,
 		Logger: log,
@@ -289,27 +296,27 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, db *sqlite.DB, d ru
 		TrustedProxies: cfg.TrustedProxies,
 		IPv6Prefix:     cfg.IPv6Prefix,
 	})
-	keys := &keyManager{cfg: cfg, store: keyfile.NewStore(cfg.SigningKeyFile), tokens: tokens, clock: d.clock, log: log}
+	keys := &keyManager{cfg: cfg, store: st.keys, tokens: tokens, clock: d.clock, log: log}
 	return service{handler: handler, dispatcher: dispatcher, keys: keys}, nil
 }
 
-// newTokens loads the signing keys, creating the file on first start, and
+// newTokens loads the signing keys, creating the first on first start, and
 // leaves out the keys that have retired since the last rotation.
-func newTokens(cfg Config, log *slog.Logger, random io.Reader, clock ports.Clock) (*token.Tokens, error) {
+func newTokens(ctx context.Context, cfg Config, log *slog.Logger, st *storage, random io.Reader, clock ports.Clock) (*token.Tokens, error) {
 	now := clock.Now()
-	keys, created, err := keyfile.LoadOrCreateSigningKeys(cfg.SigningKeyFile, now, random)
+	keys, created, err := ensureSigningKeys(ctx, st.keys, now, random)
 	if err != nil {
-		return nil, fmt.Errorf("signing key: %w", err)
+		return nil, fmt.Errorf("signing keys in %s: %w", st.keysAt, err)
 	}
 	lifetime := keyLifetime(cfg)
 	infos, err := token.Inspect(keys, now, lifetime)
 	if err != nil {
-		return nil, fmt.Errorf("signing key: %w", err)
+		return nil, fmt.Errorf("signing keys in %s: %w", st.keysAt, err)
 	}
 	for _, info := range infos {
 		if info.State == token.KeyRetired {
 			log.Warn("ignoring a retired token signing key: every token it signed has expired; the next `authapi keys rotate` removes it",
-				"path", cfg.SigningKeyFile, "kid", info.ID, "retired_at", info.RetiresAt)
+				"in", st.keysAt, "kid", info.ID, "retired_at", info.RetiresAt)
 		}
 	}
 	live, _ := token.Prune(keys, now, lifetime)
@@ -325,29 +332,35 @@ func newTokens(cfg Config, log *slog.Logger, random io.Reader, clock ports.Clock
 		return nil, err
 	}
 	if created {
-		log.Info("generated a new token signing key; keep this file to keep tokens valid across restarts",
-			"path", cfg.SigningKeyFile, "kid", tokens.KeyID(now))
+		log.Info("generated a new token signing key; keep it to keep tokens valid across restarts",
+			"in", st.keysAt, "kid", tokens.KeyID(now))
 	}
 	log.Info("signing tokens", "kid", tokens.KeyID(now), "verification_keys", len(live))
 	return tokens, nil
 }
 
-// codeKeyPurpose is the HKDF info of the key that one-time codes and link
-// tokens are hashed under. It is part of every stored hash: never change it.
-const codeKeyPurpose = "authapi one-time code hash v1"
-
-// loadCodeKey derives the key of one-time codes from the server secret,
-// creating the secret file on first start.
-func loadCodeKey(cfg Config, log *slog.Logger, random io.Reader) (domain.CodeKey, error) {
-	secret, created, err := keyfile.LoadOrCreateSecret(cfg.SecretKeyFile, random)
-	if err != nil {
-		return domain.CodeKey{}, err
+// ensureSigningKeys returns the signing keys in store, and if there are none
+// generates a first one, created and signing from now, and reports created.
+// Processes that start together agree on one key: the store's updates take
+// turns, and each sees the key the first made.
+func ensureSigningKeys(ctx context.Context, store ports.KeyStore, now time.Time, random io.Reader) (keys []ports.SigningKey, created bool, err error) {
+	keys, err = store.SigningKeys(ctx)
+	if err != nil || len(keys) > 0 {
+		return keys, false, err
 	}
-	if created {
-		log.Info("generated the server secret; keep this file: without it, codes already emailed stop working",
-			"path", cfg.SecretKeyFile)
-	}
-	return domain.NewCodeKey(secret.Derive(codeKeyPurpose))
+	err = store.UpdateSigningKeys(ctx, func(current []ports.SigningKey) ([]ports.SigningKey, error) {
+		if len(current) > 0 {
+			keys = current
+			return current, nil
+		}
+		first, err := keyfile.GenerateSigningKey(random, now, now)
+		if err != nil {
+			return nil, err
+		}
+		keys, created = []ports.SigningKey{first}, true
+		return keys, nil
+	})
+	return keys, created, err
 }
 
 func newMailer(cfg Config, log *slog.Logger) (ports.Mailer, error) {

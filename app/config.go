@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"authapi/adapters/mailer"
+	"authapi/adapters/postgres"
 	"authapi/adapters/ratelimit"
 	"authapi/app/auth"
 	"authapi/app/outbox"
@@ -26,8 +27,9 @@ import (
 // of defaults: flags, environment variables, --help, the README's table and
 // the tests all start from it, so that `go run .` works with no setup.
 type Config struct {
-	Addr           string
-	DatabasePath   string
+	Addr string
+	// Database is where the service keeps its state.
+	Database       Database
 	PublicURL      *url.URL
 	Audience       string // the tokens' "aud"; empty means PublicURL
 	SigningKeyFile string
@@ -76,7 +78,7 @@ func DefaultConfig() Config {
 	public, _ := url.Parse("http://localhost:8080")
 	return Config{
 		Addr:                      "127.0.0.1:8080",
-		DatabasePath:              "auth.db",
+		Database:                  Database{Path: "auth.db"},
 		PublicURL:                 public,
 		SigningKeyFile:            "auth-signing-key.pem",
 		SecretKeyFile:             "auth-secret.key",
@@ -114,6 +116,9 @@ type setting struct {
 	value            value
 	// secret settings are never echoed in errors.
 	secret bool
+	// show, when set, is how an error shows a value that may hold a
+	// secret, such as a password in a URL.
+	show func(raw string) string
 }
 
 // value reads a setting into its field and shows the field's value.
@@ -126,7 +131,7 @@ type value interface {
 func settings(c *Config) []setting {
 	return []setting{
 		{flag: "addr", env: "AUTH_ADDR", usage: "address to listen on (host:port); the default is this machine only, :8080 is every interface", value: addrValue{&c.Addr}},
-		{flag: "database-url", env: "AUTH_DATABASE_URL", usage: "path of the SQLite database file", value: pathValue{&c.DatabasePath}},
+		{flag: "database-url", env: "AUTH_DATABASE_URL", usage: "where the service keeps its state: the path of a SQLite database file (or sqlite:PATH), or a postgres:// URL that replicas share", value: databaseValue{&c.Database}, show: redactDatabaseURL},
 		{flag: "public-url", env: "AUTH_PUBLIC_URL", usage: "URL where users reach the service; used in emailed links and as the token issuer", value: urlValue{&c.PublicURL}},
 		{flag: "audience", env: "AUTH_AUDIENCE", usage: "value of the aud claim written into tokens and required when verifying them (empty: the public URL)", value: audienceValue{&c.Audience}},
 		{flag: "signing-key-file", env: "AUTH_SIGNING_KEY_FILE", usage: "PEM file of the ES256 token signing keys, newest last; created (mode 0600) if missing", value: pathValue{&c.SigningKeyFile}},
@@ -202,8 +207,11 @@ func parseConfig(args []string, getenv func(string) string, usageOut io.Writer) 
 		}
 		if err := s.value.set(raw); err != nil {
 			shown := strconv.Quote(raw)
-			if s.secret {
+			switch {
+			case s.secret:
 				shown = "[redacted]"
+			case s.show != nil:
+				shown = strconv.Quote(s.show(raw))
 			}
 			return Config{}, nil, fmt.Errorf("invalid %s (--%s) %s: %w", s.env, s.flag, shown, err)
 		}
@@ -340,6 +348,63 @@ func (v pathValue) set(s string) error {
 	return nil
 }
 func (v pathValue) String() string { return *v.p }
+
+// Database is where the service keeps its state: a SQLite file (Path) or a
+// PostgreSQL database (URL).
+type Database struct {
+	Path string
+	// URL holds the password, if any: show it with String.
+	URL string
+}
+
+// Postgres reports whether the database is a PostgreSQL one.
+func (d Database) Postgres() bool { return d.URL != "" }
+
+// String names the database for messages and logs, password masked.
+func (d Database) String() string {
+	if d.Postgres() {
+		return postgres.Redact(d.URL)
+	}
+	return d.Path
+}
+
+// sqliteScheme prefixes a SQLite path given as a URL: sqlite:auth.db,
+// sqlite:///var/lib/authapi/auth.db.
+const sqliteScheme = "sqlite:"
+
+type databaseValue struct{ p *Database }
+
+func (v databaseValue) set(s string) error {
+	switch {
+	case strings.TrimSpace(s) == "":
+		return errors.New("must not be empty")
+	case postgres.IsURL(s):
+		if _, err := postgres.ParseURL(s); err != nil {
+			return fmt.Errorf("not a usable PostgreSQL URL: %w", err)
+		}
+		*v.p = Database{URL: s}
+	case strings.HasPrefix(strings.ToLower(s), sqliteScheme):
+		path := strings.TrimPrefix(s[len(sqliteScheme):], "//")
+		if path == "" {
+			return errors.New("sqlite: needs a file path, such as sqlite:auth.db")
+		}
+		*v.p = Database{Path: path}
+	case strings.Contains(s, "://"):
+		return errors.New("want the path of a SQLite file, sqlite:PATH, or a postgres:// URL")
+	default:
+		*v.p = Database{Path: s}
+	}
+	return nil
+}
+func (v databaseValue) String() string { return v.p.String() }
+
+// redactDatabaseURL shows a database setting without its password.
+func redactDatabaseURL(raw string) string {
+	if postgres.IsURL(raw) {
+		return postgres.Redact(raw)
+	}
+	return raw
+}
 
 type addrValue struct{ p *string }
 

@@ -43,7 +43,7 @@ func TestConfigDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"addr", cfg.Addr, "127.0.0.1:8080"},
-		{"database", cfg.DatabasePath, "auth.db"},
+		{"database", cfg.Database, Database{Path: "auth.db"}},
 		{"public url", cfg.PublicURL.String(), "http://localhost:8080"},
 		{"key file", cfg.SigningKeyFile, "auth-signing-key.pem"},
 		{"access ttl", cfg.AccessTokenTTL, 15 * time.Minute},

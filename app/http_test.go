@@ -4,14 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/x509"
+	"database/sql"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,17 +21,19 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to read the database as any tool would
+	_ "modernc.org/sqlite"             // the "sqlite" driver, likewise
+
 	"authapi/adapters/hasher"
 	"authapi/adapters/httpapi"
-	"authapi/adapters/sqlite"
 	"authapi/app/auth"
 	"authapi/app/outbox"
 	"authapi/internal/testkit"
 	"authapi/ports"
 )
 
-// The end-to-end tests drive the real router wired to the real SQLite store,
-// hasher and token adapter; only the mailer captures instead of sending, and
+// The end-to-end tests drive the real router wired to the real store (SQLite,
+// or PostgreSQL when the suite runs on it), hasher and token adapter; only the mailer captures instead of sending, and
 // the clock is moved by hand.
 
 type captureMailer struct {
@@ -73,12 +77,11 @@ func (m *captureMailer) lastCode(t *testing.T, email string) string {
 }
 
 type testAPI struct {
-	keyFile    string
-	dbPath     string
+	database   Database
+	storage    *storage
 	handler    http.Handler
 	dispatcher *outbox.Dispatcher
 	keys       *keyManager
-	db         *sqlite.DB
 	mailer     *captureMailer
 	clock      *testkit.Clock
 	logs       *testkit.Buffer
@@ -87,36 +90,42 @@ type testAPI struct {
 // cheapHash keeps the tests fast; the hashing code path is the production one.
 var cheapHash = hasher.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
+// testDatabase is a database of the test's own, in dir or, when the suite
+// runs on PostgreSQL, in a schema of its own there.
+func testDatabase(t *testing.T, dir string) Database {
+	t.Helper()
+	if testkit.OnPostgres() {
+		return Database{URL: testkit.Postgres(t)}
+	}
+	return Database{Path: filepath.Join(dir, "auth.db")}
+}
+
 // newTestAPI wires the service on a database, signing key and server secret
-// in a directory of the test's own, with DefaultConfig changed by opts.
+// of the test's own, with DefaultConfig changed by opts.
 func newTestAPI(t *testing.T, opts ...func(*Config)) *testAPI {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := DefaultConfig()
-	cfg.DatabasePath = filepath.Join(dir, "auth.db")
+	cfg.Database = testDatabase(t, dir)
 	cfg.SigningKeyFile = filepath.Join(dir, "signing-key.pem")
 	cfg.SecretKeyFile = filepath.Join(dir, "secret.key")
 	for _, opt := range opts {
 		opt(&cfg)
 	}
 	api := &testAPI{
-		keyFile: cfg.SigningKeyFile,
-		dbPath:  cfg.DatabasePath,
-		mailer:  &captureMailer{},
-		clock:   testkit.NewClock(time.Now().UTC()),
-		logs:    &testkit.Buffer{},
+		database: cfg.Database,
+		mailer:   &captureMailer{},
+		clock:    testkit.NewClock(time.Now().UTC()),
+		logs:     &testkit.Buffer{},
 	}
 	log := slog.New(slog.NewTextHandler(api.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var err error
-	api.db, err = sqlite.Open(context.Background(), cfg.DatabasePath, log)
+	api.storage, err = openStorage(context.Background(), cfg, log, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { api.db.Close() })
-	if err := api.db.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	svc, err := wire(context.Background(), cfg, log, api.db, runtimeDeps{
+	t.Cleanup(func() { api.storage.Close() })
+	svc, err := wire(context.Background(), cfg, log, api.storage, runtimeDeps{
 		mailer: api.mailer, clock: api.clock, random: rand.Reader, hashParams: cheapHash, outbox: cfg.Outbox,
 	})
 	if err != nil {
@@ -138,14 +147,22 @@ func noLimits(c *Config) {
 // and /resend-activation) from padding its answers with real time.
 func noPadding(c *Config) { c.ForgotPasswordMinDuration = 0 }
 
-// signingKeyPEM returns the signing key file's contents.
+// signingKeyPEM returns the signing keys, private keys included, as PEM.
 func (api *testAPI) signingKeyPEM(t *testing.T) []byte {
 	t.Helper()
-	data, err := os.ReadFile(api.keyFile)
+	keys, err := api.storage.keys.SigningKeys(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return data
+	var out bytes.Buffer
+	for _, k := range keys {
+		der, err := x509.MarshalPKCS8PrivateKey(k.Private)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pem.Encode(&out, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	}
+	return out.Bytes()
 }
 
 // deliverMail runs the mail dispatcher once, as its goroutine would.
@@ -551,7 +568,7 @@ func TestOperationalRoutes(t *testing.T) {
 		t.Errorf("missing standard headers: %v", res.Header())
 	}
 
-	api.db.Close()
+	api.storage.Close()
 	wantProblem(t, api.do(t, "GET", "/readyz", nil), http.StatusServiceUnavailable, "unavailable")
 	res = api.do(t, "POST", "/signup", signupBody)
 	wantProblem(t, res, http.StatusServiceUnavailable, "unavailable")
@@ -615,4 +632,45 @@ func otherCode(code string) string {
 		return "111111"
 	}
 	return "000000"
+}
+
+// queryStrings runs query, which selects one text column, straight on the
+// database of api, as an operator's tool would, and returns the values.
+func queryStrings(t *testing.T, api *testAPI, query string) []string {
+	t.Helper()
+	rows, err := openAsTool(t, api).QueryContext(context.Background(), query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var values []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		values = append(values, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return values
+}
+
+func TestMain(m *testing.M) { testkit.Main(m) }
+
+// openAsTool opens the database of api straight, as an operator's tool, or
+// anyone holding a copy, would: SQLite read-only, PostgreSQL by its URL.
+func openAsTool(t *testing.T, api *testAPI) *sql.DB {
+	t.Helper()
+	driver, source := "sqlite", "file:"+api.database.Path+"?mode=ro"
+	if api.database.Postgres() {
+		driver, source = "pgx", api.database.URL
+	}
+	db, err := sql.Open(driver, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }

@@ -41,10 +41,15 @@ func keysMain(args []string, getenv func(string) string, stdout, stderr io.Write
 		return 2
 	}
 	ctx := context.Background()
-	store := keyfile.NewStore(cfg.SigningKeyFile)
+	store, where, closeStore, err := openKeyStore(ctx, cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "authapi: keys %s: %v\n", sub, err)
+		return 1
+	}
+	defer closeStore()
 	now := systemClock{}.Now()
 	if sub == "rotate" {
-		err = rotateCommand(ctx, cfg, store, now, stdout)
+		err = rotateCommand(ctx, cfg, store, where, now, stdout)
 	} else {
 		err = listKeys(ctx, cfg, store, now, stdout)
 	}
@@ -53,6 +58,21 @@ func keysMain(args []string, getenv func(string) string, stdout, stderr io.Write
 		return 1
 	}
 	return 0
+}
+
+// openKeyStore opens the key store the service of cfg uses: the key file
+// beside a SQLite database, or the PostgreSQL database that replicas share.
+// It says where the keys are, for messages.
+func openKeyStore(ctx context.Context, cfg Config, logTo io.Writer) (store ports.KeyStore, where string, closeStore func(), err error) {
+	if !cfg.Database.Postgres() {
+		return keyfile.NewStore(cfg.SigningKeyFile), cfg.SigningKeyFile, func() {}, nil
+	}
+	log := newLogger(cfg, logTo)
+	st, err := openStorage(ctx, cfg, log, rand.Reader)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return st.keys, st.keysAt, func() { st.Close() }, nil
 }
 
 // keyLifetime is how long an older key keeps verifying after the next key
@@ -98,7 +118,7 @@ func rotateKeys(ctx context.Context, cfg Config, store ports.KeyStore, now time.
 
 // rotateCommand is `authapi keys rotate`: it adds a key and says when the
 // running service publishes it and signs with it.
-func rotateCommand(ctx context.Context, cfg Config, store ports.KeyStore, now time.Time, out io.Writer) error {
+func rotateCommand(ctx context.Context, cfg Config, store ports.KeyStore, where string, now time.Time, out io.Writer) error {
 	added, dropped, err := rotateKeys(ctx, cfg, store, now, false)
 	if err != nil {
 		return err
@@ -107,7 +127,7 @@ func rotateCommand(ctx context.Context, cfg Config, store ports.KeyStore, now ti
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "added signing key %s to %s\n", kid, cfg.SigningKeyFile)
+	fmt.Fprintf(out, "added signing key %s to %s\n", kid, where)
 	fmt.Fprintf(out, "the running service publishes it within %s (AUTH_KEYS_RELOAD_INTERVAL), or at once on SIGHUP, and signs with it from %s\n",
 		formatDuration(cfg.KeysReloadInterval), added.ActiveFrom.UTC().Format(time.RFC3339))
 	for _, k := range dropped {

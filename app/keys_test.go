@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,7 +18,10 @@ import (
 	"time"
 
 	"authapi/adapters/keyfile"
+	"authapi/adapters/postgres"
 	"authapi/adapters/token"
+	"authapi/internal/testkit"
+	"authapi/ports"
 )
 
 // runKeys runs `authapi keys ARGS` through Main.
@@ -28,12 +32,94 @@ func runKeys(t *testing.T, env map[string]string, args ...string) (code int, std
 	return code, out.String(), errOut.String()
 }
 
+// keysSetup is the environment of a service of the test's own and of its
+// `authapi keys` commands: a SQLite database with its key file, or, when
+// the suite runs on PostgreSQL, a database whose key set lives in it.
+type keysSetup struct {
+	env map[string]string
+}
+
+func newKeysSetup(t *testing.T) keysSetup {
+	t.Helper()
+	dir := t.TempDir()
+	db := testDatabase(t, dir)
+	url := db.Path
+	if db.Postgres() {
+		url = db.URL
+	}
+	return keysSetup{env: map[string]string{
+		"AUTH_DATABASE_URL":     url,
+		"AUTH_SIGNING_KEY_FILE": filepath.Join(dir, "signing.pem"),
+		"AUTH_SECRET_KEY_FILE":  filepath.Join(dir, "secret.key"),
+	}}
+}
+
+// store opens the key store the service of the setup uses.
+func (k keysSetup) store(t *testing.T) ports.KeyStore {
+	t.Helper()
+	cfg, _, err := parseConfig(nil, envOf(k.env), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, _, closeStore, err := openKeyStore(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeStore)
+	return store
+}
+
+// seed replaces the key set with keys, as an earlier run would have left it.
+func (k keysSetup) seed(t *testing.T, keys ...ports.SigningKey) {
+	t.Helper()
+	err := k.store(t).UpdateSigningKeys(context.Background(), func([]ports.SigningKey) ([]ports.SigningKey, error) { return keys, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// kids returns the kids of the key set, oldest first.
+func (k keysSetup) kids(t *testing.T) []string {
+	t.Helper()
+	keys, err := k.store(t).SigningKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return thumbprints(t, keys)
+}
+
+// apply points the service at the setup's database and keys.
+func (k keysSetup) apply(c *Config) {
+	db := Database{Path: k.env["AUTH_DATABASE_URL"]}
+	if postgres.IsURL(db.Path) {
+		db = Database{URL: db.Path}
+	}
+	c.Database = db
+	c.SigningKeyFile = k.env["AUTH_SIGNING_KEY_FILE"]
+	c.SecretKeyFile = k.env["AUTH_SECRET_KEY_FILE"]
+}
+
+// newKey makes a signing key created at created that signs from activeFrom.
+func newKey(t *testing.T, created, activeFrom time.Time) ports.SigningKey {
+	t.Helper()
+	k, err := keyfile.GenerateSigningKey(rand.Reader, created, activeFrom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
 func keyIDs(t *testing.T, path string) []string {
 	t.Helper()
 	keys, err := keyfile.ReadSigningKeys(path)
 	if err != nil {
 		t.Fatalf("ReadSigningKeys: %v", err)
 	}
+	return thumbprints(t, keys)
+}
+
+func thumbprints(t *testing.T, keys []ports.SigningKey) []string {
+	t.Helper()
 	kids := make([]string, len(keys))
 	for i, k := range keys {
 		kid, err := token.Thumbprint(&k.Private.PublicKey)
@@ -63,34 +149,35 @@ func tokenKid(t *testing.T, jwt string) string {
 }
 
 func TestKeysRotateCommand(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "signing.pem")
-	env := map[string]string{"AUTH_SIGNING_KEY_FILE": path}
-	if _, _, err := keyfile.LoadOrCreateSigningKeys(path, time.Now(), rand.Reader); err != nil {
-		t.Fatalf("LoadOrCreateSigningKeys: %v", err)
-	}
-	before := keyIDs(t, path)
+	setup := newKeysSetup(t)
+	setup.seed(t, newKey(t, time.Now(), time.Now()))
+	before := setup.kids(t)
 
-	code, stdout, stderr := runKeys(t, env, "rotate")
+	code, stdout, stderr := runKeys(t, setup.env, "rotate")
 	if code != 0 {
 		t.Fatalf("keys rotate: exit %d, stderr %s", code, stderr)
 	}
-	after := keyIDs(t, path)
+	after := setup.kids(t)
 	if len(after) != 2 || after[0] != before[0] {
-		t.Fatalf("key file holds %v after rotation, want %v followed by a new key", after, before)
+		t.Fatalf("the key set holds %v after rotation, want %v followed by a new key", after, before)
 	}
 	if !strings.Contains(stdout, "added signing key "+after[1]) || !strings.Contains(stdout, "signs with it from ") {
 		t.Errorf("stdout does not name the new kid %s and when it signs:\n%s", after[1], stdout)
 	}
-	info, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := info.Mode().Perm(); got != 0o600 {
-		t.Errorf("key file mode = %o, want 600", got)
+	if path := setup.env["AUTH_SIGNING_KEY_FILE"]; !testkit.OnPostgres() {
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.Mode().Perm(); got != 0o600 {
+			t.Errorf("key file mode = %o, want 600", got)
+		}
 	}
 
 	// Flags may follow the subcommand, as with the other commands.
-	code, stdout, stderr = runKeys(t, nil, "list", "--signing-key-file", path)
+	listEnv := maps.Clone(setup.env)
+	delete(listEnv, "AUTH_SIGNING_KEY_FILE")
+	code, stdout, stderr = runKeys(t, listEnv, "list", "--signing-key-file", setup.env["AUTH_SIGNING_KEY_FILE"])
 	if code != 0 {
 		t.Fatalf("keys list: exit %d, stderr %s", code, stderr)
 	}
@@ -118,7 +205,10 @@ func TestKeysCommandErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	future := filepath.Join(dir, "future.pem")
-	if _, _, err := keyfile.LoadOrCreateSigningKeys(future, time.Now().Add(time.Hour), rand.Reader); err != nil {
+	inAnHour := time.Now().Add(time.Hour)
+	if err := keyfile.NewStore(future).UpdateSigningKeys(context.Background(), func([]ports.SigningKey) ([]ports.SigningKey, error) {
+		return []ports.SigningKey{newKey(t, inAnHour, inAnHour)}, nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -158,20 +248,16 @@ func TestKeysCommandErrors(t *testing.T) {
 // reload it publishes the new key, it signs with it once the activation
 // delay has passed, and the tokens of the old key stay valid.
 func TestRotationReachesTheRunningService(t *testing.T) {
-	dir := t.TempDir()
-	settings := map[string]string{
-		"AUTH_DATABASE_URL":     filepath.Join(dir, "auth.db"),
-		"AUTH_SIGNING_KEY_FILE": filepath.Join(dir, "signing.pem"),
-	}
-	running := newTestAPI(t, withFiles(settings))
+	setup := newKeysSetup(t)
+	running := newTestAPI(t, setup.apply)
 	running.activeUser(t)
 	oldAccess, oldRefresh := running.login(t)
 	oldKid := tokenKid(t, oldAccess)
 
-	if code, _, stderr := runKeys(t, settings, "rotate"); code != 0 {
+	if code, _, stderr := runKeys(t, setup.env, "rotate"); code != 0 {
 		t.Fatalf("keys rotate: exit %d, stderr %s", code, stderr)
 	}
-	kids := keyIDs(t, settings["AUTH_SIGNING_KEY_FILE"])
+	kids := setup.kids(t)
 	newKid := kids[len(kids)-1]
 	if err := running.keys.reload(t.Context()); err != nil {
 		t.Fatal(err)
@@ -184,7 +270,10 @@ func TestRotationReachesTheRunningService(t *testing.T) {
 		t.Errorf("before the activation delay tokens are signed by %s, want the old key %s", got, oldKid)
 	}
 
-	running.clock.Advance(DefaultConfig().KeyActivationDelay)
+	// The command dated the key by the wall clock, a moment after this
+	// clock started, and to the second; a little more than the delay is
+	// past it whatever the rounding.
+	running.clock.Advance(DefaultConfig().KeyActivationDelay + 2*time.Second)
 	if err := running.keys.reload(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -226,24 +315,14 @@ func sorted(s ...string) []string {
 // A key whose tokens have all expired is left out at start and removed by
 // the next rotation.
 func TestRetiredKeyIsIgnoredThenRemoved(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "signing.pem")
+	setup := newKeysSetup(t)
 	lifetime := 720 * time.Hour // the default refresh token lifetime
 	created := time.Now().Add(-2 * lifetime)
-	original, _, err := keyfile.LoadOrCreateSigningKeys(path, created, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	successor, err := keyfile.GenerateSigningKey(rand.Reader, created.Add(time.Hour), created.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := keyfile.WriteSigningKeys(path, append(original, successor)); err != nil {
-		t.Fatal(err)
-	}
-	kids := keyIDs(t, path)
+	setup.seed(t, newKey(t, created, created), newKey(t, created.Add(time.Hour), created.Add(time.Hour)))
+	kids := setup.kids(t)
 	retiredKid, liveKid := kids[0], kids[1]
 
-	api := newTestAPI(t, func(c *Config) { c.SigningKeyFile = path })
+	api := newTestAPI(t, setup.apply)
 	res := api.do(t, "GET", "/.well-known/jwks.json", nil)
 	wantStatus(t, res, http.StatusOK)
 	keys, _ := res.body["keys"].([]any)
@@ -254,16 +333,16 @@ func TestRetiredKeyIsIgnoredThenRemoved(t *testing.T) {
 		t.Errorf("no warning about the retired key %s:\n%s", retiredKid, logs)
 	}
 
-	code, stdout, stderr := runKeys(t, map[string]string{"AUTH_SIGNING_KEY_FILE": path}, "rotate")
+	code, stdout, stderr := runKeys(t, setup.env, "rotate")
 	if code != 0 {
 		t.Fatalf("keys rotate: exit %d, stderr %s", code, stderr)
 	}
 	if !strings.Contains(stdout, "removed retired key "+retiredKid) {
 		t.Errorf("stdout does not report removing %s:\n%s", retiredKid, stdout)
 	}
-	after := keyIDs(t, path)
+	after := setup.kids(t)
 	if len(after) != 2 || after[0] != liveKid || slices.Contains(after, retiredKid) {
-		t.Errorf("key file holds %v, want %s and a new key", after, liveKid)
+		t.Errorf("the key set holds %v, want %s and a new key", after, liveKid)
 	}
 }
 
@@ -303,13 +382,8 @@ func TestConfigAudience(t *testing.T) {
 // Tokens carry the configured audience, and a service with another audience
 // refuses them.
 func TestAudienceIsChecked(t *testing.T) {
-	dir := t.TempDir()
-	settings := map[string]string{
-		"AUTH_DATABASE_URL":     filepath.Join(dir, "auth.db"),
-		"AUTH_SIGNING_KEY_FILE": filepath.Join(dir, "signing.pem"),
-		"AUTH_AUDIENCE":         "https://api.example.com",
-	}
-	api := newTestAPI(t, withFiles(settings), func(c *Config) { c.Audience = settings["AUTH_AUDIENCE"] })
+	setup := newKeysSetup(t)
+	api := newTestAPI(t, setup.apply, func(c *Config) { c.Audience = "https://api.example.com" })
 	api.activeUser(t)
 	access, _ := api.login(t)
 	_, payload, _ := strings.Cut(access, ".")
@@ -329,30 +403,19 @@ func TestAudienceIsChecked(t *testing.T) {
 	}
 	wantStatus(t, api.do(t, "GET", "/me", nil, "Authorization", "Bearer "+access), http.StatusOK)
 
-	settings["AUTH_AUDIENCE"] = "https://other.example.com"
-	other := newTestAPI(t, withFiles(settings), func(c *Config) { c.Audience = settings["AUTH_AUDIENCE"] })
+	other := newTestAPI(t, setup.apply, func(c *Config) { c.Audience = "https://other.example.com" })
 	wantProblem(t, other.do(t, "GET", "/me", nil, "Authorization", "Bearer "+access), http.StatusUnauthorized, "invalid_token")
 }
 
 // A key that signs only from a later time is listed as next, with that time.
 func TestKeysListShowsNextKey(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "signing.pem")
+	setup := newKeysSetup(t)
 	created := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
-	keys, _, err := keyfile.LoadOrCreateSigningKeys(path, created, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	signsFrom := created.Add(48 * time.Hour)
-	next, err := keyfile.GenerateSigningKey(rand.Reader, created, signsFrom)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := keyfile.WriteSigningKeys(path, append(keys, next)); err != nil {
-		t.Fatal(err)
-	}
-	kids := keyIDs(t, path)
+	setup.seed(t, newKey(t, created, created), newKey(t, created, signsFrom))
+	kids := setup.kids(t)
 
-	code, stdout, stderr := runKeys(t, map[string]string{"AUTH_SIGNING_KEY_FILE": path}, "list")
+	code, stdout, stderr := runKeys(t, setup.env, "list")
 	if code != 0 {
 		t.Fatalf("keys list: exit %d, stderr %s", code, stderr)
 	}
@@ -385,7 +448,9 @@ func TestSigningKeyFileReadableByOthers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "signing.pem")
-			if _, _, err := keyfile.LoadOrCreateSigningKeys(path, time.Now(), rand.Reader); err != nil {
+			if err := keyfile.NewStore(path).UpdateSigningKeys(context.Background(), func([]ports.SigningKey) ([]ports.SigningKey, error) {
+				return []ports.SigningKey{newKey(t, time.Now(), time.Now())}, nil
+			}); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.Chmod(path, tt.perm); err != nil {
@@ -427,14 +492,5 @@ func TestSigningKeyFileReadableByOthers(t *testing.T) {
 				t.Errorf("the key file was changed (%v)", err)
 			}
 		})
-	}
-}
-
-// withFiles points the service at the database and signing key that
-// settings, the environment of `authapi keys`, name.
-func withFiles(settings map[string]string) func(*Config) {
-	return func(c *Config) {
-		c.DatabasePath = settings["AUTH_DATABASE_URL"]
-		c.SigningKeyFile = settings["AUTH_SIGNING_KEY_FILE"]
 	}
 }

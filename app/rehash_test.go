@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"authapi/adapters/hasher"
-	"authapi/adapters/sqlite"
 )
 
 // TestLoginRehashesUnderNewParameters restarts the service on the same
@@ -19,14 +18,14 @@ import (
 func TestLoginRehashesUnderNewParameters(t *testing.T) {
 	api := newTestAPI(t)
 	api.activeUser(t)
-	before := storedHash(t, api.db)
+	before := storedHash(t, api.storage)
 
 	stronger := cheapHash
 	stronger.Memory, stronger.Iterations = 2*cheapHash.Memory, cheapHash.Iterations+1
 	restarted := api.rewired(t, stronger)
 
 	restarted.login(t)
-	after := storedHash(t, api.db)
+	after := storedHash(t, api.storage)
 	if after == before {
 		t.Fatal("the stored hash is unchanged after a login under new parameters")
 	}
@@ -38,7 +37,7 @@ func TestLoginRehashesUnderNewParameters(t *testing.T) {
 	}
 
 	restarted.login(t)
-	if again := storedHash(t, api.db); again != after {
+	if again := storedHash(t, api.storage); again != after {
 		t.Errorf("a second login rehashed again: %q, then %q", after, again)
 	}
 	if strings.Contains(api.logs.String(), password) {
@@ -52,28 +51,23 @@ func (api *testAPI) rewired(t *testing.T, params hasher.Params) *testAPI {
 	t.Helper()
 	cfg, _, err := parseConfig(nil, envOf(map[string]string{
 		"AUTH_SIGNING_KEY_FILE": filepath.Join(t.TempDir(), "signing-key.pem"),
-		"AUTH_SECRET_KEY_FILE":  filepath.Join(t.TempDir(), "secret.key"),
 	}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(api.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc, err := wire(context.Background(), cfg, log, api.db, runtimeDeps{
+	svc, err := wire(context.Background(), cfg, log, api.storage, runtimeDeps{
 		mailer: api.mailer, clock: api.clock, random: rand.Reader, hashParams: params, outbox: cfg.Outbox,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testAPI{handler: svc.handler, dispatcher: svc.dispatcher, db: api.db, mailer: api.mailer, clock: api.clock, logs: api.logs}
+	return &testAPI{handler: svc.handler, dispatcher: svc.dispatcher, storage: api.storage, mailer: api.mailer, clock: api.clock, logs: api.logs}
 }
 
-func storedHash(t *testing.T, db *sqlite.DB) string {
+func storedHash(t *testing.T, st *storage) string {
 	t.Helper()
-	store, err := sqlite.NewStore(context.Background(), db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	user, err := store.UserByEmail(context.Background(), email)
+	user, err := st.accounts.UserByEmail(context.Background(), email)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -228,28 +228,32 @@ func nameAcceptable(name string) bool {
 		!strings.ContainsAny(name, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 }
 
-// FuzzNewSessionUserAgent checks how a session keeps its user agent: as sent,
-// cut to at most MaxUserAgentLength bytes at a character boundary, so that a
-// valid agent stays valid and no more than one character is lost to the cut.
+// FuzzNewSessionUserAgent checks how a session keeps its user agent: as
+// printable UTF-8 (invalid bytes and control characters become U+FFFD), cut
+// to at most MaxUserAgentLength bytes at a character boundary, so that no
+// more than one character is lost to the cut, and as sent when it was such
+// text already.
 func FuzzNewSessionUserAgent(f *testing.F) {
 	f.Add("Mozilla/5.0 (X11; Linux x86_64)")
 	f.Add(strings.Repeat("\u20ac", 100))
 	f.Add(strings.Repeat("a", 255) + "\U0001F984")
 	f.Add("\xff" + strings.Repeat("b", 300))
+	f.Add("curl/8.5\x00\r\nX-Injected: 1")
 	f.Fuzz(func(t *testing.T, ua string) {
 		s := domain.NewSession("s", "u", "r", domain.Client{IP: "192.0.2.1", UserAgent: ua}, time.Unix(0, 0), time.Hour)
 		got := s.UserAgent
+		clean := utf8.ValidString(ua) && !strings.ContainsFunc(ua, unicode.IsControl)
 		switch {
-		case !strings.HasPrefix(ua, got):
-			t.Errorf("kept %q, not a prefix of %q", got, ua)
+		case !utf8.ValidString(got) || strings.ContainsFunc(got, unicode.IsControl):
+			t.Errorf("kept %q: not printable UTF-8", got)
 		case len(got) > domain.MaxUserAgentLength:
 			t.Errorf("kept %d bytes", len(got))
-		case len(ua) <= domain.MaxUserAgentLength && got != ua:
-			t.Errorf("cut a short agent to %q", got)
-		case len(ua) > domain.MaxUserAgentLength && len(got) <= domain.MaxUserAgentLength-utf8.UTFMax:
+		case clean && len(ua) <= domain.MaxUserAgentLength && got != ua:
+			t.Errorf("changed a short printable agent %q to %q", ua, got)
+		case clean && !strings.HasPrefix(ua, got):
+			t.Errorf("kept %q, not a prefix of the printable %q", got, ua)
+		case clean && len(ua) > domain.MaxUserAgentLength && len(got) <= domain.MaxUserAgentLength-utf8.UTFMax:
 			t.Errorf("cut %d bytes to %d", len(ua), len(got))
-		case utf8.ValidString(ua) && !utf8.ValidString(got):
-			t.Errorf("cut a valid agent to invalid UTF-8 %q", got)
 		}
 	})
 }

@@ -1,7 +1,9 @@
 package domain
 
 import (
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -44,26 +46,42 @@ type Client struct {
 
 // NewSession starts a session for userID at now, lasting ttl.
 func NewSession(id, userID, refreshTokenID string, client Client, now time.Time, ttl time.Duration) Session {
-	ua := client.UserAgent
-	if len(ua) > MaxUserAgentLength {
-		// Cut at a character boundary, so that a valid agent stays valid;
-		// a character has at most utf8.UTFMax bytes.
-		cut := MaxUserAgentLength
-		for cut > MaxUserAgentLength-utf8.UTFMax+1 && !utf8.RuneStart(ua[cut]) {
-			cut--
-		}
-		ua = ua[:cut]
-	}
 	return Session{
 		ID:             id,
 		UserID:         userID,
 		CreatedAt:      now,
 		LastUsedAt:     now,
 		ExpiresAt:      now.Add(ttl),
-		UserAgent:      ua,
+		UserAgent:      cleanUserAgent(client.UserAgent),
 		IP:             client.IP,
 		RefreshTokenID: refreshTokenID,
 	}
+}
+
+// cleanUserAgent is the user agent as a session keeps it, to show its owner
+// in a list of sessions: valid UTF-8 without control characters (each
+// invalid byte and control character becomes U+FFFD), cut to at most
+// MaxUserAgentLength bytes at a character boundary. What a client sends is
+// not trusted to be text, and every store can keep text.
+func cleanUserAgent(ua string) string {
+	// Nothing past this can survive the cut, so no more is cleaned.
+	if limit := MaxUserAgentLength * utf8.UTFMax; len(ua) > limit {
+		ua = ua[:limit]
+	}
+	ua = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return utf8.RuneError
+		}
+		return r
+	}, strings.ToValidUTF8(ua, string(utf8.RuneError)))
+	if len(ua) > MaxUserAgentLength {
+		cut := MaxUserAgentLength
+		for !utf8.RuneStart(ua[cut]) {
+			cut--
+		}
+		ua = ua[:cut]
+	}
+	return ua
 }
 
 // Live reports whether the session may still be refreshed at now.

@@ -117,15 +117,16 @@ type Outbox interface {
 	// due at now, oldest first: by due time, then in the order they were
 	// queued. A claimed message is not due again before now+lease, so no
 	// other claim returns it meanwhile; the claimer then records the
-	// outcome (MarkSent, RetryLater, MarkDead) or hands the message back
-	// (ReleaseMail). If the claimer dies, the message falls due again when
-	// the lease runs out, so it is delayed, never lost. A claim is not a
-	// delivery attempt: Attempts is unchanged.
+	// outcome (MarkSent, RetryLater, MarkDead), keeps its claim longer or
+	// hands the message back (RescheduleMail). If the claimer dies, the
+	// message falls due again when the lease runs out, so it is delayed,
+	// never lost. A claim is not a delivery attempt: Attempts is unchanged.
 	ClaimMail(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]QueuedMail, error)
 
-	// ReleaseMail hands back a claimed message that was not tried, such as
-	// when the dispatcher stops: it is due again at at.
-	ReleaseMail(ctx context.Context, id string, at time.Time) error
+	// RescheduleMail makes a pending message due at at: now, to hand back a
+	// claimed message untried, as when the dispatcher stops; later, to keep
+	// a claim while a send takes long. A settled message stays settled.
+	RescheduleMail(ctx context.Context, id string, at time.Time) error
 
 	// MarkSent records that the message was delivered.
 	MarkSent(ctx context.Context, id string, now time.Time) error
@@ -142,6 +143,15 @@ type Outbox interface {
 	// PruneMail deletes messages that are no longer pending and were queued
 	// before the given time.
 	PruneMail(ctx context.Context, before time.Time) (int, error)
+}
+
+// DatabaseStatus is what a readiness check tells of the database.
+type DatabaseStatus struct {
+	// Engine is "sqlite" or "postgres".
+	Engine string
+	// Connections the pool holds open, how many are in use, and the most
+	// it opens.
+	Connections, InUse, MaxConnections int
 }
 
 // MailNotifier hears that mail has been queued, so that delivery need not

@@ -49,7 +49,9 @@ func (a *benchAuth) CurrentUser(context.Context, string) (domain.User, error) { 
 
 type benchPinger struct{}
 
-func (benchPinger) Ping(context.Context) error { return nil }
+func (benchPinger) Ping(context.Context) (ports.DatabaseStatus, error) {
+	return ports.DatabaseStatus{Engine: "sqlite", MaxConnections: 1}, nil
+}
 
 // benchJWT has the length of the service's ES256 tokens, so that encoding
 // and header parsing cost what they do in production.

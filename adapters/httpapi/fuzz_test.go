@@ -224,7 +224,9 @@ func (*fuzzAuth) CurrentUser(context.Context, string) (domain.User, error) {
 
 type fuzzPinger struct{}
 
-func (fuzzPinger) Ping(context.Context) error { return nil }
+func (fuzzPinger) Ping(context.Context) (ports.DatabaseStatus, error) {
+	return ports.DatabaseStatus{Engine: "sqlite", MaxConnections: 1}, nil
+}
 
 // repeatReader yields one byte forever: request ids need not be random here.
 type repeatReader byte

@@ -19,8 +19,16 @@ func (h *handlers) healthz(c *gin.Context) {
 }
 
 type readyResponse struct {
-	Status string       `json:"status"`
-	Mail   mailResponse `json:"mail"`
+	Status   string           `json:"status"`
+	Database databaseResponse `json:"database"`
+	Mail     mailResponse     `json:"mail"`
+}
+
+type databaseResponse struct {
+	Engine         string `json:"engine"`
+	Connections    int    `json:"connections"`
+	InUse          int    `json:"in_use"`
+	MaxConnections int    `json:"max_connections"`
 }
 
 type mailResponse struct {
@@ -37,7 +45,8 @@ type mailResponse struct {
 func (h *handlers) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
-	if err := h.ready.Ping(ctx); err != nil {
+	db, err := h.ready.Ping(ctx)
+	if err != nil {
 		logger(c).WarnContext(ctx, "not ready", "error", err)
 		writeProblem(c, domain.CodeUnavailable, "the database does not answer", nil)
 		return
@@ -48,7 +57,12 @@ func (h *handlers) readyz(c *gin.Context) {
 		writeProblem(c, domain.CodeUnavailable, "the database does not answer", nil)
 		return
 	}
-	c.JSON(http.StatusOK, readyResponse{Status: "ready", Mail: mailResponse{
+	c.JSON(http.StatusOK, readyResponse{Status: "ready", Database: databaseResponse{
+		Engine:         db.Engine,
+		Connections:    db.Connections,
+		InUse:          db.InUse,
+		MaxConnections: db.MaxConnections,
+	}, Mail: mailResponse{
 		Pending:              stats.Pending,
 		Sent:                 stats.Sent,
 		Dead:                 stats.Dead,

@@ -14,9 +14,10 @@ import (
 	"authapi/ports"
 )
 
-// Pinger reports whether a dependency, such as the database, answers.
+// Pinger reports whether the database answers and can be written, and how
+// its connections stand.
 type Pinger interface {
-	Ping(ctx context.Context) error
+	Ping(ctx context.Context) (ports.DatabaseStatus, error)
 }
 
 // KeySet publishes the current verification keys as a JWK Set. The set can

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -52,42 +51,6 @@ func GenerateSigningKey(random io.Reader, created, activeFrom time.Time) (ports.
 	return ports.SigningKey{Private: private, Created: created, ActiveFrom: activeFrom}, nil
 }
 
-// LoadOrCreateSigningKeys returns the signing keys stored at path, oldest
-// first. If no file exists it generates a P-256 key, created and signing
-// from now, stores it with mode 0600 and reports created, so that the
-// caller can log that a new key (and so a new kid) is in use.
-//
-// An existing file is never replaced here. The new file appears atomically
-// and complete; if another process creates it first, its keys are loaded and
-// returned instead, so that processes started together agree on one key.
-func LoadOrCreateSigningKeys(path string, now time.Time, random io.Reader) (keys []ports.SigningKey, created bool, err error) {
-	keys, err = ReadSigningKeys(path)
-	if err == nil {
-		return keys, false, nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, false, err
-	}
-
-	key, err := GenerateSigningKey(random, now, now)
-	if err != nil {
-		return nil, false, err
-	}
-	data, err := encodeSigningKeys([]ports.SigningKey{key})
-	if err != nil {
-		return nil, false, err
-	}
-	err = createFile(path, data)
-	if errors.Is(err, fs.ErrExist) {
-		keys, err = ReadSigningKeys(path)
-		return keys, false, err
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("store signing key: %w", err)
-	}
-	return []ports.SigningKey{key}, true, nil
-}
-
 // ReadSigningKeys reads and parses the key file at path, oldest key first.
 // A key without an Active-From line signs from its creation: its ActiveFrom
 // is its Created. A missing file yields an error matching fs.ErrNotExist;
@@ -107,8 +70,8 @@ func ReadSigningKeys(path string) ([]ports.SigningKey, error) {
 
 // WriteSigningKeys replaces the key file at path with keys, oldest first.
 // The file must exist: a missing one more likely means a wrong path than a
-// wish for a first key. A set that ReadSigningKeys would refuse is not
-// written.
+// wish for a first key, which Store.UpdateSigningKeys creates. A set that
+// ReadSigningKeys would refuse is not written.
 //
 // The file is replaced atomically (a synced temp file renamed over it) with
 // mode 0600 and the old file's owner, so that a reader sees either the old

@@ -2,6 +2,7 @@ package keyfile_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -15,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -92,7 +92,8 @@ func assertSameKeys(t *testing.T, got, want []ports.SigningKey) {
 }
 
 // assertKeyFile checks what every write of the key file must leave: mode
-// 0600, no temp files beside it, and content that parses.
+// 0600, no temp files beside it, and content that parses. The store's lock
+// file may sit beside it: it holds nothing and outlives every update.
 func assertKeyFile(t *testing.T, path string) []ports.SigningKey {
 	t.Helper()
 	info, err := os.Stat(path)
@@ -106,14 +107,85 @@ func assertKeyFile(t *testing.T, path string) []ports.SigningKey {
 	if err != nil {
 		t.Fatalf("read dir: %v", err)
 	}
-	if len(entries) != 1 {
-		t.Errorf("directory holds %d entries, want only the key file (no temp files)", len(entries))
+	for _, e := range entries {
+		if name := e.Name(); name != filepath.Base(path) && name != filepath.Base(path)+".lock" {
+			t.Errorf("directory holds %q beside the key file, want no temp files", name)
+		}
 	}
 	keys, err := keyfile.ReadSigningKeys(path)
 	if err != nil {
 		t.Fatalf("ReadSigningKeys: %v", err)
 	}
 	return keys
+}
+
+// firstStart does what the service does at start: it reads the keys and, if
+// there are none, creates the first one, created and signing from at,
+// through an update that adds it only if the set it is given is still
+// empty, so that processes starting together agree on one key. created
+// reports whether this call's key is the one stored.
+func firstStart(ctx context.Context, store ports.KeyStore, at time.Time) (keys []ports.SigningKey, created bool, err error) {
+	keys, err = store.SigningKeys(ctx)
+	if err != nil || len(keys) > 0 {
+		return keys, false, err
+	}
+	err = store.UpdateSigningKeys(ctx, func(current []ports.SigningKey) ([]ports.SigningKey, error) {
+		if len(current) > 0 {
+			keys = current
+			return current, nil
+		}
+		key, err := keyfile.GenerateSigningKey(rand.Reader, at, at)
+		if err != nil {
+			return nil, err
+		}
+		keys, created = []ports.SigningKey{key}, true
+		return keys, nil
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return keys, created, nil
+}
+
+// errKeep refuses an update, so that the set stays as it was.
+var errKeep = errors.New("keep the set as it is")
+
+// reader is one way the key file is read, returning the keys it saw.
+type reader struct {
+	name string
+	read func(t *testing.T, path string) ([]ports.SigningKey, error)
+}
+
+// readers are every way the key file is read: directly, through the store,
+// by the store's updates (which are given what they read), and by a start,
+// which must load an existing file rather than create a key over it. None
+// of them changes an existing file.
+var readers = []reader{
+	{"ReadSigningKeys", func(_ *testing.T, path string) ([]ports.SigningKey, error) {
+		return keyfile.ReadSigningKeys(path)
+	}},
+	{"Store.SigningKeys", func(t *testing.T, path string) ([]ports.SigningKey, error) {
+		return keyfile.NewStore(path).SigningKeys(t.Context())
+	}},
+	{"Store.UpdateSigningKeys", func(t *testing.T, path string) ([]ports.SigningKey, error) {
+		var given []ports.SigningKey
+		err := keyfile.NewStore(path).UpdateSigningKeys(t.Context(), func(current []ports.SigningKey) ([]ports.SigningKey, error) {
+			given = current
+			return nil, errKeep
+		})
+		if errors.Is(err, errKeep) {
+			err = nil
+		}
+		// On an error, given is nil unless the update ran anyway.
+		return given, err
+	}},
+	{"first start", func(t *testing.T, path string) ([]ports.SigningKey, error) {
+		keys, created, err := firstStart(t.Context(), keyfile.NewStore(path), now)
+		if created {
+			t.Errorf("first start created a key over an existing file")
+		}
+		return keys, err
+	}},
 }
 
 func TestGenerateSigningKey(t *testing.T) {
@@ -160,16 +232,32 @@ func TestGenerateSigningKey(t *testing.T) {
 	}
 }
 
-func TestLoadOrCreateSigningKeysCreatesThenLoads(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "signing.pem")
+// A start with no key file creates the first key through the store; later
+// starts load it and leave the file as it is.
+func TestStoreCreatesTheFirstKeyOnce(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "signing.pem")
+	store := keyfile.NewStore(path)
 	at := now.Add(700 * time.Millisecond)
 
-	first, created, err := keyfile.LoadOrCreateSigningKeys(path, at, rand.Reader)
+	// A missing file is an error for ReadSigningKeys, so that a wrong path
+	// is not taken for an empty set, but an empty set for the store.
+	if _, err := keyfile.ReadSigningKeys(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("ReadSigningKeys of a missing file: err = %v, want one matching fs.ErrNotExist", err)
+	}
+	if keys, err := store.SigningKeys(t.Context()); err != nil || len(keys) != 0 {
+		t.Fatalf("SigningKeys of a missing file = %d keys, %v; want an empty set", len(keys), err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("reading created the key file (stat: %v)", err)
+	}
+
+	first, created, err := firstStart(t.Context(), store, at)
 	if err != nil {
-		t.Fatalf("first LoadOrCreateSigningKeys: %v", err)
+		t.Fatalf("first start: %v", err)
 	}
 	if !created {
-		t.Error("first call: created = false, want true")
+		t.Error("first start: created = false, want true")
 	}
 	if len(first) != 1 {
 		t.Fatalf("created %d keys, want 1", len(first))
@@ -179,6 +267,11 @@ func TestLoadOrCreateSigningKeysCreatesThenLoads(t *testing.T) {
 	}
 	assertSameKeys(t, first, []ports.SigningKey{{Private: first[0].Private, Created: now, ActiveFrom: now}})
 	assertSameKeys(t, assertKeyFile(t, path), first)
+	stored, err := store.SigningKeys(t.Context())
+	if err != nil {
+		t.Fatalf("SigningKeys after the first start: %v", err)
+	}
+	assertSameKeys(t, stored, first)
 
 	// The file must stay a standard PKCS#8 PEM that other tools can read:
 	// the date is text before the block, not a PEM header.
@@ -198,16 +291,25 @@ func TestLoadOrCreateSigningKeysCreatesThenLoads(t *testing.T) {
 		t.Error("stored key differs from returned key")
 	}
 
-	second, created, err := keyfile.LoadOrCreateSigningKeys(path, at.Add(time.Hour), rand.Reader)
+	before, err := os.Stat(path)
 	if err != nil {
-		t.Fatalf("second LoadOrCreateSigningKeys: %v", err)
+		t.Fatal(err)
+	}
+	// A second start, as a restart an hour later, by a store of its own.
+	second, created, err := firstStart(t.Context(), keyfile.NewStore(path), at.Add(time.Hour))
+	if err != nil {
+		t.Fatalf("second start: %v", err)
 	}
 	if created {
-		t.Error("second call: created = true, want false")
+		t.Error("second start: created = true, want false")
 	}
 	assertSameKeys(t, second, first)
 	if !bytes.Equal(readFile(t, path), data) {
-		t.Error("second call rewrote the key file")
+		t.Error("second start changed the key file")
+	}
+	// Not even rewritten with the same content: the file is the same one.
+	if after, err := os.Stat(path); err != nil || !os.SameFile(before, after) {
+		t.Errorf("second start replaced the key file (stat: %v)", err)
 	}
 }
 
@@ -246,19 +348,17 @@ func TestReadSigningKeysFormats(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "signing.pem")
 			writeFile(t, path, tt.content, 0o600)
 
-			got, err := keyfile.ReadSigningKeys(path)
-			if err != nil {
-				t.Fatalf("ReadSigningKeys: %v", err)
-			}
-			assertSameKeys(t, got, tt.want)
-
-			loaded, created, err := keyfile.LoadOrCreateSigningKeys(path, now, rand.Reader)
-			if err != nil || created {
-				t.Fatalf("LoadOrCreateSigningKeys = created %v, %v; want the file loaded", created, err)
-			}
-			assertSameKeys(t, loaded, tt.want)
-			if !bytes.Equal(readFile(t, path), tt.content) {
-				t.Error("the existing file was modified")
+			for _, r := range readers {
+				t.Run(r.name, func(t *testing.T) {
+					got, err := r.read(t, path)
+					if err != nil {
+						t.Fatalf("%s: %v", r.name, err)
+					}
+					assertSameKeys(t, got, tt.want)
+					if !bytes.Equal(readFile(t, path), tt.content) {
+						t.Error("the existing file was modified")
+					}
+				})
 			}
 		})
 	}
@@ -326,21 +426,27 @@ func TestReadSigningKeysRejectsUnusableFiles(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "signing.pem")
 			writeFile(t, path, tt.content, 0o600)
 
-			keys, created, err := keyfile.LoadOrCreateSigningKeys(path, now, rand.Reader)
-			if err == nil {
-				t.Fatalf("LoadOrCreateSigningKeys returned %d keys (created %v), want an error", len(keys), created)
-			}
-			if keys != nil || created {
-				t.Errorf("keys = %v, created = %v; want nil, false on error", keys, created)
-			}
-			if !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("err = %q, want it to mention %q", err, tt.wantErr)
-			}
-			if errors.Is(err, fs.ErrNotExist) {
-				t.Error("a parse error matches fs.ErrNotExist")
-			}
-			if !bytes.Equal(readFile(t, path), tt.content) {
-				t.Error("the existing file was modified")
+			// The store reads a missing file as an empty set: were a parse
+			// error taken for one, a start would create a key over the file.
+			for _, r := range readers {
+				t.Run(r.name, func(t *testing.T) {
+					keys, err := r.read(t, path)
+					if err == nil {
+						t.Fatalf("%s returned %d keys, want an error", r.name, len(keys))
+					}
+					if keys != nil {
+						t.Errorf("keys = %v, want none on error", keys)
+					}
+					if !strings.Contains(err.Error(), tt.wantErr) {
+						t.Errorf("err = %q, want it to mention %q", err, tt.wantErr)
+					}
+					if errors.Is(err, fs.ErrNotExist) {
+						t.Error("a parse error matches fs.ErrNotExist")
+					}
+					if !bytes.Equal(readFile(t, path), tt.content) {
+						t.Error("the existing file was modified")
+					}
+				})
 			}
 		})
 	}
@@ -349,7 +455,9 @@ func TestReadSigningKeysRejectsUnusableFiles(t *testing.T) {
 // Like ssh with a private key, the service refuses a key file that others
 // than its owner may read or write, and says how to fix it.
 func TestSigningKeyFileMode(t *testing.T) {
-	content := dated("Created:", now, pkcs8PEM(t, newKey(t, elliptic.P256())))
+	key := newKey(t, elliptic.P256())
+	content := dated("Created:", now, pkcs8PEM(t, key))
+	want := []ports.SigningKey{{Private: key, Created: now, ActiveFrom: now}}
 	tests := []struct {
 		perm   os.FileMode
 		wantOK bool
@@ -370,53 +478,75 @@ func TestSigningKeyFileMode(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			for name, read := range map[string]func() error{
-				"ReadSigningKeys": func() error { _, err := keyfile.ReadSigningKeys(path); return err },
-				"LoadOrCreateSigningKeys": func() error {
-					_, _, err := keyfile.LoadOrCreateSigningKeys(path, now, rand.Reader)
-					return err
-				},
-			} {
-				err := read()
+			for _, r := range readers {
+				keys, err := r.read(t, path)
 				if tt.wantOK {
 					if err != nil {
-						t.Errorf("%s: %v, want the file loaded", name, err)
+						t.Errorf("%s: %v, want the file loaded", r.name, err)
+					} else {
+						assertSameKeys(t, keys, want)
 					}
 					continue
 				}
-				want := fmt.Sprintf("%s has mode %04o: others may read or write it; run `chmod 600 %s` as its owner", abs, tt.perm, abs)
-				if err == nil || !strings.Contains(err.Error(), want) {
-					t.Errorf("%s: err = %v, want it to say %q", name, err, want)
+				hint := fmt.Sprintf("%s has mode %04o: others may read or write it; run `chmod 600 %s` as its owner", abs, tt.perm, abs)
+				if err == nil || !strings.Contains(err.Error(), hint) {
+					t.Errorf("%s: err = %v, want it to say %q", r.name, err, hint)
 				}
 				if err != nil && strings.Contains(err.Error(), "\n") {
-					t.Errorf("%s: err = %q, want one line", name, err)
+					t.Errorf("%s: err = %q, want one line", r.name, err)
 				}
 				if errors.Is(err, fs.ErrNotExist) {
-					t.Errorf("%s: the refusal matches fs.ErrNotExist", name)
+					t.Errorf("%s: the refusal matches fs.ErrNotExist", r.name)
+				}
+				if keys != nil {
+					t.Errorf("%s: returned keys from a refused file", r.name)
 				}
 			}
 			if !bytes.Equal(readFile(t, path), content) {
 				t.Error("the key file was modified")
 			}
+			info, err := os.Stat(path)
+			if err != nil || info.Mode().Perm() != tt.perm {
+				t.Errorf("the key file's mode changed (stat: %v)", err)
+			}
 		})
 	}
 }
 
-func TestLoadOrCreateSigningKeysUnreadablePath(t *testing.T) {
-	dir := t.TempDir()
+// A key file path that cannot be read is an error, never taken for a
+// missing file over which a start would create a key.
+func TestStoreUnreadablePath(t *testing.T) {
 	tests := []struct {
 		name    string
-		path    string
+		setup   func(t *testing.T, dir string) string // returns the key file path
 		wantErr string
 	}{
-		{"path is a directory", dir, "is a directory"},
-		{"parent directory missing", filepath.Join(dir, "missing", "signing.pem"), "no such file"},
+		{"path is a directory", func(t *testing.T, dir string) string {
+			path := filepath.Join(dir, "signing.pem")
+			if err := os.Mkdir(path, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			return path
+		}, "is a directory"},
+		{"parent is a file", func(t *testing.T, dir string) string {
+			parent := filepath.Join(dir, "keys")
+			writeFile(t, parent, nil, 0o600)
+			return filepath.Join(parent, "signing.pem")
+		}, "not a directory"},
+		// A missing file is an empty set, but the first key cannot be made
+		// where there is no directory for it.
+		{"parent directory missing", func(t *testing.T, dir string) string {
+			return filepath.Join(dir, "missing", "signing.pem")
+		}, "no such file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			keys, created, err := keyfile.LoadOrCreateSigningKeys(tt.path, now, rand.Reader)
+			path := tt.setup(t, t.TempDir())
+			store := keyfile.NewStore(path)
+
+			keys, created, err := firstStart(t.Context(), store, now)
 			if err == nil {
-				t.Fatalf("LoadOrCreateSigningKeys returned %d keys (created %v), want an error", len(keys), created)
+				t.Fatalf("first start returned %d keys (created %v), want an error", len(keys), created)
 			}
 			if keys != nil || created {
 				t.Errorf("keys = %v, created = %v; want nil, false on error", keys, created)
@@ -424,37 +554,26 @@ func TestLoadOrCreateSigningKeysUnreadablePath(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("err = %q, want it to mention %q", err, tt.wantErr)
 			}
+
+			// An update, even one that would add a key whatever it is given,
+			// fails without being run: no key is made for such a path.
+			ran := false
+			err = store.UpdateSigningKeys(t.Context(), func(current []ports.SigningKey) ([]ports.SigningKey, error) {
+				ran = true
+				key, err := keyfile.GenerateSigningKey(rand.Reader, now, now)
+				return append(current, key), err
+			})
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("UpdateSigningKeys: err = %v, want one mentioning %q", err, tt.wantErr)
+			}
+			if ran {
+				t.Error("UpdateSigningKeys ran the update on an unreadable path")
+			}
+			if info, err := os.Stat(path); err == nil && info.Mode().IsRegular() {
+				t.Error("a key file was created")
+			}
 		})
 	}
-}
-
-// Processes that start together must end up with one key, created once.
-func TestLoadOrCreateSigningKeysConcurrentStart(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "signing.pem")
-	const n = 8
-	keys := make([][]ports.SigningKey, n)
-	created := make([]bool, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() { keys[i], created[i], errs[i] = keyfile.LoadOrCreateSigningKeys(path, now, rand.Reader) })
-	}
-	wg.Wait()
-
-	creators := 0
-	for i := range n {
-		if errs[i] != nil {
-			t.Fatalf("call %d: %v", i, errs[i])
-		}
-		if created[i] {
-			creators++
-		}
-		assertSameKeys(t, keys[i], keys[0])
-	}
-	if creators != 1 {
-		t.Errorf("%d calls reported creating the key, want exactly 1", creators)
-	}
-	assertSameKeys(t, assertKeyFile(t, path), keys[0])
 }
 
 func TestWriteSigningKeys(t *testing.T) {

@@ -8,66 +8,13 @@ import (
 	"time"
 
 	"authapi/ports"
+	"authapi/ports/porttest"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // sixAMinute is one event per 10 s, three at once.
 var sixAMinute = ports.Limit{Name: "test", Rates: []ports.Rate{{Events: 6, Per: time.Minute, Burst: 3}}}
-
-func TestTakeSpendsABucket(t *testing.T) {
-	m := NewMemory(0, nil)
-	for i := range 3 {
-		if wait, _ := m.Take(t.Context(), sixAMinute, "198.51.100.1", t0); wait != 0 {
-			t.Fatalf("event %d of the burst refused (wait %v)", i+1, wait)
-		}
-	}
-	wait, err := m.Take(t.Context(), sixAMinute, "198.51.100.1", t0)
-	if err != nil || wait != 10*time.Second {
-		t.Fatalf("fourth event: wait %v, %v; want 10s", wait, err)
-	}
-	// A refused event costs nothing: the wait does not grow.
-	if wait, _ := m.Take(t.Context(), sixAMinute, "198.51.100.1", t0.Add(time.Second)); wait != 9*time.Second {
-		t.Errorf("wait a second later = %v, want 9s", wait)
-	}
-	if wait, _ := m.Take(t.Context(), sixAMinute, "198.51.100.2", t0); wait != 0 {
-		t.Error("another subject shares the bucket")
-	}
-	other := ports.Limit{Name: "other", Rates: sixAMinute.Rates}
-	if wait, _ := m.Take(t.Context(), other, "198.51.100.1", t0); wait != 0 {
-		t.Error("another limit shares the subject's bucket")
-	}
-	if wait, _ := m.Take(t.Context(), sixAMinute, "198.51.100.1", t0.Add(10*time.Second)); wait != 0 {
-		t.Errorf("refilled token refused (wait %v)", wait)
-	}
-}
-
-// TestTakeIsAllOrNothing: of several rates, an exhausted one refuses the
-// event without spending from the others.
-func TestTakeIsAllOrNothing(t *testing.T) {
-	m := NewMemory(0, nil)
-	limit := ports.Limit{Name: "codes", Rates: []ports.Rate{
-		{Events: 1, Per: time.Minute, Burst: 1},
-		{Events: 3, Per: time.Hour, Burst: 3},
-	}}
-	now := t0
-	for i := range 3 {
-		if wait, _ := m.Take(t.Context(), limit, "a@example.com", now); wait != 0 {
-			t.Fatalf("event %d refused: %v", i+1, wait)
-		}
-		// Refused by the first rate: must not spend from the second.
-		if wait, _ := m.Take(t.Context(), limit, "a@example.com", now.Add(30*time.Second)); i < 2 && wait != 30*time.Second {
-			t.Fatalf("an event 30 s after event %d: wait %v, want 30s", i+1, wait)
-		}
-		now = now.Add(time.Minute)
-	}
-	if wait, _ := m.Take(t.Context(), limit, "a@example.com", now); wait != 17*time.Minute {
-		t.Errorf("the fourth event in the hour: wait %v, want 17m (the hourly rate refills one every 20 minutes)", wait)
-	}
-	if wait, _ := m.Take(t.Context(), ports.Limit{Name: "off"}, "a@example.com", now); wait != 0 {
-		t.Errorf("a limit without rates refused an event: %v", wait)
-	}
-}
 
 // TestSubjectsDoNotGrowMemory: a subject becomes a fixed-size digest, so a
 // long one costs no more than a short one.
@@ -153,4 +100,8 @@ func TestSweepForgetsOnlyFullBuckets(t *testing.T) {
 	if got, want := m.Len(), each+fillers; got != want {
 		t.Errorf("%d buckets after the sweep, want %d: the %d hourly ones and the fillers in force", got, want, each)
 	}
+}
+
+func TestRateLimiterContract(t *testing.T) {
+	porttest.TestRateLimiter(t, func(*testing.T) ports.RateLimiter { return NewMemory(0, nil) })
 }

@@ -27,6 +27,7 @@ import (
 
 	sqlitedb "authapi/db/sqlite"
 	"authapi/db/sqlite/sqlcgen"
+	"authapi/ports"
 )
 
 // busyTimeoutMillis is how long a connection waits for another one (in this
@@ -232,26 +233,34 @@ func (db *DB) Close() error {
 	return errors.Join(db.writer.Close(), db.reader.Close())
 }
 
-// Ping checks that the database answers a query, for readiness probes. After
-// a write failed because the file could not be written (a full disk, a file
-// system gone read-only, an I/O error), it also makes a small real write, and
-// reports the database unavailable until that succeeds: a read alone would
-// answer on a full disk. While writes work, Ping costs one read.
-func (db *DB) Ping(ctx context.Context) error {
+// Ping checks that the database answers a query, for readiness probes, and
+// reports its connections. After a write failed because the file could not
+// be written (a full disk, a file system gone read-only, an I/O error), it
+// also makes a small real write, and reports the database unavailable until
+// that succeeds: a read alone would answer on a full disk. While writes
+// work, Ping costs one read.
+func (db *DB) Ping(ctx context.Context) (ports.DatabaseStatus, error) {
+	readers := db.reader.Stats()
+	status := ports.DatabaseStatus{
+		Engine:         "sqlite",
+		Connections:    readers.OpenConnections + db.writer.Stats().OpenConnections,
+		InUse:          readers.InUse + db.writer.Stats().InUse,
+		MaxConnections: readers.MaxOpenConnections + 1,
+	}
 	var one int
 	if err := db.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return translate(ctx, "ping", err)
+		return status, translate(ctx, "ping", err)
 	}
 	if !db.writesFailing.Load() {
-		return nil
+		return status, nil
 	}
 	if err := db.probeWrite(ctx); err != nil {
-		return translate(ctx, "write probe", err)
+		return status, translate(ctx, "write probe", err)
 	}
 	if db.writesFailing.CompareAndSwap(true, false) {
 		db.logger.InfoContext(ctx, "database writes work again")
 	}
-	return nil
+	return status, nil
 }
 
 // probeWrite commits a transaction that rewrites the header's user_version

@@ -69,9 +69,9 @@ func (s *Store) ClaimMail(ctx context.Context, now time.Time, lease time.Duratio
 	return claimed, nil
 }
 
-// ReleaseMail makes a claimed message due at at.
-func (s *Store) ReleaseMail(ctx context.Context, id string, at time.Time) error {
-	err := s.writes.ReleaseMail(ctx, sqlcgen.ReleaseMailParams{ID: id, NextAttemptAt: at.UnixMilli()})
+// RescheduleMail makes a claimed message due at at.
+func (s *Store) RescheduleMail(ctx context.Context, id string, at time.Time) error {
+	err := s.writes.RescheduleMail(ctx, sqlcgen.RescheduleMailParams{ID: id, NextAttemptAt: at.UnixMilli()})
 	return translate(ctx, "release mail", err)
 }
 

@@ -138,6 +138,15 @@ func (s *Store) UpdateUser(ctx context.Context, key ports.UserKey, update func(*
 	return saved, nil
 }
 
+// CountUsers returns how many accounts there are.
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	n, err := s.reads.CountUsers(ctx)
+	if err != nil {
+		return 0, translate(ctx, "count users", err)
+	}
+	return int(n), nil
+}
+
 // applyEffects saves what a change of u brings with it, inside the change's
 // transaction.
 func applyEffects(ctx context.Context, q *sqlcgen.Queries, u domain.User, fx ports.Effects) error {

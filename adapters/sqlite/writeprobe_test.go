@@ -49,7 +49,7 @@ func TestPingReportsFailingWrites(t *testing.T) {
 				if !errors.Is(err, domain.ErrUnavailable) {
 					t.Fatalf("write during the fault: %v, want ErrUnavailable", err)
 				}
-				pingErr := db.Ping(t.Context())
+				_, pingErr := db.Ping(t.Context())
 				stop()
 
 				if f.wantNotReady && !errors.Is(pingErr, domain.ErrUnavailable) {
@@ -58,7 +58,7 @@ func TestPingReportsFailingWrites(t *testing.T) {
 				if !f.wantNotReady && pingErr != nil {
 					t.Errorf("Ping during lock contention = %v, want nil", pingErr)
 				}
-				if err := db.Ping(t.Context()); err != nil {
+				if _, err := db.Ping(t.Context()); err != nil {
 					t.Errorf("Ping once the fault is gone = %v, want nil", err)
 				}
 				if db.writesFailing.Load() {
@@ -82,7 +82,7 @@ func TestPingWritesNothingWhileHealthy(t *testing.T) {
 	}
 	before := walSize(t, path)
 	for range 3 {
-		if err := db.Ping(t.Context()); err != nil {
+		if _, err := db.Ping(t.Context()); err != nil {
 			t.Fatalf("Ping: %v", err)
 		}
 	}

@@ -5,35 +5,49 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
-	_ "modernc.org/sqlite" // the "sqlite" driver, to plant faults as any tool could
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver, to plant faults as any tool could
+	_ "modernc.org/sqlite"             // the "sqlite" driver, likewise
 
 	"authapi/domain"
 )
 
 // Each use case that changes more than one thing saves it all in one
 // transaction. These tests make the database refuse the second step of each,
-// with a trigger on the real SQLite file, and check that the first step was
-// not kept either: nothing is half done.
+// with a trigger on the real database, and check that the first step was not
+// kept either: nothing is half done.
 
 // failOn plants a trigger that aborts any statement of kind ("INSERT",
 // "UPDATE" or "DELETE") on table, until the returned function removes it.
 func (f *fixture) failOn(t *testing.T, kind, table string) (lift func()) {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+f.dbPath+"?_pragma=busy_timeout(5000)")
+	db, err := sql.Open(f.db.driver, f.db.source)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	name := fmt.Sprintf("fail_%s_%s", kind, table)
-	stmt := fmt.Sprintf("CREATE TRIGGER %s BEFORE %s ON %s BEGIN SELECT RAISE(ABORT, 'injected fault'); END", name, kind, table)
-	if _, err := db.ExecContext(t.Context(), stmt); err != nil {
-		t.Fatal(err)
+	name := fmt.Sprintf("fail_%s_%s", strings.ToLower(kind), table)
+	plant := []string{fmt.Sprintf("CREATE TRIGGER %s BEFORE %s ON %s BEGIN SELECT RAISE(ABORT, 'injected fault'); END", name, kind, table)}
+	remove := []string{"DROP TRIGGER " + name}
+	if f.db.driver == "pgx" {
+		plant = []string{
+			`CREATE OR REPLACE FUNCTION injected_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$`,
+			fmt.Sprintf("CREATE TRIGGER %s BEFORE %s ON %s FOR EACH ROW EXECUTE FUNCTION injected_fault()", name, kind, table),
+		}
+		remove = []string{fmt.Sprintf("DROP TRIGGER %s ON %s", name, table)}
+	}
+	for _, stmt := range plant {
+		if _, err := db.ExecContext(t.Context(), stmt); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return func() {
-		if _, err := db.ExecContext(context.Background(), "DROP TRIGGER "+name); err != nil {
-			t.Fatal(err)
+		for _, stmt := range remove {
+			if _, err := db.ExecContext(context.Background(), stmt); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"authapi/adapters/postgres"
 	"authapi/adapters/ratelimit"
 	"authapi/adapters/sqlite"
 	"authapi/domain"
@@ -25,10 +26,11 @@ var start = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 // test's own: it is fast enough, and it is what the service runs on. Only
 // the slow or outward-facing ports (hashing, tokens, mail, time) are fakes.
 type fixture struct {
-	svc      *Service
-	dbPath   string
-	users    *sqlite.Store
-	throttle *sqlite.Throttle
+	svc *Service
+	// db says how to reach the database straight, as a tool would.
+	db       toolAccess
+	users    testStore
+	throttle ports.LoginThrottle
 	hasher   *fakeHasher
 	tokens   *fakeTokens
 	mail     *countingNotifier
@@ -61,19 +63,7 @@ func newFixture(t *testing.T) *fixture {
 
 		passwords: &fakePolicy{},
 	}
-	f.dbPath = filepath.Join(t.TempDir(), "auth.db")
-	db, err := sqlite.Open(t.Context(), f.dbPath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	if err := db.Migrate(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	if f.users, err = sqlite.NewStore(t.Context(), db); err != nil {
-		t.Fatal(err)
-	}
-	f.throttle = sqlite.NewThrottle(db)
+	f.db, f.users, f.throttle = openTestStore(t)
 	public, _ := url.Parse("https://auth.example.com/base")
 	svc, err := NewService(Deps{
 		Users:    f.users,
@@ -96,6 +86,51 @@ func newFixture(t *testing.T) *fixture {
 	f.svc = svc
 	return f
 }
+
+// testStore is the store the use cases run on.
+type testStore interface {
+	ports.UserStore
+	ports.SessionStore
+	ports.Outbox
+}
+
+// toolAccess is a database/sql driver and data source that reach the test's
+// database straight.
+type toolAccess struct{ driver, source string }
+
+// openTestStore opens a migrated store of the test's own: a SQLite file, or
+// a PostgreSQL schema when the suite runs on PostgreSQL.
+func openTestStore(t *testing.T) (toolAccess, testStore, ports.LoginThrottle) {
+	t.Helper()
+	if testkit.OnPostgres() {
+		url := testkit.Postgres(t)
+		db, err := postgres.Open(t.Context(), url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := db.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return toolAccess{"pgx", url}, postgres.NewStore(db), postgres.NewThrottle(db)
+	}
+	path := filepath.Join(t.TempDir(), "auth.db")
+	db, err := sqlite.Open(t.Context(), path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	store, err := sqlite.NewStore(t.Context(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return toolAccess{"sqlite", "file:" + path + "?_pragma=busy_timeout(5000)"}, store, sqlite.NewThrottle(db)
+}
+
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 var astro = ports.SignupRequest{
 	Email: "Astro.User@Example.com", Password: "StrongPassword123!", FirstName: "Astro", LastName: "User",
@@ -128,7 +163,7 @@ func (f *fixture) queued(t *testing.T) []ports.QueuedMail {
 		t.Fatal(err)
 	}
 	for _, m := range mail {
-		if err := f.users.ReleaseMail(ctx, m.ID, m.QueuedAt); err != nil {
+		if err := f.users.RescheduleMail(ctx, m.ID, m.QueuedAt); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -32,15 +32,15 @@ type Config struct {
 	// PollInterval bounds how long a due message waits when no wake-up
 	// arrives, e.g. a retry whose time has come.
 	PollInterval time.Duration
-	// BatchSize is how many messages one pass claims from the outbox.
+	// BatchSize is how many messages one pass delivers at most.
 	BatchSize int
 	// Lease is how long a claimed message is held for this dispatcher:
 	// other dispatchers, such as those of other replicas, skip it until
-	// then, and take it over once it runs out, if this one died.
+	// then. The claim is renewed while a send takes long, so the lease is
+	// what a dispatcher that dies costs the message it was sending: it is
+	// taken over when the lease runs out.
 	Lease time.Duration
-	// SendTimeout bounds one delivery attempt. A message is only sent
-	// while at least this much of its lease is left, so that no other
-	// dispatcher can take it over while it is being sent.
+	// SendTimeout bounds one delivery attempt.
 	SendTimeout time.Duration
 	// Retention is how long settled messages are kept for inspection.
 	Retention time.Duration
@@ -56,7 +56,7 @@ func DefaultConfig() Config {
 		MaxDelay:     5 * time.Minute,
 		PollInterval: time.Second,
 		BatchSize:    32,
-		Lease:        5 * time.Minute,
+		Lease:        15 * time.Second,
 		SendTimeout:  time.Minute,
 		Retention:    7 * 24 * time.Hour,
 	}
@@ -82,7 +82,7 @@ func New(outbox ports.Outbox, mailer ports.Mailer, clock ports.Clock, random por
 		return nil, errors.New("outbox: every dependency is required")
 	case cfg.MaxAttempts < 1, cfg.MaxAge <= 0, cfg.BaseDelay <= 0, cfg.MaxDelay < cfg.BaseDelay,
 		cfg.PollInterval <= 0, cfg.BatchSize < 1, cfg.Retention <= 0,
-		cfg.SendTimeout <= 0, cfg.Lease < 2*cfg.SendTimeout:
+		cfg.SendTimeout <= 0, cfg.Lease < 3*time.Second:
 		return nil, fmt.Errorf("outbox: invalid config %+v", cfg)
 	}
 	return &Dispatcher{
@@ -144,44 +144,68 @@ func (d *Dispatcher) Stats(ctx context.Context) (ports.MailStats, error) {
 }
 
 // DeliverDue makes one pass over the messages due now and returns how many it
-// handled, delivered or not. It claims them first, so that dispatchers of
-// other replicas leave them alone, and hands back the ones it did not try.
+// handled, delivered or not. It claims one message at a time, right before
+// sending it, so that it holds no message it is not sending: dispatchers of
+// other replicas deliver the rest meanwhile, and if this process dies, only
+// the message in flight waits for its lease to run out.
 func (d *Dispatcher) DeliverDue(ctx context.Context) (int, error) {
-	claimedAt := d.clock.Now()
-	due, err := d.outbox.ClaimMail(ctx, claimedAt, d.cfg.Lease, d.cfg.BatchSize)
-	if err != nil {
-		return 0, fmt.Errorf("claim due mail: %w", err)
-	}
-	// Past this, a send could outlast the lease and another dispatcher
-	// could send the message too.
-	sendBy := claimedAt.Add(d.cfg.Lease - d.cfg.SendTimeout)
-	for i, msg := range due {
-		if ctx.Err() != nil || d.clock.Now().After(sendBy) {
-			d.release(due[i:])
-			return i, ctx.Err()
+	for n := range d.cfg.BatchSize {
+		if err := ctx.Err(); err != nil {
+			return n, err
 		}
-		if err := d.deliver(ctx, msg); err != nil {
-			d.release(due[i:])
-			return i, err
+		claimed, err := d.outbox.ClaimMail(ctx, d.clock.Now(), d.cfg.Lease, 1)
+		if err != nil {
+			return n, fmt.Errorf("claim due mail: %w", err)
+		}
+		if len(claimed) == 0 {
+			return n, nil
+		}
+		if err := d.deliver(ctx, claimed[0]); err != nil {
+			d.handBack(claimed[0])
+			return n, err
 		}
 	}
-	return len(due), nil
+	return d.cfg.BatchSize, nil
 }
 
-// release hands claimed messages back, due at once, so that a restart or
-// another replica need not wait for their lease to run out. It runs when the
-// dispatcher stops, so it does not take the dispatcher's context; it gives
-// up after a few seconds, and then the lease still frees them.
-func (d *Dispatcher) release(msgs []ports.QueuedMail) {
+// handBack makes a claimed message that was not settled due at once, so
+// that a restart or another replica need not wait for its lease. It runs
+// when the dispatcher stops, so it does not take the dispatcher's context;
+// it gives up after a few seconds, and then the lease still frees the
+// message.
+func (d *Dispatcher) handBack(msg ports.QueuedMail) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	now := d.clock.Now()
-	for _, msg := range msgs {
-		if err := d.outbox.ReleaseMail(ctx, msg.ID, now); err != nil {
-			d.log.WarnContext(ctx, "handing back claimed mail failed; it is sent when its lease runs out",
-				"message_id", msg.ID, "error", err)
-			return
+	if err := d.outbox.RescheduleMail(ctx, msg.ID, d.clock.Now()); err != nil {
+		d.log.WarnContext(ctx, "handing back claimed mail failed; it is sent when its lease runs out",
+			"message_id", msg.ID, "error", err)
+	}
+}
+
+// keepClaim renews the claim on msg every third of the lease until stop is
+// called, so that a slow send does not lose its message to another
+// dispatcher.
+func (d *Dispatcher) keepClaim(ctx context.Context, msg ports.QueuedMail) (stop func()) {
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		ticker := time.NewTicker(d.cfg.Lease / 3)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ticker.C:
+				if err := d.outbox.RescheduleMail(ctx, msg.ID, d.clock.Now().Add(d.cfg.Lease)); err != nil && ctx.Err() == nil {
+					d.log.WarnContext(ctx, "renewing the claim on mail failed", "message_id", msg.ID, "error", err)
+				}
+			}
 		}
+	}()
+	return func() {
+		close(done)
+		<-stopped
 	}
 }
 
@@ -195,7 +219,9 @@ func (d *Dispatcher) deliver(ctx context.Context, msg ports.QueuedMail) error {
 		return d.outbox.MarkDead(ctx, msg.ID, msg.Attempts, now, reason)
 	}
 	sendCtx, cancel := context.WithTimeout(ctx, d.cfg.SendTimeout)
+	stopRenewing := d.keepClaim(ctx, msg)
 	sendErr := d.mailer.Send(sendCtx, msg.Message)
+	stopRenewing()
 	cancel()
 	now = d.clock.Now()
 	if sendErr == nil {

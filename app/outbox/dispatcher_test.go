@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"authapi/adapters/postgres"
 	"authapi/adapters/sqlite"
 	"authapi/domain"
 	"authapi/internal/testkit"
@@ -54,10 +55,10 @@ func (m *flakyMailer) setDown(err error) {
 	m.down = err
 }
 
-// The dispatcher runs against the real SQLite outbox, in a database of each
-// test's own; the mailer and the clock are fakes.
+// The dispatcher runs against the real outbox (SQLite, or PostgreSQL when the
+// suite runs on it), in a database of each test's own; the mailer and the clock are fakes.
 type fixture struct {
-	store  *sqlite.Store
+	store  testStore
 	mailer *flakyMailer
 	clock  *testkit.Clock
 	logs   *testkit.Buffer
@@ -83,9 +84,28 @@ func newFixture(t *testing.T, cfg Config) *fixture {
 	return f
 }
 
-// newStore opens a store on a database of the test's own.
-func newStore(t *testing.T) *sqlite.Store {
+// testStore is the store the dispatcher delivers from, and fills in the
+// tests.
+type testStore interface {
+	ports.UserStore
+	ports.Outbox
+}
+
+// newStore opens a store on a database of the test's own: a SQLite file, or
+// a PostgreSQL schema when the suite runs on PostgreSQL.
+func newStore(t *testing.T) testStore {
 	t.Helper()
+	if testkit.OnPostgres() {
+		db, err := postgres.Open(t.Context(), testkit.Postgres(t), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		if err := db.Migrate(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		return postgres.NewStore(db)
+	}
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "auth.db"), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +120,8 @@ func newStore(t *testing.T) *sqlite.Store {
 	}
 	return store
 }
+
+func TestMain(m *testing.M) { testkit.Main(m) }
 
 // queue stores an account with one activation email, as a signup does.
 func (f *fixture) queue(t *testing.T, n int, mail ports.OutgoingMail) {
@@ -416,42 +438,74 @@ func TestStopHandsBackClaimedMail(t *testing.T) {
 	}
 }
 
-// slowMailer delivers, but each send takes a while on the clock.
-type slowMailer struct {
-	clock     *testkit.Clock
-	took      time.Duration
-	delivered []string
+// blockingMailer holds every send until released, and records what it was
+// given.
+type blockingMailer struct {
+	started chan string
+	release chan struct{}
 }
 
-func (m *slowMailer) Send(_ context.Context, msg ports.Message) error {
-	m.clock.Advance(m.took)
-	m.delivered = append(m.delivered, msg.ID)
-	return nil
-}
-
-// TestSlowSendsStopBeforeTheLeaseRunsOut: a pass sends only while a whole
-// send fits in what is left of its lease, and hands back the rest, so that
-// no other dispatcher takes over a message this one is still sending.
-func TestSlowSendsStopBeforeTheLeaseRunsOut(t *testing.T) {
-	f := newFixture(t, testConfig())
-	for i := range 5 {
-		f.queue(t, i, message(fmt.Sprintf("m%d", i), fmt.Sprintf("user%d@example.com", i), t0))
+func (m *blockingMailer) Send(ctx context.Context, msg ports.Message) error {
+	m.started <- msg.ID
+	select {
+	case <-m.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	cfg := testConfig()
-	cfg.Lease, cfg.SendTimeout = 4*time.Minute, time.Minute
-	mailer := &slowMailer{clock: f.clock, took: time.Minute}
-	d, err := New(f.store, mailer, f.clock, zeroRandom{}, slog.New(slog.DiscardHandler), cfg)
+}
+
+// TestADispatcherHoldsOnlyWhatItSends: while one dispatcher is stuck on a
+// message, another delivers the rest; one claim does not hold a batch.
+func TestADispatcherHoldsOnlyWhatItSends(t *testing.T) {
+	f := newFixture(t, testConfig())
+	f.queue(t, 1, message("m1", "a@example.com", t0))
+	f.queue(t, 2, message("m2", "b@example.com", t0))
+	stuck := &blockingMailer{started: make(chan string, 1), release: make(chan struct{})}
+	slow, err := New(f.store, stuck, f.clock, zeroRandom{}, slog.New(slog.DiscardHandler), testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Sends start at 0, 1, 2 and 3 minutes into the lease; the one at 4
-	// could end past it.
-	n, err := d.DeliverDue(context.Background())
-	if err != nil || n != 4 {
-		t.Fatalf("DeliverDue = %d, %v; want 4 sent in the first lease", n, err)
+	done := make(chan struct{})
+	go func() { slow.DeliverDue(context.Background()); close(done) }()
+	if id := <-stuck.started; id != "m1" {
+		t.Fatalf("the stuck dispatcher took %s first, want m1", id)
 	}
-	due, err := f.store.ClaimMail(context.Background(), f.clock.Now(), 0, 10)
-	if err != nil || len(due) != 1 || due[0].ID != "m4" {
-		t.Fatalf("due after the pass = %v, %v; want the message left over, at once", due, err)
+	if n := f.pass(t); n != 1 || len(f.mailer.delivered) != 1 || f.mailer.delivered[0].ID != "m2" {
+		t.Errorf("beside the stuck dispatcher, a pass handled %d and delivered %v; want m2 alone", n, f.mailer.delivered)
+	}
+	close(stuck.release)
+	<-done
+	if st := f.stats(t); st.Sent != 2 {
+		t.Errorf("stats = %+v, want both sent, once each", st)
+	}
+}
+
+// TestASlowSendKeepsItsClaim: a send that outlasts the lease renews the
+// claim, so that no other dispatcher sends the message a second time.
+func TestASlowSendKeepsItsClaim(t *testing.T) {
+	f := newFixture(t, testConfig())
+	f.queue(t, 1, message("m1", "a@example.com", t0))
+	cfg := testConfig()
+	cfg.Lease = 3 * time.Second // the shortest allowed: renewed every second
+	stuck := &blockingMailer{started: make(chan string, 1), release: make(chan struct{})}
+	slow, err := New(f.store, stuck, f.clock, zeroRandom{}, slog.New(slog.DiscardHandler), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { slow.DeliverDue(context.Background()); close(done) }()
+	<-stuck.started
+	// The send outlasts its lease; the renewal, once a second, moves the
+	// claim past the new time.
+	f.clock.Advance(time.Minute)
+	time.Sleep(1500 * time.Millisecond)
+	if n := f.pass(t); n != 0 || len(f.mailer.delivered) != 0 {
+		t.Errorf("another dispatcher took over a message still being sent: handled %d", n)
+	}
+	close(stuck.release)
+	<-done
+	if st := f.stats(t); st.Sent != 1 {
+		t.Errorf("stats = %+v, want the slow message sent", st)
 	}
 }

@@ -304,8 +304,8 @@ func testRelease(t *testing.T, newStore NewStore) {
 	if claimed, err := s.ClaimMail(t.Context(), t0, time.Hour, 10); err != nil || len(claimed) != 1 {
 		t.Fatalf("ClaimMail = %v, %v; want the message", claimed, err)
 	}
-	if err := s.ReleaseMail(t.Context(), "a", t0.Add(time.Second)); err != nil {
-		t.Fatalf("ReleaseMail: %v", err)
+	if err := s.RescheduleMail(t.Context(), "a", t0.Add(time.Second)); err != nil {
+		t.Fatalf("RescheduleMail: %v", err)
 	}
 	if got := dueIDs(t, s, t0.Add(time.Second-time.Millisecond)); len(got) != 0 {
 		t.Errorf("due before the release time: %v", got)
@@ -315,8 +315,8 @@ func testRelease(t *testing.T, newStore NewStore) {
 	if err := s.MarkSent(t.Context(), "a", t0.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ReleaseMail(t.Context(), "a", t0); err != nil {
-		t.Fatalf("ReleaseMail of a sent message: %v", err)
+	if err := s.RescheduleMail(t.Context(), "a", t0); err != nil {
+		t.Fatalf("RescheduleMail of a sent message: %v", err)
 	}
 	if st := stats(t, s, t0.Add(time.Second)); st.Sent != 1 || st.Pending != 0 {
 		t.Errorf("stats after releasing a sent message = %+v", st)

@@ -113,6 +113,21 @@ func testSessionUnknown(t *testing.T, newStore NewStore) {
 	if _, err := s.Session(t.Context(), "nope"); !errors.Is(err, domain.ErrSessionNotFound) {
 		t.Errorf("Session = %v, want ErrSessionNotFound", err)
 	}
+	for _, odd := range oddKeys {
+		if _, err := s.Session(t.Context(), odd.key); !errors.Is(err, domain.ErrSessionNotFound) {
+			t.Errorf("Session(id %s) = %v, want ErrSessionNotFound", odd.name, err)
+		}
+		_, err := s.UpdateSession(t.Context(), odd.key, func(*domain.Session) error { return nil })
+		if !errors.Is(err, domain.ErrSessionNotFound) {
+			t.Errorf("UpdateSession(id %s) = %v, want ErrSessionNotFound", odd.name, err)
+		}
+		if got, err := s.SessionsOfUser(t.Context(), odd.key, baseTime()); err != nil || len(got) != 0 {
+			t.Errorf("SessionsOfUser(user %s) = %v, %v; want none", odd.name, got, err)
+		}
+		if n, err := s.RevokeSessions(t.Context(), odd.key, baseTime(), odd.key); err != nil || n != 0 {
+			t.Errorf("RevokeSessions(user %s) = %d, %v; want none", odd.name, n, err)
+		}
+	}
 }
 
 func testSessionUpdateError(t *testing.T, newStore NewStore) {

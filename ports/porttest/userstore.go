@@ -70,6 +70,13 @@ func testCreateAndRead(t *testing.T, newStore NewStore) {
 	}
 }
 
+// oddKeys are strings that a request can carry but no stored key holds.
+var oddKeys = []struct{ name, key string }{
+	{"with a NUL byte", "known@example.com\x00"},
+	{"of NUL bytes only", "\x00\x00"},
+	{"not UTF-8", "known\xff@example.com"},
+}
+
 func testUnknown(t *testing.T, newStore NewStore) {
 	store := newStore(t)
 	known := newTestUser(t, 1, "known@example.com")
@@ -88,6 +95,33 @@ func testUnknown(t *testing.T, newStore NewStore) {
 			return store.UserByID(t.Context(), newTestUser(t, 2, "other@example.com").ID)
 		}},
 		{name: "empty id", lookup: func() (domain.User, error) { return store.UserByID(t.Context(), "") }},
+	}
+	// Keys that no account can have, as a request may name them: an
+	// engine that cannot store such a string must still answer "no such
+	// account" rather than fail.
+	for _, odd := range oddKeys {
+		tests = append(tests,
+			struct {
+				name   string
+				lookup func() (domain.User, error)
+			}{"email " + odd.name, func() (domain.User, error) { return store.UserByEmail(t.Context(), domain.Email(odd.key)) }},
+			struct {
+				name   string
+				lookup func() (domain.User, error)
+			}{"id " + odd.name, func() (domain.User, error) { return store.UserByID(t.Context(), odd.key) }},
+			struct {
+				name   string
+				lookup func() (domain.User, error)
+			}{"update by email " + odd.name, func() (domain.User, error) {
+				return store.UpdateUser(t.Context(), ports.UserEmail(domain.Email(odd.key)), NoEffects(activate))
+			}},
+			struct {
+				name   string
+				lookup func() (domain.User, error)
+			}{"delete " + odd.name, func() (domain.User, error) {
+				return domain.User{}, store.DeleteUser(t.Context(), odd.key, ports.Effects{})
+			}},
+		)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -70,7 +70,7 @@ CREATE INDEX sessions_user ON sessions (user_id, created_at);
 -- again when the lease runs out.
 CREATE TABLE outbox (
     -- The order in which messages were queued, for a fair delivery order.
-    seq             bigint      GENERATED ALWAYS AS IDENTITY UNIQUE,
+    seq             bigint      NOT NULL GENERATED ALWAYS AS IDENTITY UNIQUE,
     id              text        NOT NULL PRIMARY KEY CHECK (id <> ''),
     recipient       text        NOT NULL CHECK (recipient <> ''),
     subject         text        NOT NULL,
@@ -159,13 +159,15 @@ BEGIN
         RETURN wait;
     END IF;
 
+    -- Every expression of SET sees the row as it was, so the refill is
+    -- spelled out in each.
     UPDATE rate_limits AS r
-    SET tokens     = n.tokens,
+    SET tokens     = least(b.burst, r.tokens + greatest(extract(epoch FROM at_time - r.updated_at), 0) / b.per_token) - 1,
         updated_at = greatest(at_time, r.updated_at),
-        full_at    = greatest(at_time, r.updated_at) + make_interval(secs => (b.burst - n.tokens) * b.per_token)
-    FROM unnest(buckets, bursts, intervals) AS b (bucket, burst, per_token),
-         LATERAL (SELECT least(b.burst, r.tokens + greatest(extract(epoch FROM at_time - r.updated_at), 0) / b.per_token) - 1
-                  AS tokens) AS n
+        full_at    = greatest(at_time, r.updated_at) + make_interval(secs =>
+                         (b.burst + 1 - least(b.burst, r.tokens + greatest(extract(epoch FROM at_time - r.updated_at), 0) / b.per_token))
+                         * b.per_token)
+    FROM unnest(buckets, bursts, intervals) AS b (bucket, burst, per_token)
     WHERE r.bucket = b.bucket;
     RETURN 0;
 END;
@@ -174,10 +176,11 @@ $$;
 
 -- The signing keys of the fleet, oldest first by active_from. Each private
 -- key is sealed with AES-256-GCM under the key-encryption key that every
--- replica holds, with its kid as associated data, so that the database alone
--- cannot sign a token and a sealed key cannot be moved to another row.
+-- replica holds, so that the database alone cannot sign a token. The public
+-- key and both times are the seal's associated data: a sealed key moved to
+-- another row, or a row whose times were changed, does not open.
 CREATE TABLE signing_keys (
-    kid         text        NOT NULL PRIMARY KEY CHECK (kid <> ''),
+    public_key  bytea       NOT NULL PRIMARY KEY CHECK (octet_length(public_key) > 0),
     sealed_key  bytea       NOT NULL CHECK (octet_length(sealed_key) > 28),
     created_at  timestamptz NOT NULL,
     active_from timestamptz NOT NULL CHECK (active_from >= created_at)

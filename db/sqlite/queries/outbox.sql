@@ -29,7 +29,7 @@ UPDATE outbox
 SET next_attempt_at = sqlc.arg(lease_until)
 WHERE id IN (sqlc.slice(ids)) AND state = 'pending';
 
--- name: ReleaseMail :exec
+-- name: RescheduleMail :exec
 UPDATE outbox
 SET next_attempt_at = sqlc.arg(next_attempt_at)
 WHERE id = sqlc.arg(id) AND state = 'pending';

@@ -84,8 +84,8 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.queueMailStmt, err = db.PrepareContext(ctx, queueMail); err != nil {
 		return nil, fmt.Errorf("error preparing query QueueMail: %w", err)
 	}
-	if q.releaseMailStmt, err = db.PrepareContext(ctx, releaseMail); err != nil {
-		return nil, fmt.Errorf("error preparing query ReleaseMail: %w", err)
+	if q.rescheduleMailStmt, err = db.PrepareContext(ctx, rescheduleMail); err != nil {
+		return nil, fmt.Errorf("error preparing query RescheduleMail: %w", err)
 	}
 	if q.retryMailStmt, err = db.PrepareContext(ctx, retryMail); err != nil {
 		return nil, fmt.Errorf("error preparing query RetryMail: %w", err)
@@ -210,9 +210,9 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing queueMailStmt: %w", cerr)
 		}
 	}
-	if q.releaseMailStmt != nil {
-		if cerr := q.releaseMailStmt.Close(); cerr != nil {
-			err = fmt.Errorf("error closing releaseMailStmt: %w", cerr)
+	if q.rescheduleMailStmt != nil {
+		if cerr := q.rescheduleMailStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing rescheduleMailStmt: %w", cerr)
 		}
 	}
 	if q.retryMailStmt != nil {
@@ -304,7 +304,7 @@ type Queries struct {
 	pruneLoginFailuresStmt *sql.Stmt
 	pruneMailStmt          *sql.Stmt
 	queueMailStmt          *sql.Stmt
-	releaseMailStmt        *sql.Stmt
+	rescheduleMailStmt     *sql.Stmt
 	retryMailStmt          *sql.Stmt
 	revokeSessionsStmt     *sql.Stmt
 	saveLoginRunStmt       *sql.Stmt
@@ -337,7 +337,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		pruneLoginFailuresStmt: q.pruneLoginFailuresStmt,
 		pruneMailStmt:          q.pruneMailStmt,
 		queueMailStmt:          q.queueMailStmt,
-		releaseMailStmt:        q.releaseMailStmt,
+		rescheduleMailStmt:     q.rescheduleMailStmt,
 		retryMailStmt:          q.retryMailStmt,
 		revokeSessionsStmt:     q.revokeSessionsStmt,
 		saveLoginRunStmt:       q.saveLoginRunStmt,

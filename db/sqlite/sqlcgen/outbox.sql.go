@@ -224,19 +224,19 @@ func (q *Queries) QueueMail(ctx context.Context, arg QueueMailParams) error {
 	return err
 }
 
-const releaseMail = `-- name: ReleaseMail :exec
+const rescheduleMail = `-- name: RescheduleMail :exec
 UPDATE outbox
 SET next_attempt_at = ?1
 WHERE id = ?2 AND state = 'pending'
 `
 
-type ReleaseMailParams struct {
+type RescheduleMailParams struct {
 	NextAttemptAt int64
 	ID            string
 }
 
-func (q *Queries) ReleaseMail(ctx context.Context, arg ReleaseMailParams) error {
-	_, err := q.exec(ctx, q.releaseMailStmt, releaseMail, arg.NextAttemptAt, arg.ID)
+func (q *Queries) RescheduleMail(ctx context.Context, arg RescheduleMailParams) error {
+	_, err := q.exec(ctx, q.rescheduleMailStmt, rescheduleMail, arg.NextAttemptAt, arg.ID)
 	return err
 }
 

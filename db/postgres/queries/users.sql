@@ -1,0 +1,69 @@
+-- CreateUser and UpdateUser take their parameters in the same order, so the
+-- store converts an account into parameters in one place for both.
+
+-- name: CreateUser :exec
+INSERT INTO users (
+    email, first_name, last_name, password_hash, is_active,
+    activation_code_hash, activation_expires_at, activation_attempts,
+    created_at, updated_at, activated_at,
+    reset_code_hash, reset_expires_at, reset_attempts,
+    activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
+    unlock_link_hash, unlock_expires_at, id
+) VALUES (
+    sqlc.arg(email), sqlc.arg(first_name), sqlc.arg(last_name),
+    sqlc.arg(password_hash), sqlc.arg(is_active),
+    sqlc.narg(activation_code_hash), sqlc.narg(activation_expires_at),
+    sqlc.arg(activation_attempts),
+    sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.narg(activated_at),
+    sqlc.narg(reset_code_hash), sqlc.narg(reset_expires_at), sqlc.arg(reset_attempts),
+    sqlc.narg(activation_link_hash), sqlc.narg(reset_link_hash),
+    sqlc.arg(wrong_codes), sqlc.narg(wrong_codes_at),
+    sqlc.narg(unlock_link_hash), sqlc.narg(unlock_expires_at),
+    sqlc.arg(id)
+);
+
+-- name: GetUserByEmail :one
+SELECT * FROM users WHERE email = sqlc.arg(email);
+
+-- name: GetUserByID :one
+SELECT * FROM users WHERE id = sqlc.arg(id);
+
+-- name: LockUserByEmail :one
+-- Reads the account for an update in the same transaction: concurrent
+-- updates of one account wait for each other here.
+SELECT * FROM users WHERE email = sqlc.arg(email) FOR UPDATE;
+
+-- name: LockUserByID :one
+SELECT * FROM users WHERE id = sqlc.arg(id) FOR UPDATE;
+
+-- name: UpdateUser :execrows
+-- Saves every column of the account with the given id.
+UPDATE users
+SET email                 = sqlc.arg(email),
+    first_name            = sqlc.arg(first_name),
+    last_name             = sqlc.arg(last_name),
+    password_hash         = sqlc.arg(password_hash),
+    is_active             = sqlc.arg(is_active),
+    activation_code_hash  = sqlc.narg(activation_code_hash),
+    activation_expires_at = sqlc.narg(activation_expires_at),
+    activation_attempts   = sqlc.arg(activation_attempts),
+    created_at            = sqlc.arg(created_at),
+    updated_at            = sqlc.arg(updated_at),
+    activated_at          = sqlc.narg(activated_at),
+    reset_code_hash       = sqlc.narg(reset_code_hash),
+    reset_expires_at      = sqlc.narg(reset_expires_at),
+    reset_attempts        = sqlc.arg(reset_attempts),
+    activation_link_hash  = sqlc.narg(activation_link_hash),
+    reset_link_hash       = sqlc.narg(reset_link_hash),
+    wrong_codes           = sqlc.arg(wrong_codes),
+    wrong_codes_at        = sqlc.narg(wrong_codes_at),
+    unlock_link_hash      = sqlc.narg(unlock_link_hash),
+    unlock_expires_at     = sqlc.narg(unlock_expires_at)
+WHERE id = sqlc.arg(id);
+
+-- name: DeleteUser :one
+-- Deletes the account (its sessions go with it) and returns it.
+DELETE FROM users WHERE id = sqlc.arg(id) RETURNING *;
+
+-- name: CountUsers :one
+SELECT count(*) FROM users;
