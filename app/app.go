@@ -56,7 +56,7 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 		return keysMain(args[1:], getenv, stdout, stderr)
 	}
 	command := "serve"
-	if len(args) > 0 && (args[0] == "serve" || args[0] == "migrate" || args[0] == "backup") {
+	if len(args) > 0 && (args[0] == "serve" || args[0] == "migrate" || args[0] == "backup" || args[0] == "import-sqlite") {
 		command, args = args[0], args[1:]
 	}
 	cfg, rest, err := parseConfig(args, getenv, stdout)
@@ -67,13 +67,20 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 		fmt.Fprintln(stderr, "authapi:", err)
 		return 2
 	}
-	var backupPath string
-	if command == "backup" {
+	var path string
+	switch command {
+	case "backup":
 		if len(rest) != 1 || rest[0] == "" {
 			fmt.Fprintln(stderr, "authapi: backup takes one argument, the new file to write: authapi backup [flags] PATH")
 			return 2
 		}
-		backupPath, rest = rest[0], nil
+		path, rest = rest[0], nil
+	case "import-sqlite":
+		if len(rest) != 1 || rest[0] == "" {
+			fmt.Fprintln(stderr, "authapi: import-sqlite takes one argument, the SQLite file to copy from: authapi import-sqlite [flags] PATH")
+			return 2
+		}
+		path, rest = rest[0], nil
 	}
 	if len(rest) > 0 {
 		fmt.Fprintf(stderr, "authapi: unknown command %q; the commands are %s (see authapi --help)\n", rest[0], commandNames())
@@ -87,7 +94,9 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 	case "migrate":
 		err = migrate(ctx, cfg, log)
 	case "backup":
-		err = backup(ctx, cfg, backupPath, log)
+		err = backup(ctx, cfg, path, log)
+	case "import-sqlite":
+		err = importSQLite(ctx, cfg, path, log)
 	default:
 		err = serve(ctx, cfg, log, getenv)
 	}

@@ -274,6 +274,7 @@ var commands = []struct{ name, args, summary string }{
 	{"serve", "[flags]", "serve the API (the default command)"},
 	{"migrate", "[flags]", "apply database migrations and exit"},
 	{"backup", "[flags] PATH", "write a consistent copy of the live database to the new file PATH"},
+	{"import-sqlite", "[flags] PATH", "copy the accounts, live sessions and signing keys of the SQLite installation at PATH into the empty PostgreSQL database of AUTH_DATABASE_URL"},
 	{"keys", "rotate [flags]", "add a token signing key"},
 	{"keys", "list [flags]", "list the token signing keys: kid, creation, state"},
 	{"health", "[--addr host:port]", "exit 0 if the service on AUTH_ADDR answers ready, 1 if not"},

@@ -34,3 +34,9 @@ UPDATE sessions
 SET revoked_at = sqlc.arg(now)::timestamptz
 WHERE user_id = sqlc.arg(user_id) AND revoked_at IS NULL AND expires_at > sqlc.arg(now)
   AND id <> sqlc.arg(except_id);
+
+-- name: ImportSessions :copyfrom
+INSERT INTO sessions (
+    id, user_id, created_at, last_used_at, expires_at, revoked_at,
+    user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at
+) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);

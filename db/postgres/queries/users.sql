@@ -67,3 +67,20 @@ DELETE FROM users WHERE id = sqlc.arg(id) RETURNING *;
 
 -- name: CountUsers :one
 SELECT count(*) FROM users;
+
+-- name: ImportUsers :copyfrom
+INSERT INTO users (
+    email, first_name, last_name, password_hash, is_active,
+    activation_code_hash, activation_expires_at, activation_attempts,
+    created_at, updated_at, activated_at,
+    reset_code_hash, reset_expires_at, reset_attempts,
+    activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
+    unlock_link_hash, unlock_expires_at, id
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21
+);
+
+-- name: LockUsersForImport :exec
+-- Keeps replicas from creating accounts while an import checks that there
+-- are none and copies its own.
+LOCK TABLE users IN EXCLUSIVE MODE;

@@ -75,6 +75,20 @@ func (q *Queries) GetSession(ctx context.Context, id string) (Session, error) {
 	return i, err
 }
 
+type ImportSessionsParams struct {
+	ID                     string
+	UserID                 string
+	CreatedAt              time.Time
+	LastUsedAt             time.Time
+	ExpiresAt              time.Time
+	RevokedAt              *time.Time
+	UserAgent              string
+	Ip                     string
+	RefreshTokenID         string
+	PreviousRefreshTokenID string
+	RotatedAt              *time.Time
+}
+
 const liveSessionsOfUser = `-- name: LiveSessionsOfUser :many
 SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at FROM sessions
 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2

@@ -197,6 +197,30 @@ func (q *Queries) GetUserByID(ctx context.Context, id string) (User, error) {
 	return i, err
 }
 
+type ImportUsersParams struct {
+	Email               string
+	FirstName           string
+	LastName            string
+	PasswordHash        string
+	IsActive            bool
+	ActivationCodeHash  []byte
+	ActivationExpiresAt *time.Time
+	ActivationAttempts  int32
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+	ActivatedAt         *time.Time
+	ResetCodeHash       []byte
+	ResetExpiresAt      *time.Time
+	ResetAttempts       int32
+	ActivationLinkHash  []byte
+	ResetLinkHash       []byte
+	WrongCodes          int32
+	WrongCodesAt        *time.Time
+	UnlockLinkHash      []byte
+	UnlockExpiresAt     *time.Time
+	ID                  string
+}
+
 const lockUserByEmail = `-- name: LockUserByEmail :one
 SELECT id, email, first_name, last_name, password_hash, is_active, created_at, updated_at, activated_at, activation_code_hash, activation_link_hash, activation_expires_at, activation_attempts, reset_code_hash, reset_link_hash, reset_expires_at, reset_attempts, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at FROM users WHERE email = $1 FOR UPDATE
 `
@@ -263,6 +287,17 @@ func (q *Queries) LockUserByID(ctx context.Context, id string) (User, error) {
 		&i.UnlockExpiresAt,
 	)
 	return i, err
+}
+
+const lockUsersForImport = `-- name: LockUsersForImport :exec
+LOCK TABLE users IN EXCLUSIVE MODE
+`
+
+// Keeps replicas from creating accounts while an import checks that there
+// are none and copies its own.
+func (q *Queries) LockUsersForImport(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, lockUsersForImport)
+	return err
 }
 
 const updateUser = `-- name: UpdateUser :execrows

@@ -36,3 +36,12 @@ UPDATE sessions
 SET revoked_at = CAST(sqlc.arg(now) AS INTEGER)
 WHERE user_id = sqlc.arg(user_id) AND revoked_at IS NULL AND expires_at > sqlc.arg(now)
   AND id <> sqlc.arg(except_id);
+
+-- name: LiveSessionsAfter :many
+-- A page of live sessions in id order, for copying them elsewhere.
+SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at,
+       user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at
+FROM sessions
+WHERE id > sqlc.arg(after) AND revoked_at IS NULL AND expires_at > sqlc.arg(now)
+ORDER BY id
+LIMIT sqlc.arg(page_size);

@@ -72,3 +72,16 @@ DELETE FROM users WHERE id = sqlc.arg(id);
 
 -- name: CountUsers :one
 SELECT count(*) FROM users;
+
+-- name: UsersAfter :many
+-- A page of accounts in id order, for copying them elsewhere.
+SELECT id, email, first_name, last_name, password_hash, is_active,
+       activation_code_hash, activation_expires_at, activation_attempts,
+       created_at, updated_at, activated_at,
+       reset_code_hash, reset_expires_at, reset_attempts,
+       activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
+       unlock_link_hash, unlock_expires_at
+FROM users
+WHERE id > sqlc.arg(after)
+ORDER BY id
+LIMIT sqlc.arg(page_size);

@@ -63,6 +63,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.liftLoginLockStmt, err = db.PrepareContext(ctx, liftLoginLock); err != nil {
 		return nil, fmt.Errorf("error preparing query LiftLoginLock: %w", err)
 	}
+	if q.liveSessionsAfterStmt, err = db.PrepareContext(ctx, liveSessionsAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query LiveSessionsAfter: %w", err)
+	}
 	if q.liveSessionsOfUserStmt, err = db.PrepareContext(ctx, liveSessionsOfUser); err != nil {
 		return nil, fmt.Errorf("error preparing query LiveSessionsOfUser: %w", err)
 	}
@@ -104,6 +107,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.updateUserStmt, err = db.PrepareContext(ctx, updateUser); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateUser: %w", err)
+	}
+	if q.usersAfterStmt, err = db.PrepareContext(ctx, usersAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query UsersAfter: %w", err)
 	}
 	return &q, nil
 }
@@ -173,6 +179,11 @@ func (q *Queries) Close() error {
 	if q.liftLoginLockStmt != nil {
 		if cerr := q.liftLoginLockStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing liftLoginLockStmt: %w", cerr)
+		}
+	}
+	if q.liveSessionsAfterStmt != nil {
+		if cerr := q.liveSessionsAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing liveSessionsAfterStmt: %w", cerr)
 		}
 	}
 	if q.liveSessionsOfUserStmt != nil {
@@ -245,6 +256,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing updateUserStmt: %w", cerr)
 		}
 	}
+	if q.usersAfterStmt != nil {
+		if cerr := q.usersAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing usersAfterStmt: %w", cerr)
+		}
+	}
 	return err
 }
 
@@ -297,6 +313,7 @@ type Queries struct {
 	getUserByIDStmt        *sql.Stmt
 	leaseMailStmt          *sql.Stmt
 	liftLoginLockStmt      *sql.Stmt
+	liveSessionsAfterStmt  *sql.Stmt
 	liveSessionsOfUserStmt *sql.Stmt
 	mailStatsStmt          *sql.Stmt
 	markMailDeadStmt       *sql.Stmt
@@ -311,6 +328,7 @@ type Queries struct {
 	supersedeMailStmt      *sql.Stmt
 	updateSessionStmt      *sql.Stmt
 	updateUserStmt         *sql.Stmt
+	usersAfterStmt         *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
@@ -330,6 +348,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getUserByIDStmt:        q.getUserByIDStmt,
 		leaseMailStmt:          q.leaseMailStmt,
 		liftLoginLockStmt:      q.liftLoginLockStmt,
+		liveSessionsAfterStmt:  q.liveSessionsAfterStmt,
 		liveSessionsOfUserStmt: q.liveSessionsOfUserStmt,
 		mailStatsStmt:          q.mailStatsStmt,
 		markMailDeadStmt:       q.markMailDeadStmt,
@@ -344,5 +363,6 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		supersedeMailStmt:      q.supersedeMailStmt,
 		updateSessionStmt:      q.updateSessionStmt,
 		updateUserStmt:         q.updateUserStmt,
+		usersAfterStmt:         q.usersAfterStmt,
 	}
 }

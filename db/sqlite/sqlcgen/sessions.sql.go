@@ -78,6 +78,57 @@ func (q *Queries) GetSession(ctx context.Context, id string) (Session, error) {
 	return i, err
 }
 
+const liveSessionsAfter = `-- name: LiveSessionsAfter :many
+SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at,
+       user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at
+FROM sessions
+WHERE id > ?1 AND revoked_at IS NULL AND expires_at > ?2
+ORDER BY id
+LIMIT ?3
+`
+
+type LiveSessionsAfterParams struct {
+	After    string
+	Now      int64
+	PageSize int64
+}
+
+// A page of live sessions in id order, for copying them elsewhere.
+func (q *Queries) LiveSessionsAfter(ctx context.Context, arg LiveSessionsAfterParams) ([]Session, error) {
+	rows, err := q.query(ctx, q.liveSessionsAfterStmt, liveSessionsAfter, arg.After, arg.Now, arg.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Session
+	for rows.Next() {
+		var i Session
+		if err := rows.Scan(
+			&i.ID,
+			&i.UserID,
+			&i.CreatedAt,
+			&i.LastUsedAt,
+			&i.ExpiresAt,
+			&i.RevokedAt,
+			&i.UserAgent,
+			&i.Ip,
+			&i.RefreshTokenID,
+			&i.PreviousRefreshTokenID,
+			&i.RotatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const liveSessionsOfUser = `-- name: LiveSessionsOfUser :many
 SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at,
        user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at

@@ -268,3 +268,67 @@ func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (int64, 
 	}
 	return result.RowsAffected()
 }
+
+const usersAfter = `-- name: UsersAfter :many
+SELECT id, email, first_name, last_name, password_hash, is_active,
+       activation_code_hash, activation_expires_at, activation_attempts,
+       created_at, updated_at, activated_at,
+       reset_code_hash, reset_expires_at, reset_attempts,
+       activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
+       unlock_link_hash, unlock_expires_at
+FROM users
+WHERE id > ?1
+ORDER BY id
+LIMIT ?2
+`
+
+type UsersAfterParams struct {
+	After    string
+	PageSize int64
+}
+
+// A page of accounts in id order, for copying them elsewhere.
+func (q *Queries) UsersAfter(ctx context.Context, arg UsersAfterParams) ([]User, error) {
+	rows, err := q.query(ctx, q.usersAfterStmt, usersAfter, arg.After, arg.PageSize)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []User
+	for rows.Next() {
+		var i User
+		if err := rows.Scan(
+			&i.ID,
+			&i.Email,
+			&i.FirstName,
+			&i.LastName,
+			&i.PasswordHash,
+			&i.IsActive,
+			&i.ActivationCodeHash,
+			&i.ActivationExpiresAt,
+			&i.ActivationAttempts,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.ActivatedAt,
+			&i.ResetCodeHash,
+			&i.ResetExpiresAt,
+			&i.ResetAttempts,
+			&i.ActivationLinkHash,
+			&i.ResetLinkHash,
+			&i.WrongCodes,
+			&i.WrongCodesAt,
+			&i.UnlockLinkHash,
+			&i.UnlockExpiresAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
