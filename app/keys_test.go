@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -492,5 +493,40 @@ func TestSigningKeyFileReadableByOthers(t *testing.T) {
 				t.Errorf("the key file was changed (%v)", err)
 			}
 		})
+	}
+}
+
+// TestScheduledRotationMakesOneKeyForTheFleet: replicas that rotate on a
+// schedule and find a rotation due at the same moment make one new key
+// between them, not one each.
+func TestScheduledRotationMakesOneKeyForTheFleet(t *testing.T) {
+	setup := newKeysSetup(t)
+	const interval = 720 * time.Hour
+	onSchedule := func(c *Config) { c.KeyRotationInterval = interval }
+	replicas := []*testAPI{newTestAPI(t, setup.apply, onSchedule), newTestAPI(t, setup.apply, onSchedule), newTestAPI(t, setup.apply, onSchedule)}
+	if kids := setup.kids(t); len(kids) != 1 {
+		t.Fatalf("the replicas started with %d keys, want the one the first made", len(kids))
+	}
+	for _, r := range replicas {
+		r.clock.Advance(interval + time.Minute)
+	}
+	var wg sync.WaitGroup
+	for _, r := range replicas {
+		wg.Go(func() {
+			if err := r.keys.reload(context.Background()); err != nil {
+				t.Errorf("reload: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if kids := setup.kids(t); len(kids) != 2 {
+		t.Errorf("after the replicas found a rotation due together the set holds %d keys, want 2", len(kids))
+	}
+	rotated := 0
+	for _, r := range replicas {
+		rotated += strings.Count(r.logs.String(), "rotated the signing keys on schedule")
+	}
+	if rotated != 1 {
+		t.Errorf("%d replicas logged a scheduled rotation, want 1", rotated)
 	}
 }

@@ -32,6 +32,7 @@ import (
 
 	postgresdb "authapi/db/postgres"
 	"authapi/db/postgres/sqlcgen"
+	"authapi/domain"
 	"authapi/ports"
 )
 
@@ -145,15 +146,24 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// Ping checks that the database answers and accepts a write, for readiness
-// probes, and reports the pool. A server in recovery or a read-only replica
-// answers reads, so the check asks for a transaction id, which only a
-// writable primary hands out.
+// errReadOnly reports a server that answers but refuses writes.
+var errReadOnly = fmt.Errorf("postgres: the database is read-only: %w", domain.ErrUnavailable)
+
+// Ping checks that the database answers and accepts writes, for readiness
+// probes, and reports the pool. A standby answers reads, so the check asks
+// for a transaction id, which only a primary hands out, and a primary set
+// to refuse writes (default_transaction_read_only) says so.
 func (db *DB) Ping(ctx context.Context) (ports.DatabaseStatus, error) {
 	status := db.status()
-	var xid int64
-	if err := db.pool.QueryRow(ctx, "SELECT txid_current()").Scan(&xid); err != nil {
+	var (
+		xid      int64
+		readOnly string
+	)
+	if err := db.pool.QueryRow(ctx, "SELECT txid_current(), current_setting('transaction_read_only')").Scan(&xid, &readOnly); err != nil {
 		return status, translate(ctx, "ping", err)
+	}
+	if readOnly != "off" {
+		return status, errReadOnly
 	}
 	return status, nil
 }

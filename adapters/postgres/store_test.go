@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"crypto/rand"
+	"errors"
 	"testing"
 
+	"authapi/domain"
 	"authapi/internal/testkit"
 	"authapi/ports"
 	"authapi/ports/porttest"
@@ -56,4 +58,32 @@ func TestKeyStoreContract(t *testing.T) {
 		}
 		return keys
 	})
+}
+
+// TestPing: readiness needs a database that answers and takes writes, and
+// reports the pool.
+func TestPing(t *testing.T) {
+	db := openTestDB(t)
+	status, err := db.Ping(t.Context())
+	if err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	if status.Engine != "postgres" || status.MaxConnections < 1 || status.Connections < 1 {
+		t.Errorf("status = %+v, want the postgres engine and its open pool", status)
+	}
+
+	// A server that refuses writes, as one set read-only does.
+	readOnly, err := Open(t.Context(), testkit.Postgres(t)+"&default_transaction_read_only=on", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer readOnly.Close()
+	if _, err := readOnly.Ping(t.Context()); !errors.Is(err, domain.ErrUnavailable) {
+		t.Errorf("Ping of a read-only database = %v, want unavailable", err)
+	}
+
+	db.Close()
+	if _, err := db.Ping(t.Context()); !errors.Is(err, domain.ErrUnavailable) {
+		t.Errorf("Ping after Close = %v, want unavailable", err)
+	}
 }

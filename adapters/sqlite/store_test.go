@@ -260,8 +260,12 @@ func TestPing(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	if _, err := db.Ping(t.Context()); err != nil {
+	status, err := db.Ping(t.Context())
+	if err != nil {
 		t.Errorf("Ping on an open database: %v", err)
+	}
+	if status.Engine != "sqlite" || status.MaxConnections < 2 {
+		t.Errorf("status = %+v, want the sqlite engine with its writer and readers", status)
 	}
 	if err := db.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
