@@ -27,6 +27,7 @@ import (
 	"authapi/adapters/postgres"
 	"authapi/adapters/sqlite"
 	"authapi/adapters/token"
+	"authapi/app/admin"
 	"authapi/app/auth"
 	"authapi/app/outbox"
 	"authapi/domain"
@@ -54,6 +55,12 @@ func Main(ctx context.Context, args, environ []string, stdout, stderr io.Writer)
 	}
 	if len(args) > 0 && args[0] == "keys" {
 		return keysMain(args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "admin-keys" {
+		return operatorsMain(ctx, "admin-keys", adminKeyCommands, args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "users" {
+		return operatorsMain(ctx, "users", userCommands, args[1:], getenv, stdout, stderr)
 	}
 	command := "serve"
 	if len(args) > 0 && (args[0] == "serve" || args[0] == "migrate" || args[0] == "backup" || args[0] == "import-sqlite") {
@@ -221,7 +228,7 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, getenv func(string
 	}()
 	go svc.keys.run(ctx)
 	go maintain(ctx, st, systemClock{}, log)
-	serveErr := listenAndServe(ctx, cfg, svc.handler, log)
+	serveErr := listenAndServe(ctx, cfg, svc.handler, svc.admin, log)
 	svc.dispatcher.MailQueued()
 	stopDispatch()
 	<-dispatched
@@ -241,7 +248,11 @@ type runtimeDeps struct {
 // service is the wired application: the HTTP API and the mail dispatcher
 // that delivers what the API queues.
 type service struct {
-	handler    http.Handler
+	handler http.Handler
+	// admin serves the admin API on AUTH_ADMIN_ADDR; nil when it is
+	// served beside the public routes.
+	admin      http.Handler
+	operators  *admin.Service
 	dispatcher *outbox.Dispatcher
 	keys       *keyManager
 }
@@ -278,6 +289,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runt
 		Logger:   log,
 
 		Passwords: policy,
+		Audit:     st.accounts,
 	}, auth.Config{
 		ActivationCodeTTL:   cfg.ActivationCodeTTL,
 		PublicURL:           cfg.PublicURL,
@@ -294,8 +306,22 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runt
 	if err != nil {
 		return service{}, err
 	}
-	handler := httpapi.NewRouter(httpapi.Config{
+	operators, err := admin.NewService(admin.Deps{
+		Users:     st.accounts,
+		Sessions:  st.accounts,
+		Throttle:  st.throttle,
+		Audit:     st.accounts,
+		AdminKeys: st.accounts,
+		Clock:     d.clock,
+		Random:    d.random,
+		Logger:    log,
+	})
+	if err != nil {
+		return service{}, err
+	}
+	routes := httpapi.Config{
 		Auth:   auths,
+		Admin:  operators,
 		Ready:  st.db,
 		Mail:   dispatcher,
 		Keys:   tokens,
@@ -304,9 +330,15 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runt
 
 		TrustedProxies: cfg.TrustedProxies,
 		IPv6Prefix:     cfg.IPv6Prefix,
-	})
+	}
+	var adminHandler http.Handler
+	if cfg.AdminAddr != "" {
+		adminHandler = httpapi.NewAdminRouter(routes)
+		routes.Admin = nil
+	}
+	handler := httpapi.NewRouter(routes)
 	keys := &keyManager{cfg: cfg, store: st.keys, tokens: tokens, clock: d.clock, log: log}
-	return service{handler: handler, dispatcher: dispatcher, keys: keys}, nil
+	return service{handler: handler, admin: adminHandler, operators: operators, dispatcher: dispatcher, keys: keys}, nil
 }
 
 // newTokens loads the signing keys, creating the first on first start, and
@@ -380,14 +412,64 @@ func newMailer(cfg Config, log *slog.Logger) (ports.Mailer, error) {
 	return mailer.NewLog(log), nil
 }
 
-// listenAndServe serves until ctx is cancelled, then stops accepting
+// listenAndServe serves handler on cfg.Addr, and admin, if set, on
+// cfg.AdminAddr, until ctx is cancelled; then it stops accepting
 // connections and lets in-flight requests finish.
-func listenAndServe(ctx context.Context, cfg Config, handler http.Handler, log *slog.Logger) error {
+func listenAndServe(ctx context.Context, cfg Config, handler, admin http.Handler, log *slog.Logger) error {
 	listener, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on AUTH_ADDR=%s: %w", cfg.Addr, listenCause(err))
 	}
-	server := &http.Server{
+	servers := []*http.Server{newServer(ctx, handler, log)}
+	listeners := []net.Listener{listener}
+	if admin != nil {
+		adminListener, err := net.Listen("tcp", cfg.AdminAddr)
+		if err != nil {
+			listener.Close()
+			return fmt.Errorf("cannot listen on AUTH_ADMIN_ADDR=%s: %w", cfg.AdminAddr, listenCause(err))
+		}
+		servers = append(servers, newServer(ctx, admin, log))
+		listeners = append(listeners, adminListener)
+	}
+	served := make(chan error, len(servers))
+	for i, server := range servers {
+		go func() { served <- server.Serve(listeners[i]) }()
+	}
+	log.Info("authapi is serving", "addr", listener.Addr().String())
+	if admin != nil {
+		log.Info("the admin API is serving", "addr", listeners[1].Addr().String())
+	}
+	for _, warning := range exposureWarnings(cfg, listener.Addr()) {
+		log.Warn(warning)
+	}
+
+	select {
+	case err := <-served:
+		for _, server := range servers {
+			server.Close()
+		}
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down; waiting for requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	var errs []error
+	for _, server := range servers {
+		if err := server.Shutdown(shutdownCtx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// newServer is an HTTP server with the service's timeouts and limits.
+func newServer(ctx context.Context, handler http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
@@ -397,26 +479,6 @@ func listenAndServe(ctx context.Context, cfg Config, handler http.Handler, log *
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
-	served := make(chan error, 1)
-	go func() { served <- server.Serve(listener) }()
-	log.Info("authapi is serving", "addr", listener.Addr().String())
-	for _, warning := range exposureWarnings(cfg, listener.Addr()) {
-		log.Warn(warning)
-	}
-
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down; waiting for requests in flight")
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-	defer cancel()
-	if err := server.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	log.Info("stopped")
-	return nil
 }
 
 // exposureWarnings says what is wrong with serving the development defaults

@@ -70,6 +70,11 @@ type Config struct {
 	// IPv6Prefix is the length of the network that an IPv6 client counts
 	// as for limits per client.
 	IPv6Prefix int
+	// AuditRetention is how long audit events are kept.
+	AuditRetention time.Duration
+	// AdminAddr, when set, is the listener of the admin routes, which are
+	// then not served on Addr.
+	AdminAddr string
 }
 
 // DefaultConfig is the configuration of `go run .`: development defaults
@@ -99,6 +104,7 @@ func DefaultConfig() Config {
 		Limits:                    auth.DefaultLimits(),
 		LimiterMaxKeys:            ratelimit.DefaultMaxKeys,
 		IPv6Prefix:                64,
+		AuditRetention:            90 * 24 * time.Hour,
 	}
 }
 
@@ -173,6 +179,8 @@ func settings(c *Config) []setting {
 		{flag: "login-max-delay", env: "AUTH_LOGIN_MAX_DELAY", usage: "longest wait between logins after repeated wrong passwords (the wait starts at 1s and doubles)", value: durationValue{p: &c.Limits.Login.MaxDelay, min: time.Second}},
 		{flag: "login-lockout-failures", env: "AUTH_LOGIN_LOCKOUT_FAILURES", usage: "consecutive wrong passwords, from any client, that lock an account for a while (0: never)", value: intValue{p: &c.Limits.Login.LockAfter, min: 0, max: 100}},
 		{flag: "login-max-lock", env: "AUTH_LOGIN_MAX_LOCK", usage: "longest lock of an account (the first lasts 1m, each further one twice as long)", value: durationValue{p: &c.Limits.Login.MaxLock, min: time.Minute}},
+		{flag: "audit-retention", env: "AUTH_AUDIT_RETENTION", usage: "how long the audit log keeps an event", value: durationValue{p: &c.AuditRetention, min: time.Hour}},
+		{flag: "admin-addr", env: "AUTH_ADMIN_ADDR", usage: "serve the admin API on this address (host:port, such as a private interface) instead of beside the public routes", value: optionalAddrValue{&c.AdminAddr}},
 		{flag: "log-format", env: "AUTH_LOG_FORMAT", usage: "log format: text or json", value: choiceValue{p: &c.LogFormat, choices: []string{"text", "json"}}},
 		{flag: "log-level", env: "AUTH_LOG_LEVEL", usage: "minimum log level: debug, info, warn or error", value: levelValue{&c.LogLevel}},
 	}
@@ -277,6 +285,8 @@ var commands = []struct{ name, args, summary string }{
 	{"import-sqlite", "[flags] PATH", "copy the accounts, live sessions and signing keys of the SQLite installation at PATH into the empty PostgreSQL database of AUTH_DATABASE_URL"},
 	{"keys", "rotate [flags]", "add a token signing key"},
 	{"keys", "list [flags]", "list the token signing keys: kid, creation, state"},
+	{"admin-keys", "create|list|revoke [flags] [NAME]", "manage the admin API's keys (a key is printed once, at creation)"},
+	{"users", "list|show|disable|enable|unlock|revoke-sessions|delete [flags] [ID|EMAIL]", "look after accounts from the command line"},
 	{"health", "[--addr host:port]", "exit 0 if the service on AUTH_ADDR answers ready, 1 if not"},
 }
 
@@ -417,6 +427,18 @@ func (v addrValue) set(s string) error {
 	return nil
 }
 func (v addrValue) String() string { return *v.p }
+
+// optionalAddrValue is an address that may be left empty.
+type optionalAddrValue struct{ p *string }
+
+func (v optionalAddrValue) set(s string) error {
+	if s == "" {
+		*v.p = ""
+		return nil
+	}
+	return addrValue(v).set(s)
+}
+func (v optionalAddrValue) String() string { return *v.p }
 
 type urlValue struct{ p **url.URL }
 

@@ -27,6 +27,8 @@ type accountStore interface {
 	ports.UserStore
 	ports.SessionStore
 	ports.Outbox
+	ports.AuditLog
+	ports.AdminKeyStore
 	CountUsers(ctx context.Context) (int, error)
 }
 
@@ -123,7 +125,7 @@ func openSQLite(ctx context.Context, cfg Config, log *slog.Logger, random io.Rea
 		keys:     keyfile.NewStore(cfg.SigningKeyFile),
 		keysAt:   cfg.SigningKeyFile,
 		secret:   secret,
-		pruners:  []pruner{{"runs of failed logins", throttle.Prune}},
+		pruners:  []pruner{{"runs of failed logins", throttle.Prune}, auditPruner(store, cfg.AuditRetention)},
 	}, nil
 }
 
@@ -152,10 +154,10 @@ func openPostgres(ctx context.Context, cfg Config, log *slog.Logger, random io.R
 	if err != nil {
 		return fail(err)
 	}
-	throttle, limiter := postgres.NewThrottle(db), postgres.NewLimiter(db)
+	throttle, limiter, store := postgres.NewThrottle(db), postgres.NewLimiter(db), postgres.NewStore(db)
 	return &storage{
 		db:       db,
-		accounts: postgres.NewStore(db),
+		accounts: store,
 		throttle: throttle,
 		limiter:  limiter,
 		keys:     keys,
@@ -164,12 +166,20 @@ func openPostgres(ctx context.Context, cfg Config, log *slog.Logger, random io.R
 		pruners: []pruner{
 			{"runs of failed logins", throttle.Prune},
 			{"rate-limit buckets", limiter.Prune},
+			auditPruner(store, cfg.AuditRetention),
 		},
 	}, nil
 }
 
 // maintenanceInterval is how often state that no longer counts is pruned.
 const maintenanceInterval = time.Hour
+
+// auditPruner forgets the audit events older than retention.
+func auditPruner(log ports.AuditLog, retention time.Duration) pruner {
+	return pruner{"audit events past AUTH_AUDIT_RETENTION", func(ctx context.Context, now time.Time) (int, error) {
+		return log.PruneAudit(ctx, now.Add(-retention))
+	}}
+}
 
 // maintain prunes the storage every maintenanceInterval until ctx ends.
 // Several replicas pruning the same rows is harmless: each deletes what is

@@ -21,6 +21,10 @@ const (
 	CodeAlreadyActive      Code = "already_active"
 	CodeInvalidCredentials Code = "invalid_credentials"
 	CodeAccountNotActive   Code = "account_not_active"
+	CodeAccountDisabled    Code = "account_disabled"
+	CodeInvalidAdminKey    Code = "invalid_admin_key"
+	CodeAdminKeyExists     Code = "admin_key_exists"
+	CodeAdminKeyNotFound   Code = "admin_key_not_found"
 	CodeInvalidToken       Code = "invalid_token"
 	CodeSessionNotFound    Code = "session_not_found"
 	CodeTooManyRequests    Code = "too_many_requests"
@@ -77,6 +81,10 @@ var (
 	ErrAlreadyActive      = &Error{Code: CodeAlreadyActive, Message: "the account is already active"}
 	ErrInvalidCredentials = &Error{Code: CodeInvalidCredentials, Message: "the email or password is incorrect"}
 	ErrAccountNotActive   = &Error{Code: CodeAccountNotActive, Message: "the account is not active; verify the email address first"}
+	ErrAccountDisabled    = &Error{Code: CodeAccountDisabled, Message: "the account has been disabled; contact support"}
+	ErrInvalidAdminKey    = &Error{Code: CodeInvalidAdminKey, Message: "a valid admin API key is required"}
+	ErrAdminKeyExists     = &Error{Code: CodeAdminKeyExists, Message: "an admin key with this name exists, or existed: names are never reused"}
+	ErrAdminKeyNotFound   = &Error{Code: CodeAdminKeyNotFound, Message: "no admin key has this name"}
 	ErrInvalidToken       = &Error{Code: CodeInvalidToken, Message: "the token is missing, malformed, expired or not accepted here"}
 	ErrSessionNotFound    = &Error{Code: CodeSessionNotFound, Message: "no such session"}
 	ErrTooManyRequests    = &Error{Code: CodeTooManyRequests, Message: "too many requests; try again later"}
@@ -120,4 +128,11 @@ func (v *Validation) Err() error {
 		return nil
 	}
 	return &Error{Code: CodeValidationFailed, Message: ErrValidation.Message, Fields: v.fields}
+}
+
+// ValidationError is the validation failure of one field.
+func ValidationError(field, message string) error {
+	var v Validation
+	v.Add(field, message)
+	return v.Err()
 }

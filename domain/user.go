@@ -36,6 +36,12 @@ type User struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	ActivatedAt time.Time // zero until the account is activated
+	// DisabledAt is when an operator disabled the account; zero while it is
+	// enabled. A disabled account cannot log in or refresh a token.
+	DisabledAt time.Time
+	// LastLoginAt is when a session of the account last started; zero if
+	// none ever did. The store keeps it as sessions start.
+	LastLoginAt time.Time
 }
 
 // Registration is a validated signup request, ready to become a User once the
@@ -180,11 +186,77 @@ func (u *User) UseUnlockLink(key CodeKey, token string, now time.Time) error {
 }
 
 // CheckCanLogin reports whether the account may receive tokens. It is called
-// only after the password has been verified, so that "not active" is never
-// revealed to someone who does not know the password.
+// only after the password has been verified, so that "disabled" and "not
+// active" are never revealed to someone who does not know the password.
 func (u User) CheckCanLogin() error {
-	if !u.Active {
+	switch {
+	case u.Disabled():
+		return ErrAccountDisabled
+	case !u.Active:
 		return ErrAccountNotActive
+	}
+	return nil
+}
+
+// Disabled reports whether an operator disabled the account.
+func (u User) Disabled() bool { return !u.DisabledAt.IsZero() }
+
+// Disable stops the account from logging in, as of now; disabling a
+// disabled account keeps its first time. The caller ends its sessions.
+func (u *User) Disable(now time.Time) {
+	if u.Disabled() {
+		return
+	}
+	u.DisabledAt = now
+	u.UpdatedAt = now
+}
+
+// Enable lets a disabled account log in again. Its old sessions stay ended.
+func (u *User) Enable(now time.Time) {
+	if !u.Disabled() {
+		return
+	}
+	u.DisabledAt = time.Time{}
+	u.UpdatedAt = now
+}
+
+// MarkVerified activates the account without a code, as an operator who
+// checked the address by other means may; an active account stays as it is.
+func (u *User) MarkVerified(now time.Time) {
+	if u.Active {
+		return
+	}
+	u.Active = true
+	u.Activation = OneTimeCode{}
+	u.ActivatedAt = now
+	u.UpdatedAt = now
+}
+
+// Rename sets the account's names, checked as at signup. An empty name
+// leaves that name as it is. The error lists every invalid name.
+func (u *User) Rename(firstName, lastName string, now time.Time) error {
+	var v Validation
+	first, last := u.FirstName, u.LastName
+	if firstName != "" {
+		name, msg := cleanName(firstName)
+		if msg != "" {
+			v.Add("first_name", msg)
+		}
+		first = name
+	}
+	if lastName != "" {
+		name, msg := cleanName(lastName)
+		if msg != "" {
+			v.Add("last_name", msg)
+		}
+		last = name
+	}
+	if err := v.Err(); err != nil {
+		return err
+	}
+	if first != u.FirstName || last != u.LastName {
+		u.FirstName, u.LastName = first, last
+		u.UpdatedAt = now
 	}
 	return nil
 }

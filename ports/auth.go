@@ -57,6 +57,7 @@ type AuthService interface {
 	// access and refresh tokens. Errors: domain.ErrInvalidCredentials
 	// (unknown email or wrong password, indistinguishable),
 	// ErrAccountNotActive (right password, inactive account),
+	// ErrAccountDisabled (right password, disabled by an operator),
 	// ErrAccountLocked (too many failures on the account, from anywhere).
 	Login(ctx context.Context, email, password string, client domain.Client) (TokenPair, error)
 
@@ -64,20 +65,24 @@ type AuthService interface {
 	// and is active, for a new access token. With rotation on it also returns
 	// a new refresh token, and presenting a replaced one ends the session.
 	// Errors: domain.ErrInvalidToken.
-	Refresh(ctx context.Context, refreshToken string) (TokenPair, error)
+	Refresh(ctx context.Context, refreshToken string, client domain.Client) (TokenPair, error)
 
 	// Logout ends the session of a refresh token. Errors: ErrInvalidToken.
-	Logout(ctx context.Context, refreshToken string) error
+	Logout(ctx context.Context, refreshToken string, client domain.Client) error
 
 	// LogoutAll ends every session of the user and returns how many.
-	LogoutAll(ctx context.Context, userID string) (int, error)
+	LogoutAll(ctx context.Context, userID string, client domain.Client) (int, error)
 
 	// Sessions lists the user's live sessions, newest first.
 	Sessions(ctx context.Context, userID string) ([]domain.Session, error)
 
 	// EndSession ends one of the user's sessions.
 	// Errors: domain.ErrSessionNotFound, also for another user's session.
-	EndSession(ctx context.Context, userID, sessionID string) error
+	EndSession(ctx context.Context, userID, sessionID string, client domain.Client) error
+
+	// Activity returns the user's own recent security events, newest
+	// first: sign-ins, failed ones, password changes and the like.
+	Activity(ctx context.Context, userID string) ([]domain.AuditEvent, error)
 
 	// ForgotPassword emails a reset code to an active account, the
 	// activation code again to an inactive one, and nothing to an unknown

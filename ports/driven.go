@@ -41,6 +41,60 @@ type UserStore interface {
 	// that its email can sign up again, and saves fx with the deletion. It
 	// returns domain.ErrUserNotFound if there is no such account.
 	DeleteUser(ctx context.Context, id string, fx Effects) error
+
+	// ListUsers returns the accounts that q selects, in id order (the order
+	// they were created in), with the state of their login lock.
+	ListUsers(ctx context.Context, q UserQuery) ([]AccountSummary, error)
+}
+
+// UserState selects accounts by state.
+type UserState string
+
+// The states an operator can list accounts by. An account is locked while
+// a login lock is in force, whatever its other state.
+const (
+	AnyState      UserState = ""
+	StateActive   UserState = "active"   // activated and not disabled
+	StateInactive UserState = "inactive" // not yet activated, not disabled
+	StateDisabled UserState = "disabled"
+	StateLocked   UserState = "locked"
+)
+
+// UserQuery selects accounts for an operator.
+type UserQuery struct {
+	// EmailPrefix keeps accounts whose (normalized) email starts with it.
+	EmailPrefix domain.Email
+	State       UserState
+	// After is the id of the last account of the previous page: the page
+	// starts after it. Accounts that sign up meanwhile come at the end, so
+	// a listing page by page misses none and repeats none.
+	After string
+	// Limit bounds the page; it must be positive.
+	Limit int
+	// Now is when the lock state is judged.
+	Now time.Time
+}
+
+// AccountSummary is an account as an operator lists it.
+type AccountSummary struct {
+	domain.User
+	// LockedUntil is when the account's login lock ends; zero when none
+	// is in force.
+	LockedUntil time.Time
+}
+
+// State is the state the account is listed by: disabled, else locked while
+// a lock is in force, else active or inactive.
+func (a AccountSummary) State() UserState {
+	switch {
+	case a.Disabled():
+		return StateDisabled
+	case !a.LockedUntil.IsZero():
+		return StateLocked
+	case a.Active:
+		return StateActive
+	}
+	return StateInactive
 }
 
 // UserKey names one account, by id or by email.
@@ -72,6 +126,8 @@ type Effects struct {
 	// clients (see LoginThrottle), as a password reset or the unlock link
 	// does.
 	LiftLoginLock bool
+	// Events are appended to the audit log.
+	Events []domain.AuditEvent
 }
 
 // EndSessions says which sessions an account change ends: every live one
@@ -160,21 +216,23 @@ type MailNotifier interface {
 	MailQueued()
 }
 
-// SessionStore persists sessions.
+// SessionStore persists sessions. Each change saves the audit events it is
+// given in the same transaction.
 type SessionStore interface {
-	// CreateSession stores a new session.
-	CreateSession(ctx context.Context, s domain.Session) error
+	// CreateSession stores a new session, the start of a login, and records
+	// its creation as the account's last login.
+	CreateSession(ctx context.Context, s domain.Session, events ...domain.AuditEvent) error
 
 	// Session returns the session with the given id, or
 	// domain.ErrSessionNotFound. It reads without taking the write lock.
 	Session(ctx context.Context, id string) (domain.Session, error)
 
 	// UpdateSession loads the session with the given id inside one write
-	// transaction and passes it to update; if update returns nil the changed
-	// session is saved and returned, otherwise nothing is saved and update's
-	// error is returned. It returns domain.ErrSessionNotFound if there is no
-	// such session.
-	UpdateSession(ctx context.Context, id string, update func(*domain.Session) error) (domain.Session, error)
+	// transaction and passes it to update; if update returns a nil error the
+	// changed session is saved, with the events update returned, and
+	// returned; otherwise nothing is saved and update's error is returned. It
+	// returns domain.ErrSessionNotFound if there is no such session.
+	UpdateSession(ctx context.Context, id string, update func(*domain.Session) ([]domain.AuditEvent, error)) (domain.Session, error)
 
 	// SessionsOfUser returns the user's sessions that are live at now,
 	// newest first.
@@ -182,7 +240,56 @@ type SessionStore interface {
 
 	// RevokeSessions ends every live session of the user at now, except the
 	// one with id except (if not empty), and returns how many it ended.
-	RevokeSessions(ctx context.Context, userID string, now time.Time, except string) (int, error)
+	RevokeSessions(ctx context.Context, userID string, now time.Time, except string, events ...domain.AuditEvent) (int, error)
+}
+
+// AuditLog is the append-only log of security events. Changes record their
+// events through Effects and the session store's methods, in their own
+// transactions; Record is for events that change nothing else, such as a
+// failed login.
+type AuditLog interface {
+	// Record appends events.
+	Record(ctx context.Context, events ...domain.AuditEvent) error
+
+	// AuditEvents returns the events q selects, newest first.
+	AuditEvents(ctx context.Context, q AuditQuery) ([]domain.AuditEvent, error)
+
+	// PruneAudit deletes the events from before the given time and returns
+	// how many.
+	PruneAudit(ctx context.Context, before time.Time) (int, error)
+}
+
+// AuditQuery selects audit events.
+type AuditQuery struct {
+	// UserID keeps the events of one account; "" keeps all.
+	UserID string
+	// Types keeps events of these types; none keeps all.
+	Types []domain.EventType
+	// Since and Until bound the events' times (Since inclusive, Until
+	// exclusive); zero leaves that side open.
+	Since, Until time.Time
+	// Before is the ID of the last event of the previous page: the page
+	// holds older ones. Zero starts from the newest.
+	Before int64
+	// Limit bounds the page; it must be positive.
+	Limit int
+}
+
+// AdminKeyStore keeps the admin API's keys. Each change saves its audit
+// event in the same transaction.
+type AdminKeyStore interface {
+	// CreateAdminKey stores a new key. It returns domain.ErrAdminKeyExists
+	// if a key, revoked or not, has the name: names are never reused, so
+	// that the audit log names one key by each.
+	CreateAdminKey(ctx context.Context, key domain.AdminKey, event domain.AuditEvent) error
+
+	// AdminKeys returns every key, revoked ones too, by name.
+	AdminKeys(ctx context.Context) ([]domain.AdminKey, error)
+
+	// RevokeAdminKey revokes the key with the name at at. It returns
+	// domain.ErrAdminKeyNotFound if there is no such key; revoking a
+	// revoked key keeps its first time.
+	RevokeAdminKey(ctx context.Context, name string, at time.Time, event domain.AuditEvent) error
 }
 
 // PasswordHasher turns passwords into self-describing hashes and checks them.
@@ -317,6 +424,10 @@ type LoginThrottle interface {
 	// Succeeded records that the admitted attempt gave the right password:
 	// the runs of failures it counted toward end.
 	Succeeded(ctx context.Context, attempt LoginAttempt) error
+
+	// LockedUntil returns when the login lock of email's account ends, or
+	// the zero time when none is in force at now.
+	LockedUntil(ctx context.Context, email domain.Email, now time.Time) (time.Time, error)
 }
 
 // Clock tells the time. Tests pass a fixed or manual clock.

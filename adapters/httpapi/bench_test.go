@@ -37,7 +37,7 @@ func (*benchAuth) Login(context.Context, string, string, domain.Client) (ports.T
 	}, nil
 }
 
-func (*benchAuth) Refresh(context.Context, string) (ports.TokenPair, error) {
+func (*benchAuth) Refresh(context.Context, string, domain.Client) (ports.TokenPair, error) {
 	return ports.TokenPair{Access: ports.IssuedToken{Token: benchJWT, ExpiresIn: 15 * time.Minute}}, nil
 }
 

@@ -132,7 +132,7 @@ func (a *fuzzAuth) Login(_ context.Context, email, password string, _ domain.Cli
 	return fuzzPair(), nil
 }
 
-func (a *fuzzAuth) Refresh(_ context.Context, refreshToken string) (ports.TokenPair, error) {
+func (a *fuzzAuth) Refresh(_ context.Context, refreshToken string, _ domain.Client) (ports.TokenPair, error) {
 	a.record("refresh_token", refreshToken)
 	if err := required("refresh_token", refreshToken); err != nil {
 		return ports.TokenPair{}, err
@@ -143,7 +143,7 @@ func (a *fuzzAuth) Refresh(_ context.Context, refreshToken string) (ports.TokenP
 	return ports.TokenPair{Access: fuzzPair().Access}, nil
 }
 
-func (a *fuzzAuth) Logout(_ context.Context, refreshToken string) error {
+func (a *fuzzAuth) Logout(_ context.Context, refreshToken string, _ domain.Client) error {
 	a.record("refresh_token", refreshToken)
 	if err := required("refresh_token", refreshToken); err != nil {
 		return err
@@ -154,7 +154,13 @@ func (a *fuzzAuth) Logout(_ context.Context, refreshToken string) error {
 	return nil
 }
 
-func (*fuzzAuth) LogoutAll(context.Context, string) (int, error) { return 0, domain.ErrInvalidToken }
+func (*fuzzAuth) LogoutAll(context.Context, string, domain.Client) (int, error) {
+	return 0, domain.ErrInvalidToken
+}
+
+func (*fuzzAuth) Activity(context.Context, string) ([]domain.AuditEvent, error) {
+	return nil, domain.ErrInvalidToken
+}
 
 func (a *fuzzAuth) ForgotPassword(_ context.Context, email string, _ domain.Client) error {
 	a.record("email", email)
@@ -207,7 +213,9 @@ func (*fuzzAuth) Sessions(context.Context, string) ([]domain.Session, error) {
 	return nil, domain.ErrInvalidToken
 }
 
-func (*fuzzAuth) EndSession(context.Context, string, string) error { return domain.ErrSessionNotFound }
+func (*fuzzAuth) EndSession(context.Context, string, string, domain.Client) error {
+	return domain.ErrSessionNotFound
+}
 
 // Authenticate accepts fuzzToken, so that the fuzzer reaches the bodies of
 // the bearer routes.

@@ -16,6 +16,7 @@ const timestampLayout = "2006-01-02T15:04:05.000Z07:00"
 
 type handlers struct {
 	auth  ports.AuthService
+	admin ports.AdminService
 	ready Pinger
 	mail  MailStatus
 	keys  KeySet

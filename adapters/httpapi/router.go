@@ -33,7 +33,11 @@ type MailStatus interface {
 
 // Config is what the router needs.
 type Config struct {
-	Auth   ports.AuthService
+	Auth ports.AuthService
+	// Admin serves the admin API under /admin/. NewRouter leaves it out
+	// when it is nil, or when the admin API has a listener of its own
+	// (NewAdminRouter).
+	Admin  ports.AdminService
 	Ready  Pinger     // checked by GET /readyz
 	Mail   MailStatus // reported by GET /readyz
 	Keys   KeySet     // served at /.well-known/jwks.json
@@ -48,8 +52,29 @@ type Config struct {
 	IPv6Prefix int
 }
 
-// NewRouter returns the HTTP handler of the service.
+// NewRouter returns the HTTP handler of the service: the public routes and,
+// if cfg.Admin is set, the admin API.
 func NewRouter(cfg Config) http.Handler {
+	r, h := newEngine(cfg)
+	registerPublic(r, h)
+	if cfg.Admin != nil {
+		registerAdmin(r, h)
+	}
+	return r
+}
+
+// NewAdminRouter returns a handler of the admin API alone, with the health
+// probes, for a listener of its own (such as on a private interface).
+func NewAdminRouter(cfg Config) http.Handler {
+	r, h := newEngine(cfg)
+	registerAdmin(r, h)
+	r.GET("/healthz", h.healthz)
+	r.GET("/readyz", h.readyz)
+	return r
+}
+
+// newEngine makes a router with the middleware every route shares.
+func newEngine(cfg Config) (*gin.Engine, *handlers) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -66,7 +91,7 @@ func NewRouter(cfg Config) http.Handler {
 	if cfg.IPv6Prefix <= 0 || cfg.IPv6Prefix > 128 {
 		cfg.IPv6Prefix = 64
 	}
-	h := &handlers{auth: cfg.Auth, ready: cfg.Ready, mail: cfg.Mail, keys: cfg.Keys, ipv6Prefix: cfg.IPv6Prefix}
+	h := &handlers{auth: cfg.Auth, admin: cfg.Admin, ready: cfg.Ready, mail: cfg.Mail, keys: cfg.Keys, ipv6Prefix: cfg.IPv6Prefix}
 	r.Use(withRequestID(cfg.Random, cfg.Logger), accessLog(), recoverPanics(), securityHeaders(), limitBody())
 	r.NoRoute(func(c *gin.Context) {
 		writeProblem(c, codeRouteNotFound, "no such route", nil)
@@ -74,7 +99,11 @@ func NewRouter(cfg Config) http.Handler {
 	r.NoMethod(func(c *gin.Context) {
 		writeProblem(c, codeMethodNotAllowed, "this route does not accept the method "+c.Request.Method, nil)
 	})
+	return r, h
+}
 
+// registerPublic adds the users' routes, the probes and the documents to r.
+func registerPublic(r gin.IRoutes, h *handlers) {
 	r.POST("/signup", h.signup)
 	r.POST("/verify", h.verify)
 	r.POST("/login", h.login)
@@ -89,6 +118,7 @@ func NewRouter(cfg Config) http.Handler {
 	r.POST("/password/reset", h.resetPassword)
 	r.POST("/logout-all", bearer, h.logoutAll)
 	r.GET("/sessions", bearer, h.listSessions)
+	r.GET("/me/activity", bearer, h.activity)
 	r.DELETE("/sessions/:id", bearer, h.endSession)
 	r.GET("/activate", h.activatePage)
 	r.GET("/reset-password", h.resetPasswordPage)
@@ -101,5 +131,4 @@ func NewRouter(cfg Config) http.Handler {
 	r.GET("/openapi.yaml", h.openapiYAML)
 	r.GET("/docs", h.docs)
 	r.GET("/docs/:asset", h.docsAsset)
-	return r
 }

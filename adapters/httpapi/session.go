@@ -51,7 +51,7 @@ func (h *handlers) refresh(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	pair, err := h.auth.Refresh(c.Request.Context(), req.RefreshToken)
+	pair, err := h.auth.Refresh(c.Request.Context(), req.RefreshToken, h.clientOf(c))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -70,7 +70,7 @@ func (h *handlers) logout(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	if err := h.auth.Logout(c.Request.Context(), req.RefreshToken); err != nil {
+	if err := h.auth.Logout(c.Request.Context(), req.RefreshToken, h.clientOf(c)); err != nil {
 		writeError(c, err)
 		return
 	}
@@ -78,7 +78,7 @@ func (h *handlers) logout(c *gin.Context) {
 }
 
 func (h *handlers) logoutAll(c *gin.Context) {
-	n, err := h.auth.LogoutAll(c.Request.Context(), claimsOf(c).UserID)
+	n, err := h.auth.LogoutAll(c.Request.Context(), claimsOf(c).UserID, h.clientOf(c))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -124,7 +124,7 @@ func (h *handlers) listSessions(c *gin.Context) {
 }
 
 func (h *handlers) endSession(c *gin.Context) {
-	if err := h.auth.EndSession(c.Request.Context(), claimsOf(c).UserID, c.Param("id")); err != nil {
+	if err := h.auth.EndSession(c.Request.Context(), claimsOf(c).UserID, c.Param("id"), h.clientOf(c)); err != nil {
 		writeError(c, err)
 		return
 	}
@@ -133,4 +133,41 @@ func (h *handlers) endSession(c *gin.Context) {
 
 func (h *handlers) authenticate(c *gin.Context, token string) (domain.Claims, error) {
 	return h.auth.Authenticate(c.Request.Context(), token)
+}
+
+type activityEvent struct {
+	At         string `json:"at"`
+	Event      string `json:"event"`
+	Reason     string `json:"reason,omitempty"`
+	ByOperator bool   `json:"by_operator"`
+	IP         string `json:"ip"`
+	UserAgent  string `json:"user_agent"`
+}
+
+type activityResponse struct {
+	Events []activityEvent `json:"events"`
+}
+
+// activity shows the caller the account's own recent security events. The
+// email typed in a failed login and the name of an operator's key stay in
+// the operators' log.
+func (h *handlers) activity(c *gin.Context) {
+	events, err := h.auth.Activity(c.Request.Context(), claimsOf(c).UserID)
+	if err != nil {
+		writeError(c, err)
+		return
+	}
+	res := activityResponse{Events: make([]activityEvent, len(events))}
+	for i, e := range events {
+		res.Events[i] = activityEvent{
+			At:         timestamp(e.At),
+			Event:      string(e.Type),
+			Reason:     e.Reason,
+			ByOperator: e.Actor != "",
+			IP:         e.IP,
+			UserAgent:  e.UserAgent,
+		}
+	}
+	noStore(c)
+	c.JSON(http.StatusOK, res)
 }

@@ -13,20 +13,30 @@ import (
 
 var _ ports.SessionStore = (*Store)(nil)
 
-// CreateSession stores a new session.
-func (s *Store) CreateSession(ctx context.Context, sess domain.Session) error {
-	err := s.db.q.CreateSession(ctx, sqlcgen.CreateSessionParams{
-		ID:                     sess.ID,
-		UserID:                 sess.UserID,
-		CreatedAt:              ms(sess.CreatedAt),
-		LastUsedAt:             ms(sess.LastUsedAt),
-		ExpiresAt:              ms(sess.ExpiresAt),
-		RevokedAt:              optTime(sess.RevokedAt),
-		UserAgent:              sess.UserAgent,
-		Ip:                     sess.IP,
-		RefreshTokenID:         sess.RefreshTokenID,
-		PreviousRefreshTokenID: sess.PreviousRefreshTokenID,
-		RotatedAt:              optTime(sess.RotatedAt),
+// CreateSession stores a new session, records it as the account's last
+// login and saves events, in one transaction.
+func (s *Store) CreateSession(ctx context.Context, sess domain.Session, events ...domain.AuditEvent) error {
+	err := s.db.inTx(ctx, func(q *sqlcgen.Queries) error {
+		err := q.CreateSession(ctx, sqlcgen.CreateSessionParams{
+			ID:                     sess.ID,
+			UserID:                 sess.UserID,
+			CreatedAt:              ms(sess.CreatedAt),
+			LastUsedAt:             ms(sess.LastUsedAt),
+			ExpiresAt:              ms(sess.ExpiresAt),
+			RevokedAt:              optTime(sess.RevokedAt),
+			UserAgent:              sess.UserAgent,
+			Ip:                     sess.IP,
+			RefreshTokenID:         sess.RefreshTokenID,
+			PreviousRefreshTokenID: sess.PreviousRefreshTokenID,
+			RotatedAt:              optTime(sess.RotatedAt),
+		})
+		if err != nil {
+			return err
+		}
+		if err := q.RecordLogin(ctx, sqlcgen.RecordLoginParams{ID: sess.UserID, At: ms(sess.CreatedAt)}); err != nil {
+			return err
+		}
+		return recordEvents(ctx, q, events)
 	})
 	return translate(ctx, "create session", err)
 }
@@ -45,7 +55,7 @@ func (s *Store) Session(ctx context.Context, id string) (domain.Session, error) 
 }
 
 // UpdateSession locks, changes and saves a session in one transaction.
-func (s *Store) UpdateSession(ctx context.Context, id string, update func(*domain.Session) error) (domain.Session, error) {
+func (s *Store) UpdateSession(ctx context.Context, id string, update func(*domain.Session) ([]domain.AuditEvent, error)) (domain.Session, error) {
 	if !storable(id) {
 		return domain.Session{}, domain.ErrSessionNotFound
 	}
@@ -59,7 +69,8 @@ func (s *Store) UpdateSession(ctx context.Context, id string, update func(*domai
 			return err
 		}
 		sess := sessionFromRow(row)
-		if updateErr = update(&sess); updateErr != nil {
+		var events []domain.AuditEvent
+		if events, updateErr = update(&sess); updateErr != nil {
 			return updateErr
 		}
 		n, err := q.UpdateSession(ctx, sqlcgen.UpdateSessionParams{
@@ -73,8 +84,11 @@ func (s *Store) UpdateSession(ctx context.Context, id string, update func(*domai
 		if err == nil && n != 1 {
 			err = pgx.ErrNoRows
 		}
+		if err != nil {
+			return err
+		}
 		saved = sess
-		return err
+		return recordEvents(ctx, q, events)
 	})
 	switch {
 	case updateErr != nil:
@@ -101,8 +115,9 @@ func (s *Store) SessionsOfUser(ctx context.Context, userID string, now time.Time
 	return sessions, nil
 }
 
-// RevokeSessions ends the user's live sessions but one.
-func (s *Store) RevokeSessions(ctx context.Context, userID string, now time.Time, except string) (int, error) {
+// RevokeSessions ends the user's live sessions but one, and saves events,
+// in one transaction.
+func (s *Store) RevokeSessions(ctx context.Context, userID string, now time.Time, except string, events ...domain.AuditEvent) (int, error) {
 	if !storable(userID) {
 		return 0, nil
 	}
@@ -110,7 +125,15 @@ func (s *Store) RevokeSessions(ctx context.Context, userID string, now time.Time
 		// No session has such an id, so none is spared.
 		except = ""
 	}
-	n, err := s.db.q.RevokeSessions(ctx, sqlcgen.RevokeSessionsParams{UserID: userID, Now: ms(now), ExceptID: except})
+	var n int64
+	err := s.db.inTx(ctx, func(q *sqlcgen.Queries) error {
+		var err error
+		n, err = q.RevokeSessions(ctx, sqlcgen.RevokeSessionsParams{UserID: userID, Now: ms(now), ExceptID: except})
+		if err != nil {
+			return err
+		}
+		return recordEvents(ctx, q, events)
+	})
 	if err != nil {
 		return 0, translate(ctx, "revoke sessions", err)
 	}

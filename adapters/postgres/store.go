@@ -150,6 +150,9 @@ func applyEffects(ctx context.Context, q *sqlcgen.Queries, u domain.User, fx por
 			return err
 		}
 	}
+	if err := recordEvents(ctx, q, fx.Events); err != nil {
+		return err
+	}
 	return queueMail(ctx, q, fx.Mail)
 }
 
@@ -191,6 +194,8 @@ func userFromRow(r sqlcgen.User) domain.User {
 		CreatedAt:   r.CreatedAt.UTC(),
 		UpdatedAt:   r.UpdatedAt.UTC(),
 		ActivatedAt: fromOpt(r.ActivatedAt),
+		DisabledAt:  fromOpt(r.DisabledAt),
+		LastLoginAt: fromOpt(r.LastLoginAt),
 	}
 }
 
@@ -222,6 +227,9 @@ func userParams(u domain.User) sqlcgen.CreateUserParams {
 		WrongCodesAt:        optTime(u.WrongCodes.At),
 		UnlockLinkHash:      nonEmpty(u.Unlock.Hash),
 		UnlockExpiresAt:     optTime(u.Unlock.ExpiresAt),
+		DisabledAt:          optTime(u.DisabledAt),
+		LastLoginAt:         optTime(u.LastLoginAt),
+		LoginKey:            loginKey("account", string(u.Email)),
 	}
 }
 

@@ -111,6 +111,19 @@ func (t *Throttle) Succeeded(ctx context.Context, attempt ports.LoginAttempt) er
 	return translate(ctx, "record login", err)
 }
 
+// LockedUntil returns when the lock of email's account ends, or the zero
+// time when none is in force at now.
+func (t *Throttle) LockedUntil(ctx context.Context, email domain.Email, now time.Time) (time.Time, error) {
+	until, err := t.db.q.AccountLockedUntil(ctx, loginKey("account", string(email)))
+	if notFound(err) || (err == nil && (until == nil || !until.After(now))) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, translate(ctx, "read login lock", err)
+	}
+	return until.UTC(), nil
+}
+
 // liftLoginLock ends the lock of email's account and the slow-downs of its
 // sources, inside the caller's transaction.
 func liftLoginLock(ctx context.Context, q *sqlcgen.Queries, email domain.Email) error {

@@ -206,11 +206,11 @@ func BenchmarkUpdateSession(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		at := benchTime().Add(time.Duration(i) * time.Millisecond)
-		_, err := s.UpdateSession(ctx, sess.ID, func(s *domain.Session) error {
+		_, err := s.UpdateSession(ctx, sess.ID, func(s *domain.Session) ([]domain.AuditEvent, error) {
 			if use := s.UseRefreshToken("jti-1", at, 0); use != domain.RefreshCurrent {
-				return fmt.Errorf("refresh token use = %v, want current", use)
+				return nil, fmt.Errorf("refresh token use = %v, want current", use)
 			}
-			return nil
+			return nil, nil
 		})
 		if err != nil {
 			b.Fatal(err)

@@ -288,8 +288,8 @@ func (s *forgetfulSessions) SessionsOfUser(ctx context.Context, userID string, n
 	return sessions, err
 }
 
-func (s *forgetfulSessions) UpdateSession(ctx context.Context, id string, update func(*domain.Session) error) (domain.Session, error) {
-	sess, err := s.contractStore.UpdateSession(ctx, id, func(sess *domain.Session) error {
+func (s *forgetfulSessions) UpdateSession(ctx context.Context, id string, update func(*domain.Session) ([]domain.AuditEvent, error)) (domain.Session, error) {
+	sess, err := s.contractStore.UpdateSession(ctx, id, func(sess *domain.Session) ([]domain.AuditEvent, error) {
 		forget(sess, s.path)
 		return update(sess)
 	})

@@ -297,7 +297,33 @@ func (db *DB) Migrate(ctx context.Context) error {
 		db.logger.InfoContext(ctx, "database migration applied",
 			"version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
 	}
-	return nil
+	return db.fillLoginKeys(ctx)
+}
+
+// fillLoginKeys computes the login key of the accounts from before the
+// column existed: SQL cannot, since it is a digest.
+func (db *DB) fillLoginKeys(ctx context.Context) error {
+	for {
+		var rows []sqlcgen.UsersWithoutLoginKeyRow
+		err := db.inTx(ctx, func(q *sqlcgen.Queries) error {
+			var err error
+			if rows, err = q.UsersWithoutLoginKey(ctx); err != nil {
+				return err
+			}
+			for _, r := range rows {
+				if err := q.SetLoginKey(ctx, sqlcgen.SetLoginKeyParams{ID: r.ID, LoginKey: loginKey("account", r.Email)}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return translate(ctx, "fill in login keys", err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+	}
 }
 
 // migrator returns a goose provider for the embedded migrations, running on

@@ -23,8 +23,9 @@ const (
 
 // classify maps an extended SQLite result code to its outcome.
 func classify(code int) outcome {
-	// users.email is the table's only UNIQUE constraint; a clash on the
-	// primary key reports SQLITE_CONSTRAINT_PRIMARYKEY instead.
+	// Of the writes that come here, only a new account can break a UNIQUE
+	// constraint, users.email (the admin keys check theirs themselves); a
+	// clash on a primary key reports SQLITE_CONSTRAINT_PRIMARYKEY instead.
 	if code == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
 		return outcomeEmailTaken
 	}

@@ -13,20 +13,30 @@ import (
 
 var _ ports.SessionStore = (*Store)(nil)
 
-// CreateSession stores a new session.
-func (s *Store) CreateSession(ctx context.Context, sess domain.Session) error {
-	err := s.writes.CreateSession(ctx, sqlcgen.CreateSessionParams{
-		ID:                     sess.ID,
-		UserID:                 sess.UserID,
-		CreatedAt:              sess.CreatedAt.UnixMilli(),
-		LastUsedAt:             sess.LastUsedAt.UnixMilli(),
-		ExpiresAt:              sess.ExpiresAt.UnixMilli(),
-		RevokedAt:              nullFromTime(sess.RevokedAt),
-		UserAgent:              sess.UserAgent,
-		Ip:                     sess.IP,
-		RefreshTokenID:         sess.RefreshTokenID,
-		PreviousRefreshTokenID: sess.PreviousRefreshTokenID,
-		RotatedAt:              nullFromTime(sess.RotatedAt),
+// CreateSession stores a new session, records it as the account's last
+// login and saves events, in one transaction.
+func (s *Store) CreateSession(ctx context.Context, sess domain.Session, events ...domain.AuditEvent) error {
+	err := s.db.inTx(ctx, func(q *sqlcgen.Queries) error {
+		err := q.CreateSession(ctx, sqlcgen.CreateSessionParams{
+			ID:                     sess.ID,
+			UserID:                 sess.UserID,
+			CreatedAt:              sess.CreatedAt.UnixMilli(),
+			LastUsedAt:             sess.LastUsedAt.UnixMilli(),
+			ExpiresAt:              sess.ExpiresAt.UnixMilli(),
+			RevokedAt:              nullFromTime(sess.RevokedAt),
+			UserAgent:              sess.UserAgent,
+			Ip:                     sess.IP,
+			RefreshTokenID:         sess.RefreshTokenID,
+			PreviousRefreshTokenID: sess.PreviousRefreshTokenID,
+			RotatedAt:              nullFromTime(sess.RotatedAt),
+		})
+		if err != nil {
+			return err
+		}
+		if err := q.RecordLogin(ctx, sqlcgen.RecordLoginParams{ID: sess.UserID, At: sess.CreatedAt.UnixMilli()}); err != nil {
+			return err
+		}
+		return recordEvents(ctx, q, events)
 	})
 	return translate(ctx, "create session", err)
 }
@@ -41,7 +51,7 @@ func (s *Store) Session(ctx context.Context, id string) (domain.Session, error) 
 }
 
 // UpdateSession loads, changes and saves a session in one write transaction.
-func (s *Store) UpdateSession(ctx context.Context, id string, update func(*domain.Session) error) (domain.Session, error) {
+func (s *Store) UpdateSession(ctx context.Context, id string, update func(*domain.Session) ([]domain.AuditEvent, error)) (domain.Session, error) {
 	var (
 		saved     domain.Session
 		updateErr error
@@ -52,7 +62,8 @@ func (s *Store) UpdateSession(ctx context.Context, id string, update func(*domai
 			return err
 		}
 		sess := sessionFromRow(row)
-		if updateErr = update(&sess); updateErr != nil {
+		var events []domain.AuditEvent
+		if events, updateErr = update(&sess); updateErr != nil {
 			return updateErr
 		}
 		n, err := q.UpdateSession(ctx, sqlcgen.UpdateSessionParams{
@@ -66,8 +77,11 @@ func (s *Store) UpdateSession(ctx context.Context, id string, update func(*domai
 		if err == nil && n != 1 {
 			err = sql.ErrNoRows
 		}
+		if err != nil {
+			return err
+		}
 		saved = sess
-		return err
+		return recordEvents(ctx, q, events)
 	})
 	switch {
 	case updateErr != nil:
@@ -91,9 +105,18 @@ func (s *Store) SessionsOfUser(ctx context.Context, userID string, now time.Time
 	return sessions, nil
 }
 
-// RevokeSessions ends the user's live sessions but one.
-func (s *Store) RevokeSessions(ctx context.Context, userID string, now time.Time, except string) (int, error) {
-	n, err := s.writes.RevokeSessions(ctx, sqlcgen.RevokeSessionsParams{UserID: userID, Now: now.UnixMilli(), ExceptID: except})
+// RevokeSessions ends the user's live sessions but one, and saves events,
+// in one transaction.
+func (s *Store) RevokeSessions(ctx context.Context, userID string, now time.Time, except string, events ...domain.AuditEvent) (int, error) {
+	var n int64
+	err := s.db.inTx(ctx, func(q *sqlcgen.Queries) error {
+		var err error
+		n, err = q.RevokeSessions(ctx, sqlcgen.RevokeSessionsParams{UserID: userID, Now: now.UnixMilli(), ExceptID: except})
+		if err != nil {
+			return err
+		}
+		return recordEvents(ctx, q, events)
+	})
 	if err != nil {
 		return 0, translate(ctx, "revoke sessions", err)
 	}

@@ -161,6 +161,9 @@ func applyEffects(ctx context.Context, q *sqlcgen.Queries, u domain.User, fx por
 			return err
 		}
 	}
+	if err := recordEvents(ctx, q, fx.Events); err != nil {
+		return err
+	}
 	return queueMail(ctx, q, fx.Mail)
 }
 
@@ -201,6 +204,8 @@ func userFromRow(r sqlcgen.User) domain.User {
 		CreatedAt:   timeFromMillis(r.CreatedAt),
 		UpdatedAt:   timeFromMillis(r.UpdatedAt),
 		ActivatedAt: timeFromNull(r.ActivatedAt),
+		DisabledAt:  timeFromNull(r.DisabledAt),
+		LastLoginAt: timeFromNull(r.LastLoginAt),
 	}
 }
 
@@ -236,6 +241,9 @@ func userParams(u domain.User) sqlcgen.CreateUserParams {
 		WrongCodesAt:        nullFromTime(u.WrongCodes.At),
 		UnlockLinkHash:      nonEmpty(u.Unlock.Hash),
 		UnlockExpiresAt:     nullFromTime(u.Unlock.ExpiresAt),
+		DisabledAt:          nullFromTime(u.DisabledAt),
+		LastLoginAt:         nullFromTime(u.LastLoginAt),
+		LoginKey:            loginKey("account", string(u.Email)),
 	}
 }
 

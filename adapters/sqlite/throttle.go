@@ -107,6 +107,19 @@ func (t *Throttle) Succeeded(ctx context.Context, attempt ports.LoginAttempt) er
 	return translate(ctx, "record login", err)
 }
 
+// LockedUntil returns when the lock of email's account ends, or the zero
+// time when none is in force at now.
+func (t *Throttle) LockedUntil(ctx context.Context, email domain.Email, now time.Time) (time.Time, error) {
+	run, err := loginRun(ctx, sqlcgen.New(t.db.reader), loginKey("account", string(email)), accountRow)
+	if err != nil {
+		return time.Time{}, translate(ctx, "read login lock", err)
+	}
+	if !run.LockedUntil.After(now) {
+		return time.Time{}, nil
+	}
+	return run.LockedUntil, nil
+}
+
 // liftLoginLock ends the lock of email's account and the slow-downs of its
 // sources, inside the caller's transaction.
 func liftLoginLock(ctx context.Context, q *sqlcgen.Queries, email domain.Email) error {

@@ -96,7 +96,7 @@ func TestResetPasswordIsOneWrite(t *testing.T) {
 			wantFailure(t, "reset", f.svc.ResetPassword(ctx, astro.Email, domain.CodeProof(code), "AnotherStrongPass!42", laptop))
 			lift()
 
-			if _, err := f.svc.Refresh(ctx, pair.Refresh.Token); err != nil {
+			if _, err := f.svc.Refresh(ctx, pair.Refresh.Token, laptop); err != nil {
 				t.Errorf("the sessions ended although the reset failed: %v", err)
 			}
 			if got := len(f.queued(t)); got != mailBefore {
@@ -133,7 +133,7 @@ func TestChangePasswordIsOneWrite(t *testing.T) {
 			wantFailure(t, "change", f.svc.ChangePassword(ctx, claims, astro.Password, "AnotherStrongPass!42", false, laptop))
 			lift()
 
-			if _, err := f.svc.Refresh(ctx, other.Refresh.Token); err != nil {
+			if _, err := f.svc.Refresh(ctx, other.Refresh.Token, laptop); err != nil {
 				t.Errorf("another session ended although the change failed: %v", err)
 			}
 			if got := len(f.queued(t)); got != mailBefore {
@@ -158,7 +158,7 @@ func TestDeleteAccountIsOneWrite(t *testing.T) {
 	if _, err := f.svc.CurrentUser(ctx, id); err != nil {
 		t.Errorf("the account is gone although its deletion failed: %v", err)
 	}
-	if _, err := f.svc.Refresh(ctx, pair.Refresh.Token); err != nil {
+	if _, err := f.svc.Refresh(ctx, pair.Refresh.Token, laptop); err != nil {
 		t.Errorf("the session ended although the deletion failed: %v", err)
 	}
 }

@@ -125,14 +125,14 @@ func (s *Service) admitLogin(ctx context.Context, email domain.Email, client dom
 // right one ends the runs of failures, a wrong one (already counted) answers
 // domain.ErrInvalidCredentials and, if it locked the account, emails the
 // owner the link that lifts the lock.
-func (s *Service) checkPassword(ctx context.Context, user domain.User, password string, attempt ports.LoginAttempt) error {
+func (s *Service) checkPassword(ctx context.Context, user domain.User, password string, attempt ports.LoginAttempt, client domain.Client) error {
 	ok, err := s.hasher.Verify(ctx, password, user.PasswordHash)
 	if err != nil {
 		return fmt.Errorf("verify password: %w", err)
 	}
 	if !ok {
 		if attempt.Locks {
-			s.sendUnlockLink(ctx, user, attempt.LockedUntil)
+			s.sendUnlockLink(ctx, user, attempt.LockedUntil, client)
 		}
 		return domain.ErrInvalidCredentials
 	}
@@ -147,7 +147,7 @@ func (s *Service) checkPassword(ctx context.Context, user domain.User, password 
 // sendUnlockLink emails the owner of a locked account the link that lifts
 // the lock at once. The lock holds without it, so a failure is logged, not
 // reported to the client, who is not the owner.
-func (s *Service) sendUnlockLink(ctx context.Context, user domain.User, lockedUntil time.Time) {
+func (s *Service) sendUnlockLink(ctx context.Context, user domain.User, lockedUntil time.Time, client domain.Client) {
 	token, err := domain.GenerateLinkToken(s.random)
 	if err != nil {
 		s.log.ErrorContext(ctx, "could not make an unlock link", "user_id", user.ID, "error", err)
@@ -157,7 +157,10 @@ func (s *Service) sendUnlockLink(ctx context.Context, user domain.User, lockedUn
 	_, err = s.users.UpdateUser(ctx, ports.UserID(user.ID), func(u *domain.User) (ports.Effects, error) {
 		u.IssueUnlockLink(s.cfg.CodeKey, token, now, unlockLinkTTL)
 		mail, err := s.unlockMail(*u, token, lockedUntil, now)
-		return ports.Effects{Mail: []ports.OutgoingMail{mail}}, err
+		return ports.Effects{
+			Mail:   []ports.OutgoingMail{mail},
+			Events: []domain.AuditEvent{domain.NewAuditEvent(domain.EventLockout, now, client).For(u.ID)},
+		}, err
 	})
 	if err != nil {
 		s.log.ErrorContext(ctx, "could not email an unlock link", "user_id", user.ID, "error", err)
@@ -190,7 +193,7 @@ func (s *Service) Unlock(ctx context.Context, email, token string, client domain
 		if err := u.UseUnlockLink(s.cfg.CodeKey, token, now); err != nil {
 			return ports.Effects{}, err
 		}
-		return ports.Effects{LiftLoginLock: true}, nil
+		return ports.Effects{LiftLoginLock: true, Events: []domain.AuditEvent{domain.NewAuditEvent(domain.EventUnlock, now, client).For(u.ID)}}, nil
 	})
 	if domain.ErrorCode(err) == domain.CodeUserNotFound {
 		return domain.ErrInvalidUnlockToken

@@ -49,7 +49,10 @@ func (s *Service) ForgotPassword(ctx context.Context, email string, client domai
 			}
 			mail, err = s.passwordResetMail(*u, secrets, now)
 		}
-		return ports.Effects{Mail: []ports.OutgoingMail{mail}}, err
+		return ports.Effects{
+			Mail:   []ports.OutgoingMail{mail},
+			Events: []domain.AuditEvent{domain.NewAuditEvent(domain.EventPasswordResetRequested, now, client).For(u.ID)},
+		}, err
 	})
 	switch {
 	case errors.Is(err, domain.ErrUserNotFound):
@@ -126,6 +129,7 @@ func (s *Service) ResetPassword(ctx context.Context, email string, proof domain.
 			// keep its owner out now that the owner has proved control of
 			// the mailbox.
 			LiftLoginLock: true,
+			Events:        []domain.AuditEvent{domain.NewAuditEvent(domain.EventPasswordReset, now, client).For(u.ID)},
 		}, err
 	})
 	switch {
@@ -186,6 +190,7 @@ func (s *Service) ChangePassword(ctx context.Context, claims domain.Claims, curr
 		return ports.Effects{
 			Mail:        []ports.OutgoingMail{mail},
 			EndSessions: &ports.EndSessions{At: now, Except: keep},
+			Events:      []domain.AuditEvent{domain.NewAuditEvent(domain.EventPasswordChanged, now, client).For(u.ID)},
 		}, err
 	})
 	if errors.Is(err, domain.ErrUserNotFound) {
@@ -211,11 +216,13 @@ func (s *Service) DeleteAccount(ctx context.Context, userID, password string, cl
 	if err != nil {
 		return err
 	}
-	mail, err := s.accountDeletedMail(user, s.now())
+	now := s.now()
+	mail, err := s.accountDeletedMail(user, now)
 	if err != nil {
 		return err
 	}
-	if err := s.users.DeleteUser(ctx, user.ID, ports.Effects{Mail: []ports.OutgoingMail{mail}}); err != nil {
+	deleted := domain.NewAuditEvent(domain.EventAccountDeleted, now, client).For(user.ID)
+	if err := s.users.DeleteUser(ctx, user.ID, ports.Effects{Mail: []ports.OutgoingMail{mail}, Events: []domain.AuditEvent{deleted}}); err != nil {
 		if errors.Is(err, domain.ErrUserNotFound) {
 			return domain.ErrInvalidToken
 		}
@@ -237,11 +244,23 @@ func (s *Service) confirmPassword(ctx context.Context, userID, password string, 
 	if err != nil {
 		return domain.User{}, fmt.Errorf("look up user: %w", err)
 	}
-	attempt, err := s.admitLogin(ctx, user.Email, client, s.now())
-	if err != nil {
+	now := s.now()
+	failed := domain.NewAuditEvent(domain.EventLoginFailed, now, client).For(user.ID)
+	attempt, err := s.admitLogin(ctx, user.Email, client, now)
+	switch {
+	case errors.Is(err, domain.ErrAccountLocked):
+		s.record(ctx, failed.Because(domain.ReasonLocked))
+		return domain.User{}, err
+	case errors.Is(err, domain.ErrTooManyRequests):
+		s.record(ctx, failed.Because(domain.ReasonLimited))
+		return domain.User{}, err
+	case err != nil:
 		return domain.User{}, err
 	}
-	if err := s.checkPassword(ctx, user, password, attempt); err != nil {
+	if err := s.checkPassword(ctx, user, password, attempt, client); err != nil {
+		if errors.Is(err, domain.ErrInvalidCredentials) {
+			s.record(ctx, failed.Because(domain.ReasonWrongPassword))
+		}
 		return domain.User{}, err
 	}
 	return user, nil

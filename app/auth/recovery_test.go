@@ -76,7 +76,7 @@ func TestResetPassword(t *testing.T) {
 	if err := f.svc.ResetPassword(ctx, astro.Email, domain.CodeProof(code), "AnotherStrongPass!42", laptop); err != nil {
 		t.Fatalf("ResetPassword: %v", err)
 	}
-	if _, err := f.svc.Refresh(ctx, pair.Refresh.Token); !errors.Is(err, domain.ErrInvalidToken) {
+	if _, err := f.svc.Refresh(ctx, pair.Refresh.Token, laptop); !errors.Is(err, domain.ErrInvalidToken) {
 		t.Errorf("old refresh token after a reset = %v, want ErrInvalidToken", err)
 	}
 	if _, err := f.svc.Login(ctx, astro.Email, astro.Password, laptop); !errors.Is(err, domain.ErrInvalidCredentials) {
@@ -196,10 +196,10 @@ func TestChangePassword(t *testing.T) {
 			if err := f.svc.ChangePassword(ctx, claims, astro.Password, "AnotherStrongPass!42", tt.endCurrent, laptop); err != nil {
 				t.Fatalf("ChangePassword: %v", err)
 			}
-			if _, err := f.svc.Refresh(ctx, other.Refresh.Token); !errors.Is(err, domain.ErrInvalidToken) {
+			if _, err := f.svc.Refresh(ctx, other.Refresh.Token, laptop); !errors.Is(err, domain.ErrInvalidToken) {
 				t.Errorf("another session survived: %v", err)
 			}
-			_, err = f.svc.Refresh(ctx, mine.Refresh.Token)
+			_, err = f.svc.Refresh(ctx, mine.Refresh.Token, laptop)
 			if survived := err == nil; survived != tt.wantCurrent {
 				t.Errorf("caller's session survived = %v, want %v (%v)", survived, tt.wantCurrent, err)
 			}
@@ -238,7 +238,7 @@ func TestDeleteAccount(t *testing.T) {
 	if _, err := f.svc.CurrentUser(ctx, id); !errors.Is(err, domain.ErrInvalidToken) {
 		t.Errorf("deleted account still there: %v", err)
 	}
-	if _, err := f.svc.Refresh(ctx, pair.Refresh.Token); !errors.Is(err, domain.ErrInvalidToken) {
+	if _, err := f.svc.Refresh(ctx, pair.Refresh.Token, laptop); !errors.Is(err, domain.ErrInvalidToken) {
 		t.Errorf("refresh after deletion = %v", err)
 	}
 	f.clock.Advance(time.Hour) // past the signup limit per email

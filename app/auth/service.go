@@ -34,6 +34,9 @@ type Deps struct {
 	Logger *slog.Logger
 	// Passwords refuses passwords that are easy to guess.
 	Passwords ports.PasswordPolicy
+	// Audit keeps the security events that change nothing else, such as
+	// a failed login; changes save theirs with themselves.
+	Audit ports.AuditLog
 }
 
 // Config holds the settings of the use cases.
@@ -85,6 +88,7 @@ type Service struct {
 	cfg      Config
 	// passwords refuses passwords that are easy to guess.
 	passwords ports.PasswordPolicy
+	audit     ports.AuditLog
 
 	// dummyHash is verified against when a login names an unknown email, so
 	// that such a login costs the same hashing work as a real one. It is made
@@ -103,7 +107,7 @@ type Service struct {
 func NewService(deps Deps, cfg Config) (*Service, error) {
 	switch {
 	case deps.Users == nil, deps.Sessions == nil, deps.Limiter == nil, deps.Throttle == nil, deps.Hasher == nil, deps.Tokens == nil, deps.Mail == nil,
-		deps.Clock == nil, deps.Random == nil, deps.Logger == nil, deps.Passwords == nil:
+		deps.Clock == nil, deps.Random == nil, deps.Logger == nil, deps.Passwords == nil, deps.Audit == nil:
 		return nil, errors.New("auth: every dependency is required")
 	case cfg.ActivationCodeTTL <= 0:
 		return nil, errors.New("auth: activation code TTL must be positive")
@@ -130,6 +134,7 @@ func NewService(deps Deps, cfg Config) (*Service, error) {
 		log:       deps.Logger,
 		cfg:       cfg,
 		passwords: deps.Passwords,
+		audit:     deps.Audit,
 		sleep:     sleepFor,
 	}, nil
 }
@@ -193,7 +198,10 @@ func (s *Service) Signup(ctx context.Context, req ports.SignupRequest, client do
 	}
 	// The email is queued in the same transaction as the account, so neither
 	// exists without the other, and a mail server outage cannot fail a signup.
-	err = s.users.CreateUser(ctx, user, ports.Effects{Mail: []ports.OutgoingMail{mail}})
+	err = s.users.CreateUser(ctx, user, ports.Effects{
+		Mail:   []ports.OutgoingMail{mail},
+		Events: []domain.AuditEvent{domain.NewAuditEvent(domain.EventSignup, now, client).For(user.ID)},
+	})
 	if errors.Is(err, domain.ErrEmailTaken) && s.cfg.ConcealAccounts {
 		// Another process signed the address up meanwhile.
 		return s.fakeUser(reg, now)
@@ -266,7 +274,10 @@ func (s *Service) Verify(ctx context.Context, email string, proof domain.Proof, 
 			wrongCode = err
 			return ports.Effects{}, nil
 		}
-		return ports.Effects{}, err
+		if err != nil {
+			return ports.Effects{}, err
+		}
+		return ports.Effects{Events: []domain.AuditEvent{domain.NewAuditEvent(domain.EventActivation, now, client).For(u.ID)}}, nil
 	})
 	if err == nil {
 		err = wrongCode
@@ -334,7 +345,9 @@ func (s *Service) ResendActivation(ctx context.Context, email string, client dom
 	return nil
 }
 
-// Login checks credentials and returns an access and a refresh token.
+// Login checks credentials and returns an access and a refresh token. A
+// failure is recorded in the audit log with its reason, a success with the
+// session it starts.
 func (s *Service) Login(ctx context.Context, email, password string, client domain.Client) (ports.TokenPair, error) {
 	var v domain.Validation
 	v.Require("password", password)
@@ -346,30 +359,71 @@ func (s *Service) Login(ctx context.Context, email, password string, client doma
 		return ports.TokenPair{}, err
 	}
 	now := s.now()
+	failed := domain.NewAuditEvent(domain.EventLoginFailed, now, client).Naming(email)
+	pair, err := s.login(ctx, normalized, password, client, now, &failed)
+	if err != nil && failed.Reason != "" {
+		s.record(ctx, failed)
+	}
+	return pair, err
+}
+
+// login is Login once the request is valid. When it fails for a reason the
+// audit log keeps, it sets failed's reason, and the account if known.
+func (s *Service) login(ctx context.Context, email domain.Email, password string, client domain.Client, now time.Time, failed *domain.AuditEvent) (ports.TokenPair, error) {
 	// Admitted before any password work, and alike for addresses with and
 	// without an account.
-	attempt, err := s.admitLogin(ctx, normalized, client, now)
-	if err != nil {
+	attempt, err := s.admitLogin(ctx, email, client, now)
+	switch {
+	case errors.Is(err, domain.ErrAccountLocked):
+		failed.Reason = domain.ReasonLocked
+		return ports.TokenPair{}, err
+	case errors.Is(err, domain.ErrTooManyRequests):
+		failed.Reason = domain.ReasonLimited
+		return ports.TokenPair{}, err
+	case err != nil:
 		return ports.TokenPair{}, err
 	}
-	user, err := s.users.UserByEmail(ctx, normalized)
+	user, err := s.users.UserByEmail(ctx, email)
 	if errors.Is(err, domain.ErrUserNotFound) {
 		if err := s.burnHashingWork(ctx, password); err != nil {
 			return ports.TokenPair{}, err
+		}
+		failed.Reason = domain.ReasonUnknownEmail
+		if attempt.Locks {
+			// A campaign against an address without an account locks it
+			// as it would an account; the log tells the operator.
+			s.record(ctx, domain.NewAuditEvent(domain.EventLockout, now, client).Naming(failed.Email))
 		}
 		return ports.TokenPair{}, domain.ErrInvalidCredentials
 	}
 	if err != nil {
 		return ports.TokenPair{}, fmt.Errorf("look up user: %w", err)
 	}
-	if err := s.checkPassword(ctx, user, password, attempt); err != nil {
+	*failed = failed.For(user.ID)
+	if err := s.checkPassword(ctx, user, password, attempt, client); err != nil {
+		if errors.Is(err, domain.ErrInvalidCredentials) {
+			failed.Reason = domain.ReasonWrongPassword
+		}
 		return ports.TokenPair{}, err
 	}
 	if err := user.CheckCanLogin(); err != nil {
+		failed.Reason = domain.ReasonNotActive
+		if errors.Is(err, domain.ErrAccountDisabled) {
+			failed.Reason = domain.ReasonDisabled
+		}
 		return ports.TokenPair{}, err
 	}
 	s.rehash(ctx, user, password)
-	return s.startSession(ctx, user.ID, client)
+	return s.startSession(ctx, user.ID, client, domain.NewAuditEvent(domain.EventLogin, now, client).For(user.ID))
+}
+
+// record appends events that change nothing else to the audit log. The
+// request they describe has happened either way, so a failure to record is
+// logged, not reported to the client.
+func (s *Service) record(ctx context.Context, events ...domain.AuditEvent) {
+	if err := s.audit.Record(ctx, events...); err != nil {
+		s.log.ErrorContext(ctx, "could not record security events", "events", len(events), "error", err)
+	}
 }
 
 // Authenticate verifies an access token.

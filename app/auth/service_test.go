@@ -78,6 +78,7 @@ func newFixture(t *testing.T) *fixture {
 		Logger:   slog.New(slog.NewTextHandler(f.log, nil)),
 
 		Passwords: f.passwords,
+		Audit:     f.users,
 	}, Config{ActivationCodeTTL: time.Hour, PublicURL: public, CodeKey: testCodeKey, SessionTTL: 720 * time.Hour, ReuseInterval: 10 * time.Second,
 		Limits: DefaultLimits(), PasswordResetTTL: 15 * time.Minute})
 	if err != nil {
@@ -92,6 +93,7 @@ type testStore interface {
 	ports.UserStore
 	ports.SessionStore
 	ports.Outbox
+	ports.AuditLog
 }
 
 // toolAccess is a database/sql driver and data source that reach the test's
@@ -553,7 +555,7 @@ func TestRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.clock.Advance(time.Hour)
-	refreshed, err := f.svc.Refresh(context.Background(), pair.Refresh.Token)
+	refreshed, err := f.svc.Refresh(context.Background(), pair.Refresh.Token, laptop)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -601,7 +603,7 @@ func TestRefreshRejections(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.svc.Refresh(context.Background(), tt.token(t, f, pair)); !errors.Is(err, domain.ErrInvalidToken) {
+			if _, err := f.svc.Refresh(context.Background(), tt.token(t, f, pair), laptop); !errors.Is(err, domain.ErrInvalidToken) {
 				t.Errorf("err = %v, want ErrInvalidToken", err)
 			}
 		})

@@ -11,8 +11,8 @@ import (
 )
 
 // startSession opens a session for a user who has just proved who they are
-// and returns its first pair of tokens.
-func (s *Service) startSession(ctx context.Context, userID string, client domain.Client) (ports.TokenPair, error) {
+// and returns its first pair of tokens; events are saved with the session.
+func (s *Service) startSession(ctx context.Context, userID string, client domain.Client, events ...domain.AuditEvent) (ports.TokenPair, error) {
 	now := s.now()
 	sessionID, err := domain.NewID(now, s.random)
 	if err != nil {
@@ -27,7 +27,7 @@ func (s *Service) startSession(ctx context.Context, userID string, client domain
 		return ports.TokenPair{}, err
 	}
 	session := domain.NewSession(sessionID, userID, claims.ID, client, now, s.cfg.SessionTTL)
-	if err := s.sessions.CreateSession(ctx, session); err != nil {
+	if err := s.sessions.CreateSession(ctx, session, events...); err != nil {
 		return ports.TokenPair{}, fmt.Errorf("create session: %w", err)
 	}
 	return ports.TokenPair{Access: access, Refresh: refresh}, nil
@@ -35,7 +35,7 @@ func (s *Service) startSession(ctx context.Context, userID string, client domain
 
 // Refresh exchanges a refresh token of a live session for a new access
 // token and, with rotation on, a new refresh token.
-func (s *Service) Refresh(ctx context.Context, refreshToken string) (ports.TokenPair, error) {
+func (s *Service) Refresh(ctx context.Context, refreshToken string, client domain.Client) (ports.TokenPair, error) {
 	var v domain.Validation
 	v.Require("refresh_token", refreshToken)
 	if err := v.Err(); err != nil {
@@ -81,21 +81,25 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (ports.Token
 		pair     ports.TokenPair
 		rejected error
 	)
-	_, err = s.sessions.UpdateSession(ctx, claims.SessionID, func(sess *domain.Session) error {
+	_, err = s.sessions.UpdateSession(ctx, claims.SessionID, func(sess *domain.Session) ([]domain.AuditEvent, error) {
 		if sess.UserID != claims.UserID || !sess.Live(now) {
 			rejected = domain.ErrInvalidToken
-			return nil
+			return nil, nil
 		}
 		grace := s.cfg.ReuseInterval
 		if !s.cfg.RotateRefreshTokens {
 			grace = 0
 		}
 		use := sess.UseRefreshToken(claims.ID, now, grace)
-		var issueErr error
+		var (
+			issueErr error
+			events   []domain.AuditEvent
+		)
 		switch {
 		case use == domain.RefreshReused:
 			// Saved on purpose: the revocation must stick.
 			s.log.WarnContext(ctx, "refresh token reused; session revoked", "session_id", sess.ID, "user_id", sess.UserID)
+			events = append(events, domain.NewAuditEvent(domain.EventRefreshReuse, now, client).For(sess.UserID))
 			rejected = domain.ErrInvalidToken
 		case !s.cfg.RotateRefreshTokens:
 			pair.Access, _, issueErr = s.issue(ports.TokenSpec{Kind: domain.AccessToken, UserID: sess.UserID, SessionID: sess.ID}, now)
@@ -106,7 +110,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string) (ports.Token
 		default:
 			pair, issueErr = s.refreshPair(sess, "", now)
 		}
-		return issueErr
+		return events, issueErr
 	})
 	switch {
 	case errors.Is(err, domain.ErrSessionNotFound):
@@ -140,7 +144,7 @@ func (s *Service) refreshPair(sess *domain.Session, refreshID string, now time.T
 }
 
 // Logout ends the session of a refresh token.
-func (s *Service) Logout(ctx context.Context, refreshToken string) error {
+func (s *Service) Logout(ctx context.Context, refreshToken string, client domain.Client) error {
 	var v domain.Validation
 	v.Require("refresh_token", refreshToken)
 	if err := v.Err(); err != nil {
@@ -151,12 +155,12 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.sessions.UpdateSession(ctx, claims.SessionID, func(sess *domain.Session) error {
+	_, err = s.sessions.UpdateSession(ctx, claims.SessionID, func(sess *domain.Session) ([]domain.AuditEvent, error) {
 		if sess.UserID != claims.UserID {
-			return domain.ErrInvalidToken
+			return nil, domain.ErrInvalidToken
 		}
 		sess.Revoke(now)
-		return nil
+		return []domain.AuditEvent{domain.NewAuditEvent(domain.EventLogout, now, client).For(sess.UserID)}, nil
 	})
 	if errors.Is(err, domain.ErrSessionNotFound) {
 		return domain.ErrInvalidToken
@@ -165,8 +169,9 @@ func (s *Service) Logout(ctx context.Context, refreshToken string) error {
 }
 
 // LogoutAll ends every session of the user.
-func (s *Service) LogoutAll(ctx context.Context, userID string) (int, error) {
-	return s.sessions.RevokeSessions(ctx, userID, s.now(), "")
+func (s *Service) LogoutAll(ctx context.Context, userID string, client domain.Client) (int, error) {
+	now := s.now()
+	return s.sessions.RevokeSessions(ctx, userID, now, "", domain.NewAuditEvent(domain.EventLogoutAll, now, client).For(userID))
 }
 
 // Sessions lists the user's live sessions, newest first.
@@ -176,14 +181,23 @@ func (s *Service) Sessions(ctx context.Context, userID string) ([]domain.Session
 
 // EndSession ends one of the user's sessions. Another user's session is
 // reported as not found, so its existence is not revealed.
-func (s *Service) EndSession(ctx context.Context, userID, sessionID string) error {
+func (s *Service) EndSession(ctx context.Context, userID, sessionID string, client domain.Client) error {
 	now := s.now()
-	_, err := s.sessions.UpdateSession(ctx, sessionID, func(sess *domain.Session) error {
+	_, err := s.sessions.UpdateSession(ctx, sessionID, func(sess *domain.Session) ([]domain.AuditEvent, error) {
 		if sess.UserID != userID || !sess.Live(now) {
-			return domain.ErrSessionNotFound
+			return nil, domain.ErrSessionNotFound
 		}
 		sess.Revoke(now)
-		return nil
+		return []domain.AuditEvent{domain.NewAuditEvent(domain.EventSessionEnded, now, client).For(userID)}, nil
 	})
 	return err
+}
+
+// activityPage is how many events GET /me/activity shows.
+const activityPage = 50
+
+// Activity returns the user's own most recent security events, newest
+// first, so that a login that was not theirs can be noticed.
+func (s *Service) Activity(ctx context.Context, userID string) ([]domain.AuditEvent, error) {
+	return s.audit.AuditEvents(ctx, ports.AuditQuery{UserID: userID, Limit: activityPage})
 }

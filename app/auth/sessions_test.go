@@ -59,18 +59,18 @@ func TestEndedSessionsCannotRefresh(t *testing.T) {
 		end  func(t *testing.T, f *fixture, pair ports.TokenPair)
 	}{
 		{"logout", func(t *testing.T, f *fixture, pair ports.TokenPair) {
-			if err := f.svc.Logout(context.Background(), pair.Refresh.Token); err != nil {
+			if err := f.svc.Logout(context.Background(), pair.Refresh.Token, laptop); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"logout everywhere", func(t *testing.T, f *fixture, pair ports.TokenPair) {
-			if n, err := f.svc.LogoutAll(context.Background(), f.userID(t)); err != nil || n != 2 {
+			if n, err := f.svc.LogoutAll(context.Background(), f.userID(t), laptop); err != nil || n != 2 {
 				t.Fatalf("LogoutAll = %d, %v; want 2 sessions ended", n, err)
 			}
 		}},
 		{"session ended by id", func(t *testing.T, f *fixture, pair ports.TokenPair) {
 			claims, _ := f.tokens.Verify(pair.Refresh.Token, domain.RefreshToken, f.clock.Now())
-			if err := f.svc.EndSession(context.Background(), f.userID(t), claims.SessionID); err != nil {
+			if err := f.svc.EndSession(context.Background(), f.userID(t), claims.SessionID, laptop); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -86,10 +86,10 @@ func TestEndedSessionsCannotRefresh(t *testing.T) {
 			pair := f.login(t)
 			other := f.login(t)
 			tt.end(t, f, pair)
-			if _, err := f.svc.Refresh(context.Background(), pair.Refresh.Token); !errors.Is(err, domain.ErrInvalidToken) {
+			if _, err := f.svc.Refresh(context.Background(), pair.Refresh.Token, laptop); !errors.Is(err, domain.ErrInvalidToken) {
 				t.Errorf("refresh after the session ended = %v, want ErrInvalidToken", err)
 			}
-			_, err := f.svc.Refresh(context.Background(), other.Refresh.Token)
+			_, err := f.svc.Refresh(context.Background(), other.Refresh.Token, laptop)
 			if ended := tt.name == "logout everywhere" || tt.name == "session expired"; ended != errors.Is(err, domain.ErrInvalidToken) {
 				t.Errorf("the other session's refresh = %v", err)
 			}
@@ -102,13 +102,13 @@ func TestEndSessionOfAnotherUserIsNotFound(t *testing.T) {
 	f.activeUser(t)
 	pair := f.login(t)
 	claims, _ := f.tokens.Verify(pair.Refresh.Token, domain.RefreshToken, start)
-	if err := f.svc.EndSession(context.Background(), "someone-else", claims.SessionID); !errors.Is(err, domain.ErrSessionNotFound) {
+	if err := f.svc.EndSession(context.Background(), "someone-else", claims.SessionID, laptop); !errors.Is(err, domain.ErrSessionNotFound) {
 		t.Errorf("EndSession by another user = %v, want ErrSessionNotFound", err)
 	}
-	if _, err := f.svc.Refresh(context.Background(), pair.Refresh.Token); err != nil {
+	if _, err := f.svc.Refresh(context.Background(), pair.Refresh.Token, laptop); err != nil {
 		t.Errorf("the session ended anyway: %v", err)
 	}
-	if err := f.svc.Logout(context.Background(), pair.Access.Token); !errors.Is(err, domain.ErrInvalidToken) {
+	if err := f.svc.Logout(context.Background(), pair.Access.Token, laptop); !errors.Is(err, domain.ErrInvalidToken) {
 		t.Errorf("logout with an access token = %v, want ErrInvalidToken", err)
 	}
 }
@@ -119,7 +119,7 @@ func TestRefreshRotation(t *testing.T) {
 	f.activeUser(t)
 	first := f.login(t)
 
-	second, err := f.svc.Refresh(context.Background(), first.Refresh.Token)
+	second, err := f.svc.Refresh(context.Background(), first.Refresh.Token, laptop)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestRefreshRotation(t *testing.T) {
 	// Two tabs: the replaced token, presented within the grace interval,
 	// yields the session's current refresh token instead of an alarm.
 	f.clock.Advance(5 * time.Second)
-	raced, err := f.svc.Refresh(context.Background(), first.Refresh.Token)
+	raced, err := f.svc.Refresh(context.Background(), first.Refresh.Token, laptop)
 	if err != nil {
 		t.Fatalf("refresh within the grace interval: %v", err)
 	}
@@ -143,10 +143,10 @@ func TestRefreshRotation(t *testing.T) {
 	// After the grace interval the replaced token is a stolen one: the
 	// whole session ends, the legitimate holder's current token included.
 	f.clock.Advance(6 * time.Second)
-	if _, err := f.svc.Refresh(context.Background(), first.Refresh.Token); !errors.Is(err, domain.ErrInvalidToken) {
+	if _, err := f.svc.Refresh(context.Background(), first.Refresh.Token, laptop); !errors.Is(err, domain.ErrInvalidToken) {
 		t.Fatalf("reuse after the grace interval = %v, want ErrInvalidToken", err)
 	}
-	if _, err := f.svc.Refresh(context.Background(), second.Refresh.Token); !errors.Is(err, domain.ErrInvalidToken) {
+	if _, err := f.svc.Refresh(context.Background(), second.Refresh.Token, laptop); !errors.Is(err, domain.ErrInvalidToken) {
 		t.Errorf("session survived reuse detection: %v", err)
 	}
 	if sessions, _ := f.svc.Sessions(context.Background(), f.userID(t)); len(sessions) != 0 {
@@ -176,14 +176,14 @@ func TestRefreshRejectsATokenForAnotherUsersSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Refresh(context.Background(), own.Refresh.Token); err != nil {
+	if _, err := f.svc.Refresh(context.Background(), own.Refresh.Token, laptop); err != nil {
 		t.Fatalf("zoe's own refresh = %v", err)
 	}
 	forged, _, err := f.tokens.Issue(ports.TokenSpec{Kind: domain.RefreshToken, UserID: zoe.ID, SessionID: claims.SessionID, ID: claims.ID}, start)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Refresh(context.Background(), forged); !errors.Is(err, domain.ErrInvalidToken) {
+	if _, err := f.svc.Refresh(context.Background(), forged, laptop); !errors.Is(err, domain.ErrInvalidToken) {
 		t.Errorf("refresh = %v, want ErrInvalidToken", err)
 	}
 }
@@ -209,7 +209,7 @@ func TestRefreshRecordsLastUseAtMostOnceAMinute(t *testing.T) {
 		{10 * time.Second, start.Add(61 * time.Second)},
 	} {
 		f.clock.Advance(step.advance)
-		if _, err := f.svc.Refresh(context.Background(), pair.Refresh.Token); err != nil {
+		if _, err := f.svc.Refresh(context.Background(), pair.Refresh.Token, laptop); err != nil {
 			t.Fatal(err)
 		}
 		if got := lastUsed(); !got.Equal(step.want) {

@@ -28,6 +28,8 @@ type Store interface {
 	ports.SessionStore
 	ports.Outbox
 	ports.LoginThrottle
+	ports.AuditLog
+	ports.AdminKeyStore
 }
 
 // NewStore returns an empty store of its own for each call.

@@ -21,6 +21,8 @@ func TestSessionStore(t *testing.T, newStore NewStore) {
 	t.Run("revoke all but one", func(t *testing.T) { testRevokeSessions(t, newStore) })
 	t.Run("deleting the user deletes its sessions", func(t *testing.T) { testSessionsDeletedWithUser(t, newStore) })
 	t.Run("an account change ends sessions with it", func(t *testing.T) { testEndSessionsEffect(t, newStore) })
+	t.Run("a new session is the account's last login", func(t *testing.T) { testLastLogin(t, newStore) })
+	t.Run("session changes save their events", func(t *testing.T) { testSessionEvents(t, newStore) })
 }
 
 func newTestSession(id, userID string, created time.Time) domain.Session {
@@ -69,11 +71,11 @@ func testSessionRoundTrip(t *testing.T, newStore NewStore) {
 		t.Fatalf("CreateSession: %v", err)
 	}
 	later := baseTime().Add(time.Minute)
-	got, err := s.UpdateSession(t.Context(), "s1", func(sess *domain.Session) error {
+	got, err := s.UpdateSession(t.Context(), "s1", func(sess *domain.Session) ([]domain.AuditEvent, error) {
 		assertEqual(t, "the session UpdateSession loaded", *sess, want)
 		sess.Rotate("jti-2", later)
 		sess.LastUsedAt = later
-		return nil
+		return nil, nil
 	})
 	if err != nil {
 		t.Fatalf("UpdateSession: %v", err)
@@ -93,7 +95,7 @@ func testSessionRoundTrip(t *testing.T, newStore NewStore) {
 	}
 	// Revoking saves the revocation.
 	revokedAt := later.Add(time.Minute)
-	if _, err := s.UpdateSession(t.Context(), "s1", func(sess *domain.Session) error { sess.Revoke(revokedAt); return nil }); err != nil {
+	if _, err := s.UpdateSession(t.Context(), "s1", func(sess *domain.Session) ([]domain.AuditEvent, error) { sess.Revoke(revokedAt); return nil, nil }); err != nil {
 		t.Fatalf("UpdateSession: %v", err)
 	}
 	want.Revoke(revokedAt)
@@ -106,7 +108,7 @@ func testSessionRoundTrip(t *testing.T, newStore NewStore) {
 
 func testSessionUnknown(t *testing.T, newStore NewStore) {
 	s := newStore(t)
-	_, err := s.UpdateSession(t.Context(), "nope", func(*domain.Session) error { return nil })
+	_, err := s.UpdateSession(t.Context(), "nope", func(*domain.Session) ([]domain.AuditEvent, error) { return nil, nil })
 	if !errors.Is(err, domain.ErrSessionNotFound) {
 		t.Errorf("UpdateSession = %v, want ErrSessionNotFound", err)
 	}
@@ -117,7 +119,7 @@ func testSessionUnknown(t *testing.T, newStore NewStore) {
 		if _, err := s.Session(t.Context(), odd.key); !errors.Is(err, domain.ErrSessionNotFound) {
 			t.Errorf("Session(id %s) = %v, want ErrSessionNotFound", odd.name, err)
 		}
-		_, err := s.UpdateSession(t.Context(), odd.key, func(*domain.Session) error { return nil })
+		_, err := s.UpdateSession(t.Context(), odd.key, func(*domain.Session) ([]domain.AuditEvent, error) { return nil, nil })
 		if !errors.Is(err, domain.ErrSessionNotFound) {
 			t.Errorf("UpdateSession(id %s) = %v, want ErrSessionNotFound", odd.name, err)
 		}
@@ -136,15 +138,18 @@ func testSessionUpdateError(t *testing.T, newStore NewStore) {
 		t.Fatal(err)
 	}
 	refused := errors.New("refused")
-	_, err := s.UpdateSession(t.Context(), "s1", func(sess *domain.Session) error {
+	_, err := s.UpdateSession(t.Context(), "s1", func(sess *domain.Session) ([]domain.AuditEvent, error) {
 		sess.Revoke(baseTime())
-		return refused
+		return []domain.AuditEvent{testEvent(domain.EventLogout, users[0], baseTime())}, refused
 	})
 	if !errors.Is(err, refused) {
 		t.Fatalf("UpdateSession = %v, want the update's error", err)
 	}
 	if live, _ := s.SessionsOfUser(t.Context(), users[0], baseTime()); len(live) != 1 {
 		t.Error("a failed update was saved")
+	}
+	if events := auditOf(t, s, ports.AuditQuery{}); len(events) != 0 {
+		t.Errorf("a failed update saved its events: %+v", events)
 	}
 }
 
@@ -162,9 +167,9 @@ func testLiveSessions(t *testing.T, newStore NewStore) {
 			t.Fatalf("CreateSession(%s): %v", sess.ID, err)
 		}
 	}
-	if _, err := s.UpdateSession(t.Context(), "revoked", func(sess *domain.Session) error {
+	if _, err := s.UpdateSession(t.Context(), "revoked", func(sess *domain.Session) ([]domain.AuditEvent, error) {
 		sess.Revoke(t0.Add(2 * time.Hour))
-		return nil
+		return nil, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +215,7 @@ func testSessionsDeletedWithUser(t *testing.T, newStore NewStore) {
 	if err := s.DeleteUser(t.Context(), users[0], ports.Effects{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.UpdateSession(t.Context(), "s1", func(*domain.Session) error { return nil }); !errors.Is(err, domain.ErrSessionNotFound) {
+	if _, err := s.UpdateSession(t.Context(), "s1", func(*domain.Session) ([]domain.AuditEvent, error) { return nil, nil }); !errors.Is(err, domain.ErrSessionNotFound) {
 		t.Errorf("session of a deleted user = %v, want ErrSessionNotFound", err)
 	}
 }

@@ -21,6 +21,7 @@ func TestLoginThrottle(t *testing.T, newStore NewStore) {
 	t.Run("a campaign from many sources locks the account for a while", func(t *testing.T) { testCampaignLocks(t, newStore) })
 	t.Run("an account change lifts the lock", func(t *testing.T) { testLiftLoginLock(t, newStore) })
 	t.Run("accounts and sources are apart", func(t *testing.T) { testThrottleKeys(t, newStore) })
+	t.Run("an account's lock can be read", func(t *testing.T) { testLockedUntil(t, newStore) })
 }
 
 var policy = domain.DefaultLoginPolicy()

@@ -534,7 +534,8 @@ func newTestUser(t *testing.T, n int, email string) domain.User {
 
 // fullUser returns an account in which every field but Active is set: an
 // activation code and link pending with attempts made, a reset code and
-// link, an unlock link, wrong codes counted, and an activation time. No
+// link, an unlock link, wrong codes counted, an activation time, a time it
+// was disabled and a last login. No
 // history of the service leads there; a store must keep it all the same.
 func fullUser(t *testing.T, n int, email string) domain.User {
 	u := newTestUser(t, n, email)
@@ -547,6 +548,8 @@ func fullUser(t *testing.T, n int, email string) domain.User {
 	u.Unlock = domain.PendingLink{Hash: []byte("unlock-link-hash"), ExpiresAt: at.Add(24 * time.Hour)}
 	u.WrongCodes = domain.WrongCodes{N: 7, At: at.Add(2 * time.Minute)}
 	u.UpdatedAt = at.Add(3 * time.Minute)
+	u.DisabledAt = at.Add(4 * time.Minute)
+	u.LastLoginAt = at.Add(5 * time.Minute)
 	return u
 }
 

@@ -42,3 +42,6 @@ DELETE FROM login_failures
 WHERE (source <> ''::bytea AND last_failure < sqlc.arg(source_before))
    OR (source = ''::bytea AND last_failure < sqlc.arg(account_before)
        AND (locked_until IS NULL OR locked_until < sqlc.arg(now)::timestamptz));
+
+-- name: AccountLockedUntil :one
+SELECT locked_until FROM login_failures WHERE account = sqlc.arg(account) AND source = ''::bytea;

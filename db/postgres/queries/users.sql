@@ -8,7 +8,7 @@ INSERT INTO users (
     created_at, updated_at, activated_at,
     reset_code_hash, reset_expires_at, reset_attempts,
     activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
-    unlock_link_hash, unlock_expires_at, id
+    unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key, id
 ) VALUES (
     sqlc.arg(email), sqlc.arg(first_name), sqlc.arg(last_name),
     sqlc.arg(password_hash), sqlc.arg(is_active),
@@ -19,6 +19,7 @@ INSERT INTO users (
     sqlc.narg(activation_link_hash), sqlc.narg(reset_link_hash),
     sqlc.arg(wrong_codes), sqlc.narg(wrong_codes_at),
     sqlc.narg(unlock_link_hash), sqlc.narg(unlock_expires_at),
+    sqlc.narg(disabled_at), sqlc.narg(last_login_at), sqlc.arg(login_key)::bytea,
     sqlc.arg(id)
 );
 
@@ -58,7 +59,10 @@ SET email                 = sqlc.arg(email),
     wrong_codes           = sqlc.arg(wrong_codes),
     wrong_codes_at        = sqlc.narg(wrong_codes_at),
     unlock_link_hash      = sqlc.narg(unlock_link_hash),
-    unlock_expires_at     = sqlc.narg(unlock_expires_at)
+    unlock_expires_at     = sqlc.narg(unlock_expires_at),
+    disabled_at           = sqlc.narg(disabled_at),
+    last_login_at         = sqlc.narg(last_login_at),
+    login_key             = sqlc.arg(login_key)::bytea
 WHERE id = sqlc.arg(id);
 
 -- name: DeleteUser :one
@@ -75,12 +79,46 @@ INSERT INTO users (
     created_at, updated_at, activated_at,
     reset_code_hash, reset_expires_at, reset_attempts,
     activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
-    unlock_link_hash, unlock_expires_at, id
+    unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key, id
 ) VALUES (
-    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+    $21, $22, $23, $24
 );
 
 -- name: LockUsersForImport :exec
 -- Keeps replicas from creating accounts while an import checks that there
 -- are none and copies its own.
 LOCK TABLE users IN EXCLUSIVE MODE;
+
+-- name: RecordLogin :exec
+-- Keeps the time of the account's newest session as its last login.
+UPDATE users
+SET last_login_at = greatest(last_login_at, sqlc.arg(at)::timestamptz)
+WHERE id = sqlc.arg(id);
+
+-- name: ListUsers :many
+-- A page of accounts in id order, for operators: those after the cursor
+-- whose email matches the pattern (a prefix, escaped for LIKE by the store)
+-- and that are in the state asked for, with the end of their login lock.
+SELECT sqlc.embed(u), f.locked_until
+FROM users AS u
+LEFT JOIN login_failures AS f ON f.account = u.login_key AND f.source = ''::bytea
+WHERE u.id > sqlc.arg(after)
+  AND u.email LIKE sqlc.arg(email_pattern)
+  AND CASE sqlc.arg(state)::text
+        WHEN '' THEN true
+        WHEN 'active' THEN u.is_active AND u.disabled_at IS NULL
+        WHEN 'inactive' THEN NOT u.is_active AND u.disabled_at IS NULL
+        WHEN 'disabled' THEN u.disabled_at IS NOT NULL
+        WHEN 'locked' THEN coalesce(f.locked_until > sqlc.arg(now)::timestamptz, false)
+        ELSE false
+      END
+ORDER BY u.id
+LIMIT sqlc.arg(page_size);
+
+-- name: UsersWithoutLoginKey :many
+-- Accounts from before login keys, to be filled in.
+SELECT id, email FROM users WHERE login_key IS NULL LIMIT 1000;
+
+-- name: SetLoginKey :exec
+UPDATE users SET login_key = sqlc.arg(login_key) WHERE id = sqlc.arg(id);

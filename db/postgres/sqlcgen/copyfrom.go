@@ -91,6 +91,9 @@ func (r iteratorForImportUsers) Values() ([]interface{}, error) {
 		r.rows[0].WrongCodesAt,
 		r.rows[0].UnlockLinkHash,
 		r.rows[0].UnlockExpiresAt,
+		r.rows[0].DisabledAt,
+		r.rows[0].LastLoginAt,
+		r.rows[0].LoginKey,
 		r.rows[0].ID,
 	}, nil
 }
@@ -100,5 +103,5 @@ func (r iteratorForImportUsers) Err() error {
 }
 
 func (q *Queries) ImportUsers(ctx context.Context, arg []ImportUsersParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"users"}, []string{"email", "first_name", "last_name", "password_hash", "is_active", "activation_code_hash", "activation_expires_at", "activation_attempts", "created_at", "updated_at", "activated_at", "reset_code_hash", "reset_expires_at", "reset_attempts", "activation_link_hash", "reset_link_hash", "wrong_codes", "wrong_codes_at", "unlock_link_hash", "unlock_expires_at", "id"}, &iteratorForImportUsers{rows: arg})
+	return q.db.CopyFrom(ctx, []string{"users"}, []string{"email", "first_name", "last_name", "password_hash", "is_active", "activation_code_hash", "activation_expires_at", "activation_attempts", "created_at", "updated_at", "activated_at", "reset_code_hash", "reset_expires_at", "reset_attempts", "activation_link_hash", "reset_link_hash", "wrong_codes", "wrong_codes_at", "unlock_link_hash", "unlock_expires_at", "disabled_at", "last_login_at", "login_key", "id"}, &iteratorForImportUsers{rows: arg})
 }

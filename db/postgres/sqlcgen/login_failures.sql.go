@@ -10,6 +10,17 @@ import (
 	"time"
 )
 
+const accountLockedUntil = `-- name: AccountLockedUntil :one
+SELECT locked_until FROM login_failures WHERE account = $1 AND source = ''::bytea
+`
+
+func (q *Queries) AccountLockedUntil(ctx context.Context, account []byte) (*time.Time, error) {
+	row := q.db.QueryRow(ctx, accountLockedUntil, account)
+	var locked_until *time.Time
+	err := row.Scan(&locked_until)
+	return locked_until, err
+}
+
 const deleteLoginRuns = `-- name: DeleteLoginRuns :exec
 DELETE FROM login_failures
 WHERE account = $1 AND source IN (''::bytea, $2)

@@ -8,6 +8,25 @@ import (
 	"time"
 )
 
+type AdminKey struct {
+	Name      string
+	Hash      []byte
+	CreatedAt time.Time
+	RevokedAt *time.Time
+}
+
+type AuditEvent struct {
+	ID        int64
+	At        time.Time
+	Type      string
+	UserID    *string
+	Email     string
+	Reason    string
+	Actor     string
+	Ip        string
+	UserAgent string
+}
+
 type LoginFailure struct {
 	Account     []byte
 	Source      []byte
@@ -89,4 +108,7 @@ type User struct {
 	WrongCodesAt        *time.Time
 	UnlockLinkHash      []byte
 	UnlockExpiresAt     *time.Time
+	DisabledAt          *time.Time
+	LastLoginAt         *time.Time
+	LoginKey            []byte
 }

@@ -29,7 +29,7 @@ INSERT INTO users (
     created_at, updated_at, activated_at,
     reset_code_hash, reset_expires_at, reset_attempts,
     activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
-    unlock_link_hash, unlock_expires_at, id
+    unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key, id
 ) VALUES (
     $1, $2, $3,
     $4, $5,
@@ -40,7 +40,8 @@ INSERT INTO users (
     $15, $16,
     $17, $18,
     $19, $20,
-    $21
+    $21, $22, $23::bytea,
+    $24
 )
 `
 
@@ -65,6 +66,9 @@ type CreateUserParams struct {
 	WrongCodesAt        *time.Time
 	UnlockLinkHash      []byte
 	UnlockExpiresAt     *time.Time
+	DisabledAt          *time.Time
+	LastLoginAt         *time.Time
+	LoginKey            []byte
 	ID                  string
 }
 
@@ -92,13 +96,16 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) error {
 		arg.WrongCodesAt,
 		arg.UnlockLinkHash,
 		arg.UnlockExpiresAt,
+		arg.DisabledAt,
+		arg.LastLoginAt,
+		arg.LoginKey,
 		arg.ID,
 	)
 	return err
 }
 
 const deleteUser = `-- name: DeleteUser :one
-DELETE FROM users WHERE id = $1 RETURNING id, email, first_name, last_name, password_hash, is_active, created_at, updated_at, activated_at, activation_code_hash, activation_link_hash, activation_expires_at, activation_attempts, reset_code_hash, reset_link_hash, reset_expires_at, reset_attempts, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at
+DELETE FROM users WHERE id = $1 RETURNING id, email, first_name, last_name, password_hash, is_active, created_at, updated_at, activated_at, activation_code_hash, activation_link_hash, activation_expires_at, activation_attempts, reset_code_hash, reset_link_hash, reset_expires_at, reset_attempts, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key
 `
 
 // Deletes the account (its sessions go with it) and returns it.
@@ -127,12 +134,15 @@ func (q *Queries) DeleteUser(ctx context.Context, id string) (User, error) {
 		&i.WrongCodesAt,
 		&i.UnlockLinkHash,
 		&i.UnlockExpiresAt,
+		&i.DisabledAt,
+		&i.LastLoginAt,
+		&i.LoginKey,
 	)
 	return i, err
 }
 
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT id, email, first_name, last_name, password_hash, is_active, created_at, updated_at, activated_at, activation_code_hash, activation_link_hash, activation_expires_at, activation_attempts, reset_code_hash, reset_link_hash, reset_expires_at, reset_attempts, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at FROM users WHERE email = $1
+SELECT id, email, first_name, last_name, password_hash, is_active, created_at, updated_at, activated_at, activation_code_hash, activation_link_hash, activation_expires_at, activation_attempts, reset_code_hash, reset_link_hash, reset_expires_at, reset_attempts, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key FROM users WHERE email = $1
 `
 
 func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error) {
@@ -160,12 +170,15 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.WrongCodesAt,
 		&i.UnlockLinkHash,
 		&i.UnlockExpiresAt,
+		&i.DisabledAt,
+		&i.LastLoginAt,
+		&i.LoginKey,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, email, first_name, last_name, password_hash, is_active, created_at, updated_at, activated_at, activation_code_hash, activation_link_hash, activation_expires_at, activation_attempts, reset_code_hash, reset_link_hash, reset_expires_at, reset_attempts, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at FROM users WHERE id = $1
+SELECT id, email, first_name, last_name, password_hash, is_active, created_at, updated_at, activated_at, activation_code_hash, activation_link_hash, activation_expires_at, activation_attempts, reset_code_hash, reset_link_hash, reset_expires_at, reset_attempts, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key FROM users WHERE id = $1
 `
 
 func (q *Queries) GetUserByID(ctx context.Context, id string) (User, error) {
@@ -193,6 +206,9 @@ func (q *Queries) GetUserByID(ctx context.Context, id string) (User, error) {
 		&i.WrongCodesAt,
 		&i.UnlockLinkHash,
 		&i.UnlockExpiresAt,
+		&i.DisabledAt,
+		&i.LastLoginAt,
+		&i.LoginKey,
 	)
 	return i, err
 }
@@ -218,11 +234,100 @@ type ImportUsersParams struct {
 	WrongCodesAt        *time.Time
 	UnlockLinkHash      []byte
 	UnlockExpiresAt     *time.Time
+	DisabledAt          *time.Time
+	LastLoginAt         *time.Time
+	LoginKey            []byte
 	ID                  string
 }
 
+const listUsers = `-- name: ListUsers :many
+SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, u.is_active, u.created_at, u.updated_at, u.activated_at, u.activation_code_hash, u.activation_link_hash, u.activation_expires_at, u.activation_attempts, u.reset_code_hash, u.reset_link_hash, u.reset_expires_at, u.reset_attempts, u.wrong_codes, u.wrong_codes_at, u.unlock_link_hash, u.unlock_expires_at, u.disabled_at, u.last_login_at, u.login_key, f.locked_until
+FROM users AS u
+LEFT JOIN login_failures AS f ON f.account = u.login_key AND f.source = ''::bytea
+WHERE u.id > $1
+  AND u.email LIKE $2
+  AND CASE $3::text
+        WHEN '' THEN true
+        WHEN 'active' THEN u.is_active AND u.disabled_at IS NULL
+        WHEN 'inactive' THEN NOT u.is_active AND u.disabled_at IS NULL
+        WHEN 'disabled' THEN u.disabled_at IS NOT NULL
+        WHEN 'locked' THEN coalesce(f.locked_until > $4::timestamptz, false)
+        ELSE false
+      END
+ORDER BY u.id
+LIMIT $5
+`
+
+type ListUsersParams struct {
+	After        string
+	EmailPattern string
+	State        string
+	Now          time.Time
+	PageSize     int32
+}
+
+type ListUsersRow struct {
+	User        User
+	LockedUntil *time.Time
+}
+
+// A page of accounts in id order, for operators: those after the cursor
+// whose email matches the pattern (a prefix, escaped for LIKE by the store)
+// and that are in the state asked for, with the end of their login lock.
+func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]ListUsersRow, error) {
+	rows, err := q.db.Query(ctx, listUsers,
+		arg.After,
+		arg.EmailPattern,
+		arg.State,
+		arg.Now,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListUsersRow
+	for rows.Next() {
+		var i ListUsersRow
+		if err := rows.Scan(
+			&i.User.ID,
+			&i.User.Email,
+			&i.User.FirstName,
+			&i.User.LastName,
+			&i.User.PasswordHash,
+			&i.User.IsActive,
+			&i.User.CreatedAt,
+			&i.User.UpdatedAt,
+			&i.User.ActivatedAt,
+			&i.User.ActivationCodeHash,
+			&i.User.ActivationLinkHash,
+			&i.User.ActivationExpiresAt,
+			&i.User.ActivationAttempts,
+			&i.User.ResetCodeHash,
+			&i.User.ResetLinkHash,
+			&i.User.ResetExpiresAt,
+			&i.User.ResetAttempts,
+			&i.User.WrongCodes,
+			&i.User.WrongCodesAt,
+			&i.User.UnlockLinkHash,
+			&i.User.UnlockExpiresAt,
+			&i.User.DisabledAt,
+			&i.User.LastLoginAt,
+			&i.User.LoginKey,
+			&i.LockedUntil,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const lockUserByEmail = `-- name: LockUserByEmail :one
-SELECT id, email, first_name, last_name, password_hash, is_active, created_at, updated_at, activated_at, activation_code_hash, activation_link_hash, activation_expires_at, activation_attempts, reset_code_hash, reset_link_hash, reset_expires_at, reset_attempts, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at FROM users WHERE email = $1 FOR UPDATE
+SELECT id, email, first_name, last_name, password_hash, is_active, created_at, updated_at, activated_at, activation_code_hash, activation_link_hash, activation_expires_at, activation_attempts, reset_code_hash, reset_link_hash, reset_expires_at, reset_attempts, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key FROM users WHERE email = $1 FOR UPDATE
 `
 
 // Reads the account for an update in the same transaction: concurrent
@@ -252,12 +357,15 @@ func (q *Queries) LockUserByEmail(ctx context.Context, email string) (User, erro
 		&i.WrongCodesAt,
 		&i.UnlockLinkHash,
 		&i.UnlockExpiresAt,
+		&i.DisabledAt,
+		&i.LastLoginAt,
+		&i.LoginKey,
 	)
 	return i, err
 }
 
 const lockUserByID = `-- name: LockUserByID :one
-SELECT id, email, first_name, last_name, password_hash, is_active, created_at, updated_at, activated_at, activation_code_hash, activation_link_hash, activation_expires_at, activation_attempts, reset_code_hash, reset_link_hash, reset_expires_at, reset_attempts, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at FROM users WHERE id = $1 FOR UPDATE
+SELECT id, email, first_name, last_name, password_hash, is_active, created_at, updated_at, activated_at, activation_code_hash, activation_link_hash, activation_expires_at, activation_attempts, reset_code_hash, reset_link_hash, reset_expires_at, reset_attempts, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key FROM users WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockUserByID(ctx context.Context, id string) (User, error) {
@@ -285,6 +393,9 @@ func (q *Queries) LockUserByID(ctx context.Context, id string) (User, error) {
 		&i.WrongCodesAt,
 		&i.UnlockLinkHash,
 		&i.UnlockExpiresAt,
+		&i.DisabledAt,
+		&i.LastLoginAt,
+		&i.LoginKey,
 	)
 	return i, err
 }
@@ -297,6 +408,37 @@ LOCK TABLE users IN EXCLUSIVE MODE
 // are none and copies its own.
 func (q *Queries) LockUsersForImport(ctx context.Context) error {
 	_, err := q.db.Exec(ctx, lockUsersForImport)
+	return err
+}
+
+const recordLogin = `-- name: RecordLogin :exec
+UPDATE users
+SET last_login_at = greatest(last_login_at, $1::timestamptz)
+WHERE id = $2
+`
+
+type RecordLoginParams struct {
+	At time.Time
+	ID string
+}
+
+// Keeps the time of the account's newest session as its last login.
+func (q *Queries) RecordLogin(ctx context.Context, arg RecordLoginParams) error {
+	_, err := q.db.Exec(ctx, recordLogin, arg.At, arg.ID)
+	return err
+}
+
+const setLoginKey = `-- name: SetLoginKey :exec
+UPDATE users SET login_key = $1 WHERE id = $2
+`
+
+type SetLoginKeyParams struct {
+	LoginKey []byte
+	ID       string
+}
+
+func (q *Queries) SetLoginKey(ctx context.Context, arg SetLoginKeyParams) error {
+	_, err := q.db.Exec(ctx, setLoginKey, arg.LoginKey, arg.ID)
 	return err
 }
 
@@ -321,8 +463,11 @@ SET email                 = $1,
     wrong_codes           = $17,
     wrong_codes_at        = $18,
     unlock_link_hash      = $19,
-    unlock_expires_at     = $20
-WHERE id = $21
+    unlock_expires_at     = $20,
+    disabled_at           = $21,
+    last_login_at         = $22,
+    login_key             = $23::bytea
+WHERE id = $24
 `
 
 type UpdateUserParams struct {
@@ -346,6 +491,9 @@ type UpdateUserParams struct {
 	WrongCodesAt        *time.Time
 	UnlockLinkHash      []byte
 	UnlockExpiresAt     *time.Time
+	DisabledAt          *time.Time
+	LastLoginAt         *time.Time
+	LoginKey            []byte
 	ID                  string
 }
 
@@ -372,10 +520,43 @@ func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (int64, 
 		arg.WrongCodesAt,
 		arg.UnlockLinkHash,
 		arg.UnlockExpiresAt,
+		arg.DisabledAt,
+		arg.LastLoginAt,
+		arg.LoginKey,
 		arg.ID,
 	)
 	if err != nil {
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const usersWithoutLoginKey = `-- name: UsersWithoutLoginKey :many
+SELECT id, email FROM users WHERE login_key IS NULL LIMIT 1000
+`
+
+type UsersWithoutLoginKeyRow struct {
+	ID    string
+	Email string
+}
+
+// Accounts from before login keys, to be filled in.
+func (q *Queries) UsersWithoutLoginKey(ctx context.Context) ([]UsersWithoutLoginKeyRow, error) {
+	rows, err := q.db.Query(ctx, usersWithoutLoginKey)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []UsersWithoutLoginKeyRow
+	for rows.Next() {
+		var i UsersWithoutLoginKeyRow
+		if err := rows.Scan(&i.ID, &i.Email); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

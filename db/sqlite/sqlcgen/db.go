@@ -24,6 +24,12 @@ func New(db DBTX) *Queries {
 func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	q := Queries{db: db}
 	var err error
+	if q.adminKeysStmt, err = db.PrepareContext(ctx, adminKeys); err != nil {
+		return nil, fmt.Errorf("error preparing query AdminKeys: %w", err)
+	}
+	if q.auditEventsStmt, err = db.PrepareContext(ctx, auditEvents); err != nil {
+		return nil, fmt.Errorf("error preparing query AuditEvents: %w", err)
+	}
 	if q.countUsersStmt, err = db.PrepareContext(ctx, countUsers); err != nil {
 		return nil, fmt.Errorf("error preparing query CountUsers: %w", err)
 	}
@@ -57,11 +63,20 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getUserByIDStmt, err = db.PrepareContext(ctx, getUserByID); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByID: %w", err)
 	}
+	if q.insertAdminKeyStmt, err = db.PrepareContext(ctx, insertAdminKey); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertAdminKey: %w", err)
+	}
+	if q.insertAuditEventStmt, err = db.PrepareContext(ctx, insertAuditEvent); err != nil {
+		return nil, fmt.Errorf("error preparing query InsertAuditEvent: %w", err)
+	}
 	if q.leaseMailStmt, err = db.PrepareContext(ctx, leaseMail); err != nil {
 		return nil, fmt.Errorf("error preparing query LeaseMail: %w", err)
 	}
 	if q.liftLoginLockStmt, err = db.PrepareContext(ctx, liftLoginLock); err != nil {
 		return nil, fmt.Errorf("error preparing query LiftLoginLock: %w", err)
+	}
+	if q.listUsersStmt, err = db.PrepareContext(ctx, listUsers); err != nil {
+		return nil, fmt.Errorf("error preparing query ListUsers: %w", err)
 	}
 	if q.liveSessionsAfterStmt, err = db.PrepareContext(ctx, liveSessionsAfter); err != nil {
 		return nil, fmt.Errorf("error preparing query LiveSessionsAfter: %w", err)
@@ -78,6 +93,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.markMailSentStmt, err = db.PrepareContext(ctx, markMailSent); err != nil {
 		return nil, fmt.Errorf("error preparing query MarkMailSent: %w", err)
 	}
+	if q.pruneAuditStmt, err = db.PrepareContext(ctx, pruneAudit); err != nil {
+		return nil, fmt.Errorf("error preparing query PruneAudit: %w", err)
+	}
 	if q.pruneLoginFailuresStmt, err = db.PrepareContext(ctx, pruneLoginFailures); err != nil {
 		return nil, fmt.Errorf("error preparing query PruneLoginFailures: %w", err)
 	}
@@ -87,17 +105,26 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.queueMailStmt, err = db.PrepareContext(ctx, queueMail); err != nil {
 		return nil, fmt.Errorf("error preparing query QueueMail: %w", err)
 	}
+	if q.recordLoginStmt, err = db.PrepareContext(ctx, recordLogin); err != nil {
+		return nil, fmt.Errorf("error preparing query RecordLogin: %w", err)
+	}
 	if q.rescheduleMailStmt, err = db.PrepareContext(ctx, rescheduleMail); err != nil {
 		return nil, fmt.Errorf("error preparing query RescheduleMail: %w", err)
 	}
 	if q.retryMailStmt, err = db.PrepareContext(ctx, retryMail); err != nil {
 		return nil, fmt.Errorf("error preparing query RetryMail: %w", err)
 	}
+	if q.revokeAdminKeyStmt, err = db.PrepareContext(ctx, revokeAdminKey); err != nil {
+		return nil, fmt.Errorf("error preparing query RevokeAdminKey: %w", err)
+	}
 	if q.revokeSessionsStmt, err = db.PrepareContext(ctx, revokeSessions); err != nil {
 		return nil, fmt.Errorf("error preparing query RevokeSessions: %w", err)
 	}
 	if q.saveLoginRunStmt, err = db.PrepareContext(ctx, saveLoginRun); err != nil {
 		return nil, fmt.Errorf("error preparing query SaveLoginRun: %w", err)
+	}
+	if q.setLoginKeyStmt, err = db.PrepareContext(ctx, setLoginKey); err != nil {
+		return nil, fmt.Errorf("error preparing query SetLoginKey: %w", err)
 	}
 	if q.supersedeMailStmt, err = db.PrepareContext(ctx, supersedeMail); err != nil {
 		return nil, fmt.Errorf("error preparing query SupersedeMail: %w", err)
@@ -111,11 +138,24 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.usersAfterStmt, err = db.PrepareContext(ctx, usersAfter); err != nil {
 		return nil, fmt.Errorf("error preparing query UsersAfter: %w", err)
 	}
+	if q.usersWithoutLoginKeyStmt, err = db.PrepareContext(ctx, usersWithoutLoginKey); err != nil {
+		return nil, fmt.Errorf("error preparing query UsersWithoutLoginKey: %w", err)
+	}
 	return &q, nil
 }
 
 func (q *Queries) Close() error {
 	var err error
+	if q.adminKeysStmt != nil {
+		if cerr := q.adminKeysStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing adminKeysStmt: %w", cerr)
+		}
+	}
+	if q.auditEventsStmt != nil {
+		if cerr := q.auditEventsStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing auditEventsStmt: %w", cerr)
+		}
+	}
 	if q.countUsersStmt != nil {
 		if cerr := q.countUsersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countUsersStmt: %w", cerr)
@@ -171,6 +211,16 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing getUserByIDStmt: %w", cerr)
 		}
 	}
+	if q.insertAdminKeyStmt != nil {
+		if cerr := q.insertAdminKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertAdminKeyStmt: %w", cerr)
+		}
+	}
+	if q.insertAuditEventStmt != nil {
+		if cerr := q.insertAuditEventStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing insertAuditEventStmt: %w", cerr)
+		}
+	}
 	if q.leaseMailStmt != nil {
 		if cerr := q.leaseMailStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing leaseMailStmt: %w", cerr)
@@ -179,6 +229,11 @@ func (q *Queries) Close() error {
 	if q.liftLoginLockStmt != nil {
 		if cerr := q.liftLoginLockStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing liftLoginLockStmt: %w", cerr)
+		}
+	}
+	if q.listUsersStmt != nil {
+		if cerr := q.listUsersStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing listUsersStmt: %w", cerr)
 		}
 	}
 	if q.liveSessionsAfterStmt != nil {
@@ -206,6 +261,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing markMailSentStmt: %w", cerr)
 		}
 	}
+	if q.pruneAuditStmt != nil {
+		if cerr := q.pruneAuditStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pruneAuditStmt: %w", cerr)
+		}
+	}
 	if q.pruneLoginFailuresStmt != nil {
 		if cerr := q.pruneLoginFailuresStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing pruneLoginFailuresStmt: %w", cerr)
@@ -221,6 +281,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing queueMailStmt: %w", cerr)
 		}
 	}
+	if q.recordLoginStmt != nil {
+		if cerr := q.recordLoginStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing recordLoginStmt: %w", cerr)
+		}
+	}
 	if q.rescheduleMailStmt != nil {
 		if cerr := q.rescheduleMailStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing rescheduleMailStmt: %w", cerr)
@@ -231,6 +296,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing retryMailStmt: %w", cerr)
 		}
 	}
+	if q.revokeAdminKeyStmt != nil {
+		if cerr := q.revokeAdminKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing revokeAdminKeyStmt: %w", cerr)
+		}
+	}
 	if q.revokeSessionsStmt != nil {
 		if cerr := q.revokeSessionsStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing revokeSessionsStmt: %w", cerr)
@@ -239,6 +309,11 @@ func (q *Queries) Close() error {
 	if q.saveLoginRunStmt != nil {
 		if cerr := q.saveLoginRunStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing saveLoginRunStmt: %w", cerr)
+		}
+	}
+	if q.setLoginKeyStmt != nil {
+		if cerr := q.setLoginKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing setLoginKeyStmt: %w", cerr)
 		}
 	}
 	if q.supersedeMailStmt != nil {
@@ -259,6 +334,11 @@ func (q *Queries) Close() error {
 	if q.usersAfterStmt != nil {
 		if cerr := q.usersAfterStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing usersAfterStmt: %w", cerr)
+		}
+	}
+	if q.usersWithoutLoginKeyStmt != nil {
+		if cerr := q.usersWithoutLoginKeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing usersWithoutLoginKeyStmt: %w", cerr)
 		}
 	}
 	return err
@@ -298,71 +378,91 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 }
 
 type Queries struct {
-	db                     DBTX
-	tx                     *sql.Tx
-	countUsersStmt         *sql.Stmt
-	createSessionStmt      *sql.Stmt
-	createUserStmt         *sql.Stmt
-	deleteLoginRunStmt     *sql.Stmt
-	deleteUserStmt         *sql.Stmt
-	dueMailStmt            *sql.Stmt
-	forgetLoginSourcesStmt *sql.Stmt
-	getLoginRunStmt        *sql.Stmt
-	getSessionStmt         *sql.Stmt
-	getUserByEmailStmt     *sql.Stmt
-	getUserByIDStmt        *sql.Stmt
-	leaseMailStmt          *sql.Stmt
-	liftLoginLockStmt      *sql.Stmt
-	liveSessionsAfterStmt  *sql.Stmt
-	liveSessionsOfUserStmt *sql.Stmt
-	mailStatsStmt          *sql.Stmt
-	markMailDeadStmt       *sql.Stmt
-	markMailSentStmt       *sql.Stmt
-	pruneLoginFailuresStmt *sql.Stmt
-	pruneMailStmt          *sql.Stmt
-	queueMailStmt          *sql.Stmt
-	rescheduleMailStmt     *sql.Stmt
-	retryMailStmt          *sql.Stmt
-	revokeSessionsStmt     *sql.Stmt
-	saveLoginRunStmt       *sql.Stmt
-	supersedeMailStmt      *sql.Stmt
-	updateSessionStmt      *sql.Stmt
-	updateUserStmt         *sql.Stmt
-	usersAfterStmt         *sql.Stmt
+	db                       DBTX
+	tx                       *sql.Tx
+	adminKeysStmt            *sql.Stmt
+	auditEventsStmt          *sql.Stmt
+	countUsersStmt           *sql.Stmt
+	createSessionStmt        *sql.Stmt
+	createUserStmt           *sql.Stmt
+	deleteLoginRunStmt       *sql.Stmt
+	deleteUserStmt           *sql.Stmt
+	dueMailStmt              *sql.Stmt
+	forgetLoginSourcesStmt   *sql.Stmt
+	getLoginRunStmt          *sql.Stmt
+	getSessionStmt           *sql.Stmt
+	getUserByEmailStmt       *sql.Stmt
+	getUserByIDStmt          *sql.Stmt
+	insertAdminKeyStmt       *sql.Stmt
+	insertAuditEventStmt     *sql.Stmt
+	leaseMailStmt            *sql.Stmt
+	liftLoginLockStmt        *sql.Stmt
+	listUsersStmt            *sql.Stmt
+	liveSessionsAfterStmt    *sql.Stmt
+	liveSessionsOfUserStmt   *sql.Stmt
+	mailStatsStmt            *sql.Stmt
+	markMailDeadStmt         *sql.Stmt
+	markMailSentStmt         *sql.Stmt
+	pruneAuditStmt           *sql.Stmt
+	pruneLoginFailuresStmt   *sql.Stmt
+	pruneMailStmt            *sql.Stmt
+	queueMailStmt            *sql.Stmt
+	recordLoginStmt          *sql.Stmt
+	rescheduleMailStmt       *sql.Stmt
+	retryMailStmt            *sql.Stmt
+	revokeAdminKeyStmt       *sql.Stmt
+	revokeSessionsStmt       *sql.Stmt
+	saveLoginRunStmt         *sql.Stmt
+	setLoginKeyStmt          *sql.Stmt
+	supersedeMailStmt        *sql.Stmt
+	updateSessionStmt        *sql.Stmt
+	updateUserStmt           *sql.Stmt
+	usersAfterStmt           *sql.Stmt
+	usersWithoutLoginKeyStmt *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db:                     tx,
-		tx:                     tx,
-		countUsersStmt:         q.countUsersStmt,
-		createSessionStmt:      q.createSessionStmt,
-		createUserStmt:         q.createUserStmt,
-		deleteLoginRunStmt:     q.deleteLoginRunStmt,
-		deleteUserStmt:         q.deleteUserStmt,
-		dueMailStmt:            q.dueMailStmt,
-		forgetLoginSourcesStmt: q.forgetLoginSourcesStmt,
-		getLoginRunStmt:        q.getLoginRunStmt,
-		getSessionStmt:         q.getSessionStmt,
-		getUserByEmailStmt:     q.getUserByEmailStmt,
-		getUserByIDStmt:        q.getUserByIDStmt,
-		leaseMailStmt:          q.leaseMailStmt,
-		liftLoginLockStmt:      q.liftLoginLockStmt,
-		liveSessionsAfterStmt:  q.liveSessionsAfterStmt,
-		liveSessionsOfUserStmt: q.liveSessionsOfUserStmt,
-		mailStatsStmt:          q.mailStatsStmt,
-		markMailDeadStmt:       q.markMailDeadStmt,
-		markMailSentStmt:       q.markMailSentStmt,
-		pruneLoginFailuresStmt: q.pruneLoginFailuresStmt,
-		pruneMailStmt:          q.pruneMailStmt,
-		queueMailStmt:          q.queueMailStmt,
-		rescheduleMailStmt:     q.rescheduleMailStmt,
-		retryMailStmt:          q.retryMailStmt,
-		revokeSessionsStmt:     q.revokeSessionsStmt,
-		saveLoginRunStmt:       q.saveLoginRunStmt,
-		supersedeMailStmt:      q.supersedeMailStmt,
-		updateSessionStmt:      q.updateSessionStmt,
-		updateUserStmt:         q.updateUserStmt,
-		usersAfterStmt:         q.usersAfterStmt,
+		db:                       tx,
+		tx:                       tx,
+		adminKeysStmt:            q.adminKeysStmt,
+		auditEventsStmt:          q.auditEventsStmt,
+		countUsersStmt:           q.countUsersStmt,
+		createSessionStmt:        q.createSessionStmt,
+		createUserStmt:           q.createUserStmt,
+		deleteLoginRunStmt:       q.deleteLoginRunStmt,
+		deleteUserStmt:           q.deleteUserStmt,
+		dueMailStmt:              q.dueMailStmt,
+		forgetLoginSourcesStmt:   q.forgetLoginSourcesStmt,
+		getLoginRunStmt:          q.getLoginRunStmt,
+		getSessionStmt:           q.getSessionStmt,
+		getUserByEmailStmt:       q.getUserByEmailStmt,
+		getUserByIDStmt:          q.getUserByIDStmt,
+		insertAdminKeyStmt:       q.insertAdminKeyStmt,
+		insertAuditEventStmt:     q.insertAuditEventStmt,
+		leaseMailStmt:            q.leaseMailStmt,
+		liftLoginLockStmt:        q.liftLoginLockStmt,
+		listUsersStmt:            q.listUsersStmt,
+		liveSessionsAfterStmt:    q.liveSessionsAfterStmt,
+		liveSessionsOfUserStmt:   q.liveSessionsOfUserStmt,
+		mailStatsStmt:            q.mailStatsStmt,
+		markMailDeadStmt:         q.markMailDeadStmt,
+		markMailSentStmt:         q.markMailSentStmt,
+		pruneAuditStmt:           q.pruneAuditStmt,
+		pruneLoginFailuresStmt:   q.pruneLoginFailuresStmt,
+		pruneMailStmt:            q.pruneMailStmt,
+		queueMailStmt:            q.queueMailStmt,
+		recordLoginStmt:          q.recordLoginStmt,
+		rescheduleMailStmt:       q.rescheduleMailStmt,
+		retryMailStmt:            q.retryMailStmt,
+		revokeAdminKeyStmt:       q.revokeAdminKeyStmt,
+		revokeSessionsStmt:       q.revokeSessionsStmt,
+		saveLoginRunStmt:         q.saveLoginRunStmt,
+		setLoginKeyStmt:          q.setLoginKeyStmt,
+		supersedeMailStmt:        q.supersedeMailStmt,
+		updateSessionStmt:        q.updateSessionStmt,
+		updateUserStmt:           q.updateUserStmt,
+		usersAfterStmt:           q.usersAfterStmt,
+		usersWithoutLoginKeyStmt: q.usersWithoutLoginKeyStmt,
 	}
 }

@@ -8,6 +8,25 @@ import (
 	"database/sql"
 )
 
+type AdminKey struct {
+	Name      string
+	Hash      []byte
+	CreatedAt int64
+	RevokedAt sql.NullInt64
+}
+
+type AuditEvent struct {
+	ID        int64
+	At        int64
+	Type      string
+	UserID    sql.NullString
+	Email     string
+	Reason    string
+	Actor     string
+	Ip        string
+	UserAgent string
+}
+
 type LoginFailure struct {
 	Account     []byte
 	Source      []byte
@@ -69,4 +88,7 @@ type User struct {
 	WrongCodesAt        sql.NullInt64
 	UnlockLinkHash      []byte
 	UnlockExpiresAt     sql.NullInt64
+	DisabledAt          sql.NullInt64
+	LastLoginAt         sql.NullInt64
+	LoginKey            []byte
 }

@@ -29,7 +29,7 @@ INSERT INTO users (
     created_at, updated_at, activated_at,
     reset_code_hash, reset_expires_at, reset_attempts,
     activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
-    unlock_link_hash, unlock_expires_at, id
+    unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key, id
 ) VALUES (
     ?1, ?2, ?3,
     ?4, ?5,
@@ -40,7 +40,8 @@ INSERT INTO users (
     ?15, ?16,
     ?17, ?18,
     ?19, ?20,
-    ?21
+    ?21, ?22, ?23,
+    ?24
 )
 `
 
@@ -65,6 +66,9 @@ type CreateUserParams struct {
 	WrongCodesAt        sql.NullInt64
 	UnlockLinkHash      []byte
 	UnlockExpiresAt     sql.NullInt64
+	DisabledAt          sql.NullInt64
+	LastLoginAt         sql.NullInt64
+	LoginKey            []byte
 	ID                  string
 }
 
@@ -92,6 +96,9 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) error {
 		arg.WrongCodesAt,
 		arg.UnlockLinkHash,
 		arg.UnlockExpiresAt,
+		arg.DisabledAt,
+		arg.LastLoginAt,
+		arg.LoginKey,
 		arg.ID,
 	)
 	return err
@@ -110,12 +117,7 @@ func (q *Queries) DeleteUser(ctx context.Context, id string) (int64, error) {
 }
 
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT id, email, first_name, last_name, password_hash, is_active,
-       activation_code_hash, activation_expires_at, activation_attempts,
-       created_at, updated_at, activated_at,
-       reset_code_hash, reset_expires_at, reset_attempts,
-       activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
-       unlock_link_hash, unlock_expires_at
+SELECT id, email, first_name, last_name, password_hash, is_active, activation_code_hash, activation_expires_at, activation_attempts, created_at, updated_at, activated_at, reset_code_hash, reset_expires_at, reset_attempts, activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key
 FROM users
 WHERE email = ?1
 `
@@ -145,17 +147,15 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.WrongCodesAt,
 		&i.UnlockLinkHash,
 		&i.UnlockExpiresAt,
+		&i.DisabledAt,
+		&i.LastLoginAt,
+		&i.LoginKey,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, email, first_name, last_name, password_hash, is_active,
-       activation_code_hash, activation_expires_at, activation_attempts,
-       created_at, updated_at, activated_at,
-       reset_code_hash, reset_expires_at, reset_attempts,
-       activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
-       unlock_link_hash, unlock_expires_at
+SELECT id, email, first_name, last_name, password_hash, is_active, activation_code_hash, activation_expires_at, activation_attempts, created_at, updated_at, activated_at, reset_code_hash, reset_expires_at, reset_attempts, activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key
 FROM users
 WHERE id = ?1
 `
@@ -185,8 +185,131 @@ func (q *Queries) GetUserByID(ctx context.Context, id string) (User, error) {
 		&i.WrongCodesAt,
 		&i.UnlockLinkHash,
 		&i.UnlockExpiresAt,
+		&i.DisabledAt,
+		&i.LastLoginAt,
+		&i.LoginKey,
 	)
 	return i, err
+}
+
+const listUsers = `-- name: ListUsers :many
+SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, u.is_active, u.activation_code_hash, u.activation_expires_at, u.activation_attempts, u.created_at, u.updated_at, u.activated_at, u.reset_code_hash, u.reset_expires_at, u.reset_attempts, u.activation_link_hash, u.reset_link_hash, u.wrong_codes, u.wrong_codes_at, u.unlock_link_hash, u.unlock_expires_at, u.disabled_at, u.last_login_at, u.login_key, f.locked_until
+FROM users AS u
+LEFT JOIN login_failures AS f ON f.account = u.login_key AND f.source = X''
+WHERE u.id > ?1
+  AND substr(u.email, 1, length(CAST(?2 AS TEXT))) = ?2
+  AND CASE CAST(?3 AS TEXT)
+        WHEN '' THEN 1
+        WHEN 'active' THEN u.is_active = 1 AND u.disabled_at IS NULL
+        WHEN 'inactive' THEN u.is_active = 0 AND u.disabled_at IS NULL
+        WHEN 'disabled' THEN u.disabled_at IS NOT NULL
+        WHEN 'locked' THEN coalesce(f.locked_until > CAST(?4 AS INTEGER), 0)
+        ELSE 0
+      END
+ORDER BY u.id
+LIMIT ?5
+`
+
+type ListUsersParams struct {
+	After    string
+	Prefix   string
+	State    string
+	Now      int64
+	PageSize int64
+}
+
+type ListUsersRow struct {
+	User        User
+	LockedUntil sql.NullInt64
+}
+
+// A page of accounts in id order, for operators: those after the cursor
+// whose email starts with the prefix and that are in the state asked for,
+// with the end of their login lock.
+func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]ListUsersRow, error) {
+	rows, err := q.query(ctx, q.listUsersStmt, listUsers,
+		arg.After,
+		arg.Prefix,
+		arg.State,
+		arg.Now,
+		arg.PageSize,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ListUsersRow
+	for rows.Next() {
+		var i ListUsersRow
+		if err := rows.Scan(
+			&i.User.ID,
+			&i.User.Email,
+			&i.User.FirstName,
+			&i.User.LastName,
+			&i.User.PasswordHash,
+			&i.User.IsActive,
+			&i.User.ActivationCodeHash,
+			&i.User.ActivationExpiresAt,
+			&i.User.ActivationAttempts,
+			&i.User.CreatedAt,
+			&i.User.UpdatedAt,
+			&i.User.ActivatedAt,
+			&i.User.ResetCodeHash,
+			&i.User.ResetExpiresAt,
+			&i.User.ResetAttempts,
+			&i.User.ActivationLinkHash,
+			&i.User.ResetLinkHash,
+			&i.User.WrongCodes,
+			&i.User.WrongCodesAt,
+			&i.User.UnlockLinkHash,
+			&i.User.UnlockExpiresAt,
+			&i.User.DisabledAt,
+			&i.User.LastLoginAt,
+			&i.User.LoginKey,
+			&i.LockedUntil,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const recordLogin = `-- name: RecordLogin :exec
+UPDATE users
+SET last_login_at = max(coalesce(last_login_at, 0), ?1)
+WHERE id = ?2
+`
+
+type RecordLoginParams struct {
+	At interface{}
+	ID string
+}
+
+// Keeps the time of the account's newest session as its last login.
+func (q *Queries) RecordLogin(ctx context.Context, arg RecordLoginParams) error {
+	_, err := q.exec(ctx, q.recordLoginStmt, recordLogin, arg.At, arg.ID)
+	return err
+}
+
+const setLoginKey = `-- name: SetLoginKey :exec
+UPDATE users SET login_key = ?1 WHERE id = ?2
+`
+
+type SetLoginKeyParams struct {
+	LoginKey []byte
+	ID       string
+}
+
+func (q *Queries) SetLoginKey(ctx context.Context, arg SetLoginKeyParams) error {
+	_, err := q.exec(ctx, q.setLoginKeyStmt, setLoginKey, arg.LoginKey, arg.ID)
+	return err
 }
 
 const updateUser = `-- name: UpdateUser :execrows
@@ -210,8 +333,11 @@ SET email                 = ?1,
     wrong_codes           = ?17,
     wrong_codes_at        = ?18,
     unlock_link_hash      = ?19,
-    unlock_expires_at     = ?20
-WHERE id = ?21
+    unlock_expires_at     = ?20,
+    disabled_at           = ?21,
+    last_login_at         = ?22,
+    login_key             = ?23
+WHERE id = ?24
 `
 
 type UpdateUserParams struct {
@@ -235,6 +361,9 @@ type UpdateUserParams struct {
 	WrongCodesAt        sql.NullInt64
 	UnlockLinkHash      []byte
 	UnlockExpiresAt     sql.NullInt64
+	DisabledAt          sql.NullInt64
+	LastLoginAt         sql.NullInt64
+	LoginKey            []byte
 	ID                  string
 }
 
@@ -261,6 +390,9 @@ func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (int64, 
 		arg.WrongCodesAt,
 		arg.UnlockLinkHash,
 		arg.UnlockExpiresAt,
+		arg.DisabledAt,
+		arg.LastLoginAt,
+		arg.LoginKey,
 		arg.ID,
 	)
 	if err != nil {
@@ -270,12 +402,7 @@ func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (int64, 
 }
 
 const usersAfter = `-- name: UsersAfter :many
-SELECT id, email, first_name, last_name, password_hash, is_active,
-       activation_code_hash, activation_expires_at, activation_attempts,
-       created_at, updated_at, activated_at,
-       reset_code_hash, reset_expires_at, reset_attempts,
-       activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
-       unlock_link_hash, unlock_expires_at
+SELECT id, email, first_name, last_name, password_hash, is_active, activation_code_hash, activation_expires_at, activation_attempts, created_at, updated_at, activated_at, reset_code_hash, reset_expires_at, reset_attempts, activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key
 FROM users
 WHERE id > ?1
 ORDER BY id
@@ -319,7 +446,43 @@ func (q *Queries) UsersAfter(ctx context.Context, arg UsersAfterParams) ([]User,
 			&i.WrongCodesAt,
 			&i.UnlockLinkHash,
 			&i.UnlockExpiresAt,
+			&i.DisabledAt,
+			&i.LastLoginAt,
+			&i.LoginKey,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const usersWithoutLoginKey = `-- name: UsersWithoutLoginKey :many
+SELECT id, email FROM users WHERE login_key IS NULL LIMIT 1000
+`
+
+type UsersWithoutLoginKeyRow struct {
+	ID    string
+	Email string
+}
+
+// Accounts from before login keys, to be filled in.
+func (q *Queries) UsersWithoutLoginKey(ctx context.Context) ([]UsersWithoutLoginKeyRow, error) {
+	rows, err := q.query(ctx, q.usersWithoutLoginKeyStmt, usersWithoutLoginKey)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []UsersWithoutLoginKeyRow
+	for rows.Next() {
+		var i UsersWithoutLoginKeyRow
+		if err := rows.Scan(&i.ID, &i.Email); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
