@@ -23,6 +23,7 @@ import (
 	"authapi/adapters/httpapi"
 	"authapi/adapters/keyfile"
 	"authapi/adapters/mailer"
+	"authapi/adapters/metrics"
 	"authapi/adapters/passwords"
 	"authapi/adapters/postgres"
 	"authapi/adapters/sqlite"
@@ -228,7 +229,14 @@ func serve(ctx context.Context, cfg Config, log *slog.Logger, getenv func(string
 	}()
 	go svc.keys.run(ctx)
 	go maintain(ctx, st, systemClock{}, log)
-	serveErr := listenAndServe(ctx, cfg, svc.handler, svc.admin, log)
+	endpoints := []endpoint{{"AUTH_ADDR", cfg.Addr, svc.handler, "authapi is serving"}}
+	if svc.admin != nil {
+		endpoints = append(endpoints, endpoint{"AUTH_ADMIN_ADDR", cfg.AdminAddr, svc.admin, "the admin API is serving"})
+	}
+	if svc.metrics != nil {
+		endpoints = append(endpoints, endpoint{"AUTH_METRICS_ADDR", cfg.MetricsAddr, svc.metrics, "the metrics are served"})
+	}
+	serveErr := listenAndServe(ctx, cfg, endpoints, log)
 	svc.dispatcher.MailQueued()
 	stopDispatch()
 	<-dispatched
@@ -251,7 +259,10 @@ type service struct {
 	handler http.Handler
 	// admin serves the admin API on AUTH_ADMIN_ADDR; nil when it is
 	// served beside the public routes.
-	admin      http.Handler
+	admin http.Handler
+	// metrics serves the metrics on AUTH_METRICS_ADDR; nil when they are
+	// off or served on the public listener.
+	metrics    http.Handler
 	operators  *admin.Service
 	dispatcher *outbox.Dispatcher
 	keys       *keyManager
@@ -276,12 +287,26 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runt
 	if err != nil {
 		return service{}, err
 	}
+	hashes := hasher.New(d.hashParams, d.random, runtime.GOMAXPROCS(0))
+	// Metrics are kept only when they are served: otherwise their work on
+	// the request path would buy nothing.
+	var observer auth.Observer
+	var observeRequest func(string, string, int, time.Duration)
+	var measured *metrics.Metrics
+	if cfg.MetricsAddr != "" {
+		measured = metrics.New()
+		hashes.ObserveWaits(measured.HashWaited)
+		measured.WatchHashQueue(hashes.Waiting)
+		measured.WatchOutbox(dispatcher)
+		measured.WatchDatabase(st.db)
+		observer, observeRequest = measured, measured.ObserveRequest
+	}
 	auths, err := auth.NewService(auth.Deps{
 		Users:    st.accounts,
 		Sessions: st.accounts,
 		Limiter:  st.limiter,
 		Throttle: st.throttle,
-		Hasher:   hasher.New(d.hashParams, d.random, runtime.GOMAXPROCS(0)),
+		Hasher:   hashes,
 		Tokens:   tokens,
 		Mail:     dispatcher,
 		Clock:    d.clock,
@@ -290,6 +315,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runt
 
 		Passwords: policy,
 		Audit:     st.accounts,
+		Observer:  observer,
 	}, auth.Config{
 		ActivationCodeTTL:   cfg.ActivationCodeTTL,
 		PublicURL:           cfg.PublicURL,
@@ -330,6 +356,15 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runt
 
 		TrustedProxies: cfg.TrustedProxies,
 		IPv6Prefix:     cfg.IPv6Prefix,
+		ObserveRequest: observeRequest,
+	}
+	var metricsHandler http.Handler
+	if measured != nil {
+		metricsHandler = measured.Handler()
+		if cfg.MetricsAddr == cfg.Addr {
+			// The operator asked for the metrics on the public listener.
+			routes.Metrics, metricsHandler = metricsHandler, nil
+		}
 	}
 	var adminHandler http.Handler
 	if cfg.AdminAddr != "" {
@@ -338,7 +373,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runt
 	}
 	handler := httpapi.NewRouter(routes)
 	keys := &keyManager{cfg: cfg, store: st.keys, tokens: tokens, clock: d.clock, log: log}
-	return service{handler: handler, admin: adminHandler, operators: operators, dispatcher: dispatcher, keys: keys}, nil
+	return service{handler: handler, admin: adminHandler, metrics: metricsHandler, operators: operators, dispatcher: dispatcher, keys: keys}, nil
 }
 
 // newTokens loads the signing keys, creating the first on first start, and
@@ -412,34 +447,38 @@ func newMailer(cfg Config, log *slog.Logger) (ports.Mailer, error) {
 	return mailer.NewLog(log), nil
 }
 
-// listenAndServe serves handler on cfg.Addr, and admin, if set, on
-// cfg.AdminAddr, until ctx is cancelled; then it stops accepting
-// connections and lets in-flight requests finish.
-func listenAndServe(ctx context.Context, cfg Config, handler, admin http.Handler, log *slog.Logger) error {
-	listener, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("cannot listen on AUTH_ADDR=%s: %w", cfg.Addr, listenCause(err))
-	}
-	servers := []*http.Server{newServer(ctx, handler, log)}
-	listeners := []net.Listener{listener}
-	if admin != nil {
-		adminListener, err := net.Listen("tcp", cfg.AdminAddr)
+// endpoint is a listener of the service: the setting that gives its
+// address, the address, what it serves, and what the log says once it does.
+type endpoint struct {
+	setting, addr string
+	handler       http.Handler
+	serving       string
+}
+
+// listenAndServe serves each endpoint until ctx is cancelled; then it stops
+// accepting connections and lets in-flight requests finish. It listens on
+// every address before serving any, so that a taken address stops start-up
+// naming its setting.
+func listenAndServe(ctx context.Context, cfg Config, endpoints []endpoint, log *slog.Logger) error {
+	listeners := make([]net.Listener, 0, len(endpoints))
+	for _, e := range endpoints {
+		l, err := net.Listen("tcp", e.addr)
 		if err != nil {
-			listener.Close()
-			return fmt.Errorf("cannot listen on AUTH_ADMIN_ADDR=%s: %w", cfg.AdminAddr, listenCause(err))
+			for _, open := range listeners {
+				open.Close()
+			}
+			return fmt.Errorf("cannot listen on %s=%s: %w", e.setting, e.addr, listenCause(err))
 		}
-		servers = append(servers, newServer(ctx, admin, log))
-		listeners = append(listeners, adminListener)
+		listeners = append(listeners, l)
 	}
-	served := make(chan error, len(servers))
-	for i, server := range servers {
-		go func() { served <- server.Serve(listeners[i]) }()
+	servers := make([]*http.Server, len(endpoints))
+	served := make(chan error, len(endpoints))
+	for i, e := range endpoints {
+		servers[i] = newServer(ctx, e.handler, log)
+		go func() { served <- servers[i].Serve(listeners[i]) }()
+		log.Info(e.serving, "addr", listeners[i].Addr().String())
 	}
-	log.Info("authapi is serving", "addr", listener.Addr().String())
-	if admin != nil {
-		log.Info("the admin API is serving", "addr", listeners[1].Addr().String())
-	}
-	for _, warning := range exposureWarnings(cfg, listener.Addr()) {
+	for _, warning := range exposureWarnings(cfg, listeners[0].Addr()) {
 		log.Warn(warning)
 	}
 

@@ -75,6 +75,9 @@ type Config struct {
 	// AdminAddr, when set, is the listener of the admin routes, which are
 	// then not served on Addr.
 	AdminAddr string
+	// MetricsAddr, when set, serves the Prometheus metrics: on a listener
+	// of its own, or beside the public routes if it equals Addr.
+	MetricsAddr string
 }
 
 // DefaultConfig is the configuration of `go run .`: development defaults
@@ -181,6 +184,7 @@ func settings(c *Config) []setting {
 		{flag: "login-max-lock", env: "AUTH_LOGIN_MAX_LOCK", usage: "longest lock of an account (the first lasts 1m, each further one twice as long)", value: durationValue{p: &c.Limits.Login.MaxLock, min: time.Minute}},
 		{flag: "audit-retention", env: "AUTH_AUDIT_RETENTION", usage: "how long the audit log keeps an event", value: durationValue{p: &c.AuditRetention, min: time.Hour}},
 		{flag: "admin-addr", env: "AUTH_ADMIN_ADDR", usage: "serve the admin API on this address (host:port, such as a private interface) instead of beside the public routes", value: optionalAddrValue{&c.AdminAddr}},
+		{flag: "metrics-addr", env: "AUTH_METRICS_ADDR", usage: "serve Prometheus metrics at /metrics on this address (host:port); empty is off; the same address as AUTH_ADDR puts them on the public listener", value: optionalAddrValue{&c.MetricsAddr}},
 		{flag: "log-format", env: "AUTH_LOG_FORMAT", usage: "log format: text or json", value: choiceValue{p: &c.LogFormat, choices: []string{"text", "json"}}},
 		{flag: "log-level", env: "AUTH_LOG_LEVEL", usage: "minimum log level: debug, info, warn or error", value: levelValue{&c.LogLevel}},
 	}

@@ -82,6 +82,7 @@ type testAPI struct {
 	handler    http.Handler
 	dispatcher *outbox.Dispatcher
 	keys       *keyManager
+	metrics    http.Handler
 	mailer     *captureMailer
 	clock      *testkit.Clock
 	logs       *testkit.Buffer
@@ -131,7 +132,7 @@ func newTestAPI(t *testing.T, opts ...func(*Config)) *testAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api.handler, api.dispatcher, api.keys = svc.handler, svc.dispatcher, svc.keys
+	api.handler, api.dispatcher, api.keys, api.metrics = svc.handler, svc.dispatcher, svc.keys, svc.metrics
 	return api
 }
 

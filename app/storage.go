@@ -18,6 +18,7 @@ import (
 // database is an open database of either engine.
 type database interface {
 	Ping(ctx context.Context) (ports.DatabaseStatus, error)
+	Stats() ports.DatabaseStatus
 	Close() error
 }
 

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 
@@ -92,7 +93,16 @@ type Hasher struct {
 	slots   chan struct{}
 	waiting atomic.Int64
 	maxWait int64
+	// observeWait, when set, hears how long each caller waited for a slot.
+	observeWait func(time.Duration)
 }
+
+// ObserveWaits has the hasher report how long each hash waited for a slot,
+// zero when one was free, to observe (for metrics). Call it before use.
+func (h *Hasher) ObserveWaits(observe func(time.Duration)) { h.observeWait = observe }
+
+// Waiting returns how many hashes wait for a slot now.
+func (h *Hasher) Waiting() int { return int(h.waiting.Load()) }
 
 // New returns a Hasher that makes new hashes with params, draws salts from
 // random and runs at most concurrency hashes at a time (at least one). It
@@ -160,6 +170,7 @@ func (h *Hasher) NeedsRehash(encoded string) bool {
 func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
+		h.waited(0)
 		return nil
 	default:
 	}
@@ -168,11 +179,19 @@ func (h *Hasher) acquire(ctx context.Context) error {
 		return ErrBusy
 	}
 	defer h.waiting.Add(-1)
+	start := time.Now()
 	select {
 	case h.slots <- struct{}{}:
+		h.waited(time.Since(start))
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("wait for a hashing slot: %w", ctx.Err())
+	}
+}
+
+func (h *Hasher) waited(d time.Duration) {
+	if h.observeWait != nil {
+		h.observeWait(d)
 	}
 }
 

@@ -181,3 +181,13 @@ func claimsOf(c *gin.Context) domain.Claims {
 	claims, _ := c.MustGet(claimsKey).(domain.Claims)
 	return claims
 }
+
+// observeRequests reports each answered request to observe, by its route's
+// pattern, for metrics.
+func observeRequests(observe func(route, method string, status int, took time.Duration)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		observe(c.FullPath(), c.Request.Method, c.Writer.Status(), time.Since(start))
+	}
+}

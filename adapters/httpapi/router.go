@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -50,6 +51,12 @@ type Config struct {
 	// IPv6Prefix is the length of the network that an IPv6 client counts
 	// as, for limits per client (0 means 64).
 	IPv6Prefix int
+	// ObserveRequest, if set, hears every answered request, by route
+	// pattern, for metrics.
+	ObserveRequest func(route, method string, status int, took time.Duration)
+	// Metrics, if set, is served at GET /metrics on the public routes:
+	// only when the operator asks for it.
+	Metrics http.Handler
 }
 
 // NewRouter returns the HTTP handler of the service: the public routes and,
@@ -59,6 +66,9 @@ func NewRouter(cfg Config) http.Handler {
 	registerPublic(r, h)
 	if cfg.Admin != nil {
 		registerAdmin(r, h)
+	}
+	if cfg.Metrics != nil {
+		r.GET("/metrics", gin.WrapH(cfg.Metrics))
 	}
 	return r
 }
@@ -93,6 +103,9 @@ func newEngine(cfg Config) (*gin.Engine, *handlers) {
 	}
 	h := &handlers{auth: cfg.Auth, admin: cfg.Admin, ready: cfg.Ready, mail: cfg.Mail, keys: cfg.Keys, ipv6Prefix: cfg.IPv6Prefix}
 	r.Use(withRequestID(cfg.Random, cfg.Logger), accessLog(), recoverPanics(), securityHeaders(), limitBody())
+	if cfg.ObserveRequest != nil {
+		r.Use(observeRequests(cfg.ObserveRequest))
+	}
 	r.NoRoute(func(c *gin.Context) {
 		writeProblem(c, codeRouteNotFound, "no such route", nil)
 	})

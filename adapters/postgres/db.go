@@ -154,7 +154,7 @@ var errReadOnly = fmt.Errorf("postgres: the database is read-only: %w", domain.E
 // for a transaction id, which only a primary hands out, and a primary set
 // to refuse writes (default_transaction_read_only) says so.
 func (db *DB) Ping(ctx context.Context) (ports.DatabaseStatus, error) {
-	status := db.status()
+	status := db.Stats()
 	var (
 		xid      int64
 		readOnly string
@@ -168,8 +168,8 @@ func (db *DB) Ping(ctx context.Context) (ports.DatabaseStatus, error) {
 	return status, nil
 }
 
-// status describes the pool now.
-func (db *DB) status() ports.DatabaseStatus {
+// Stats describes the pool now, without asking the server.
+func (db *DB) Stats() ports.DatabaseStatus {
 	st := db.pool.Stat()
 	return ports.DatabaseStatus{
 		Engine:         "postgres",

@@ -240,13 +240,7 @@ func (db *DB) Close() error {
 // that succeeds: a read alone would answer on a full disk. While writes
 // work, Ping costs one read.
 func (db *DB) Ping(ctx context.Context) (ports.DatabaseStatus, error) {
-	readers := db.reader.Stats()
-	status := ports.DatabaseStatus{
-		Engine:         "sqlite",
-		Connections:    readers.OpenConnections + db.writer.Stats().OpenConnections,
-		InUse:          readers.InUse + db.writer.Stats().InUse,
-		MaxConnections: readers.MaxOpenConnections + 1,
-	}
+	status := db.Stats()
 	var one int
 	if err := db.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return status, translate(ctx, "ping", err)
@@ -261,6 +255,17 @@ func (db *DB) Ping(ctx context.Context) (ports.DatabaseStatus, error) {
 		db.logger.InfoContext(ctx, "database writes work again")
 	}
 	return status, nil
+}
+
+// Stats reports the connections: the writer and the pool of readers.
+func (db *DB) Stats() ports.DatabaseStatus {
+	readers, writer := db.reader.Stats(), db.writer.Stats()
+	return ports.DatabaseStatus{
+		Engine:         "sqlite",
+		Connections:    readers.OpenConnections + writer.OpenConnections,
+		InUse:          readers.InUse + writer.InUse,
+		MaxConnections: readers.MaxOpenConnections + 1,
+	}
 }
 
 // probeWrite commits a transaction that rewrites the header's user_version

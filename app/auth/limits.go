@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -29,17 +30,18 @@ type Limits struct {
 	Login         domain.LoginPolicy
 }
 
-// The names of the limits, which key their buckets.
+// The names of the limits, which key their buckets and label their
+// rejections in the metrics; each is its setting's name (AUTH_LIMIT_...).
 const (
-	limitLoginPerSource  = "login per source"
-	limitVerifyPerSource = "verify per source"
-	limitSignupPerSource = "signup per source"
-	limitSignupPerEmail  = "signup per email"
-	limitResendPerSource = "resend per source"
-	limitForgotPerSource = "forgot per source"
-	limitResetPerSource  = "reset per source"
-	limitUnlockPerSource = "unlock per source"
-	limitCodesPerEmail   = "codes per email"
+	limitLoginPerSource  = "login_per_ip"
+	limitVerifyPerSource = "verify_per_ip"
+	limitSignupPerSource = "signup_per_ip"
+	limitSignupPerEmail  = "signup_per_email"
+	limitResendPerSource = "resend_per_ip"
+	limitForgotPerSource = "forgot_per_ip"
+	limitResetPerSource  = "reset_per_ip"
+	limitUnlockPerSource = "unlock_per_ip"
+	limitCodesPerEmail   = "codes_per_email"
 )
 
 // Per returns the limit of events per period, all of them at once.
@@ -100,6 +102,7 @@ func (s *Service) take(ctx context.Context, now time.Time, limit ports.Limit, su
 		return fmt.Errorf("rate limiter: %w", err)
 	}
 	if wait > 0 {
+		s.observe.LimitRejected(limit.Name)
 		return domain.TooManyRequests(wait)
 	}
 	return nil
@@ -112,6 +115,12 @@ func (s *Service) admitLogin(ctx context.Context, email domain.Email, client dom
 		return ports.LoginAttempt{}, err
 	}
 	attempt, err := s.throttle.Admit(ctx, s.cfg.Limits.Login, email, client.Source, now)
+	switch {
+	case errors.Is(err, domain.ErrAccountLocked):
+		s.observe.LimitRejected("login_lockout")
+	case errors.Is(err, domain.ErrTooManyRequests):
+		s.observe.LimitRejected("login_slowdown")
+	}
 	if err != nil {
 		if domain.ErrorCode(err) == domain.CodeInternal {
 			return ports.LoginAttempt{}, fmt.Errorf("login throttle: %w", err)

@@ -37,7 +37,32 @@ type Deps struct {
 	// Audit keeps the security events that change nothing else, such as
 	// a failed login; changes save theirs with themselves.
 	Audit ports.AuditLog
+	// Observer, if set, hears outcomes for metrics.
+	Observer Observer
 }
+
+// Observer hears what the use cases did, for metrics. Its methods are called
+// on the request path, so they must be cheap and safe for concurrent use.
+type Observer interface {
+	// LoginOutcome is "success" or the reason a login failed
+	// (domain.ReasonWrongPassword and the others).
+	LoginOutcome(outcome string)
+	SignedUp()
+	Refreshed(ok bool)
+	// LimitRejected names the limit that refused a request.
+	LimitRejected(limit string)
+}
+
+// LoginSucceeded is the outcome of a login that started a session.
+const LoginSucceeded = "success"
+
+// noObserver hears nothing.
+type noObserver struct{}
+
+func (noObserver) LoginOutcome(string)  {}
+func (noObserver) SignedUp()            {}
+func (noObserver) Refreshed(bool)       {}
+func (noObserver) LimitRejected(string) {}
 
 // Config holds the settings of the use cases.
 type Config struct {
@@ -89,6 +114,7 @@ type Service struct {
 	// passwords refuses passwords that are easy to guess.
 	passwords ports.PasswordPolicy
 	audit     ports.AuditLog
+	observe   Observer
 
 	// dummyHash is verified against when a login names an unknown email, so
 	// that such a login costs the same hashing work as a real one. It is made
@@ -121,7 +147,12 @@ func NewService(deps Deps, cfg Config) (*Service, error) {
 		return nil, errors.New("auth: session TTL must be positive and the reuse interval not negative")
 	}
 	cfg.Limits = cfg.Limits.Named()
+	observer := deps.Observer
+	if observer == nil {
+		observer = noObserver{}
+	}
 	return &Service{
+		observe:   observer,
 		users:     deps.Users,
 		sessions:  deps.Sessions,
 		limiter:   deps.Limiter,
@@ -210,6 +241,7 @@ func (s *Service) Signup(ctx context.Context, req ports.SignupRequest, client do
 		return domain.User{}, fmt.Errorf("create user: %w", err)
 	}
 	s.mail.MailQueued()
+	s.observe.SignedUp()
 	return user, nil
 }
 
@@ -361,7 +393,11 @@ func (s *Service) Login(ctx context.Context, email, password string, client doma
 	now := s.now()
 	failed := domain.NewAuditEvent(domain.EventLoginFailed, now, client).Naming(email)
 	pair, err := s.login(ctx, normalized, password, client, now, &failed)
-	if err != nil && failed.Reason != "" {
+	switch {
+	case err == nil:
+		s.observe.LoginOutcome(LoginSucceeded)
+	case failed.Reason != "":
+		s.observe.LoginOutcome(failed.Reason)
 		s.record(ctx, failed)
 	}
 	return pair, err

@@ -35,7 +35,12 @@ func (s *Service) startSession(ctx context.Context, userID string, client domain
 
 // Refresh exchanges a refresh token of a live session for a new access
 // token and, with rotation on, a new refresh token.
-func (s *Service) Refresh(ctx context.Context, refreshToken string, client domain.Client) (ports.TokenPair, error) {
+func (s *Service) Refresh(ctx context.Context, refreshToken string, client domain.Client) (pair ports.TokenPair, err error) {
+	defer func() { s.observe.Refreshed(err == nil) }()
+	return s.refresh(ctx, refreshToken, client)
+}
+
+func (s *Service) refresh(ctx context.Context, refreshToken string, client domain.Client) (ports.TokenPair, error) {
 	var v domain.Validation
 	v.Require("refresh_token", refreshToken)
 	if err := v.Err(); err != nil {
