@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -30,6 +31,7 @@ import (
 	"authapi/adapters/token"
 	"authapi/app/admin"
 	"authapi/app/auth"
+	"authapi/app/emails"
 	"authapi/app/outbox"
 	"authapi/domain"
 	"authapi/ports"
@@ -271,6 +273,10 @@ type service struct {
 // wire builds the adapters and connects them to the use cases, on the stores
 // of st.
 func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runtimeDeps) (service, error) {
+	mails, err := loadEmails(cfg)
+	if err != nil {
+		return service{}, err
+	}
 	tokens, err := newTokens(ctx, cfg, log, st, d.random, d.clock)
 	if err != nil {
 		return service{}, err
@@ -328,6 +334,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runt
 		PasswordResetTTL:          cfg.PasswordResetTTL,
 		ForgotPasswordMinDuration: cfg.ForgotPasswordMinDuration,
 		ConcealAccounts:           cfg.ConcealAccounts,
+		Emails:                    mails,
 	})
 	if err != nil {
 		return service{}, err
@@ -374,6 +381,39 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runt
 	handler := httpapi.NewRouter(routes)
 	keys := &keyManager{cfg: cfg, store: st.keys, tokens: tokens, clock: d.clock, log: log}
 	return service{handler: handler, admin: adminHandler, metrics: metricsHandler, operators: operators, dispatcher: dispatcher, keys: keys}, nil
+}
+
+// loadEmails loads the email templates: the built-in ones, each replaced by
+// its namesake in AUTH_EMAIL_TEMPLATES_DIR. Every template is rendered here,
+// so that a mistake in one stops start-up instead of failing signups.
+func loadEmails(cfg Config) (*emails.Templates, error) {
+	dir := cfg.EmailTemplatesDir
+	if dir == "" {
+		return emails.Load(nil, cfg.Brand)
+	}
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("AUTH_EMAIL_TEMPLATES_DIR=%s does not exist", dir)
+	case err != nil:
+		return nil, fmt.Errorf("AUTH_EMAIL_TEMPLATES_DIR=%s: %w", dir, pathCause(err))
+	case !info.IsDir():
+		return nil, fmt.Errorf("AUTH_EMAIL_TEMPLATES_DIR=%s is not a directory", dir)
+	}
+	templates, err := emails.Load(os.DirFS(dir), cfg.Brand)
+	if err != nil {
+		return nil, fmt.Errorf("AUTH_EMAIL_TEMPLATES_DIR=%s: %w", dir, err)
+	}
+	return templates, nil
+}
+
+// pathCause keeps the cause of a failed file operation, such as "permission
+// denied", without the operation and path, which the caller says.
+func pathCause(err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		return pe.Err
+	}
+	return err
 }
 
 // newTokens loads the signing keys, creating the first on first start, and

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/url"
 	"slices"
 	"sort"
@@ -14,11 +15,14 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"authapi/adapters/mailer"
 	"authapi/adapters/postgres"
 	"authapi/adapters/ratelimit"
 	"authapi/app/auth"
+	"authapi/app/emails"
 	"authapi/app/outbox"
 	"authapi/ports"
 )
@@ -78,6 +82,12 @@ type Config struct {
 	// MetricsAddr, when set, serves the Prometheus metrics: on a listener
 	// of its own, or beside the public routes if it equals Addr.
 	MetricsAddr string
+	// Brand is the product name and support address that every email
+	// template receives.
+	Brand emails.Brand
+	// EmailTemplatesDir holds templates that replace the built-in ones of
+	// the same names; empty is none.
+	EmailTemplatesDir string
 }
 
 // DefaultConfig is the configuration of `go run .`: development defaults
@@ -108,6 +118,7 @@ func DefaultConfig() Config {
 		LimiterMaxKeys:            ratelimit.DefaultMaxKeys,
 		IPv6Prefix:                64,
 		AuditRetention:            90 * 24 * time.Hour,
+		Brand:                     emails.Brand{ProductName: "authapi"},
 	}
 }
 
@@ -166,6 +177,9 @@ func settings(c *Config) []setting {
 		{flag: "smtp-tls", env: "AUTH_SMTP_TLS", usage: "SMTP transport security: starttls, tls or none", value: tlsValue{&c.SMTP.TLS}},
 		{flag: "mail-max-attempts", env: "AUTH_MAIL_MAX_ATTEMPTS", usage: "failed delivery attempts after which an email is given up", value: intValue{p: &c.Outbox.MaxAttempts, min: 1, max: 1000}},
 		{flag: "mail-max-age", env: "AUTH_MAIL_MAX_AGE", usage: "how long an email is retried before it is given up", value: durationValue{p: &c.Outbox.MaxAge, min: time.Second}},
+		{flag: "product-name", env: "AUTH_PRODUCT_NAME", usage: "name of your product, as the emails call it", value: productNameValue{&c.Brand.ProductName}},
+		{flag: "support-email", env: "AUTH_SUPPORT_EMAIL", usage: "address users may write to, which the emails give (empty: they give none)", value: addressValue{&c.Brand.SupportEmail}},
+		{flag: "email-templates-dir", env: "AUTH_EMAIL_TEMPLATES_DIR", usage: "directory of email templates that replace the built-in ones of the same names (empty: none)", value: stringValue{&c.EmailTemplatesDir}},
 		{flag: "trusted-proxies", env: "AUTH_TRUSTED_PROXIES", usage: "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed", value: proxiesValue{&c.TrustedProxies}},
 		{flag: "ipv6-prefix", env: "AUTH_IPV6_PREFIX", usage: "length of the IPv6 network that counts as one client for limits per client address (a home connection commonly holds a /64)", value: intValue{p: &c.IPv6Prefix, min: 32, max: 128}},
 		{flag: "limit-login-per-ip", env: "AUTH_LIMIT_LOGIN_PER_IP", usage: "logins per client address (N/duration, several separated by commas, or off)", value: limitValue{&c.Limits.LoginPerSource}},
@@ -352,6 +366,37 @@ func (v secretValue) set(s string) error {
 
 // String never shows the secret.
 func (v secretValue) String() string { return "" }
+
+// productNameValue is a name that the emails show, in a subject too: one
+// line of at most 100 characters.
+type productNameValue struct{ p *string }
+
+func (v productNameValue) set(s string) error {
+	switch {
+	case strings.TrimSpace(s) == "":
+		return errors.New("must not be empty")
+	case strings.ContainsFunc(s, unicode.IsControl):
+		return errors.New("must not contain control characters such as a line break")
+	case utf8.RuneCountInString(s) > 100:
+		return errors.New("want at most 100 characters")
+	}
+	*v.p = s
+	return nil
+}
+func (v productNameValue) String() string { return *v.p }
+
+// addressValue is an email address alone, such as support@example.com,
+// which the emails show and link to.
+type addressValue struct{ p *string }
+
+func (v addressValue) set(s string) error {
+	if addr, err := mail.ParseAddress(s); err != nil || addr.Name != "" || addr.Address != s {
+		return errors.New("want an email address alone, such as support@example.com")
+	}
+	*v.p = s
+	return nil
+}
+func (v addressValue) String() string { return *v.p }
 
 type pathValue struct{ p *string }
 

@@ -55,6 +55,9 @@ func TestConfigDefaults(t *testing.T) {
 		{"smtp tls", cfg.SMTP.TLS, mailer.TLSStartTLS},
 		{"log format", cfg.LogFormat, "text"},
 		{"log level", cfg.LogLevel, slog.LevelInfo},
+		{"product name", cfg.Brand.ProductName, "authapi"},
+		{"support email", cfg.Brand.SupportEmail, ""},
+		{"email templates", cfg.EmailTemplatesDir, ""},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -98,6 +101,10 @@ func TestConfigErrorsNameTheSetting(t *testing.T) {
 		{map[string]string{"AUTH_SMTP_TLS": "maybe"}, "AUTH_SMTP_TLS"},
 		{map[string]string{"AUTH_LOG_FORMAT": "xml"}, "AUTH_LOG_FORMAT"},
 		{map[string]string{"AUTH_LOG_LEVEL": "loud"}, "AUTH_LOG_LEVEL"},
+		{map[string]string{"AUTH_PRODUCT_NAME": "Astro\nBcc: eve@example.com"}, "AUTH_PRODUCT_NAME"},
+		{map[string]string{"AUTH_PRODUCT_NAME": " "}, "AUTH_PRODUCT_NAME"},
+		{map[string]string{"AUTH_SUPPORT_EMAIL": "support"}, "AUTH_SUPPORT_EMAIL"},
+		{map[string]string{"AUTH_SUPPORT_EMAIL": "Support <support@example.com>"}, "AUTH_SUPPORT_EMAIL"},
 		{map[string]string{"AUTH_MAILER": "smtp", "AUTH_SMTP_FROM": "a@example.com"}, "AUTH_SMTP_HOST"},
 		{map[string]string{"AUTH_MAILER": "smtp", "AUTH_SMTP_HOST": "mail.example.com"}, "AUTH_SMTP_FROM"},
 	}

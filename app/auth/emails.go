@@ -2,58 +2,25 @@ package auth
 
 import (
 	"fmt"
-	htmltemplate "html/template"
 	"net/url"
-	texttemplate "text/template"
 	"time"
 
+	"authapi/app/emails"
 	"authapi/domain"
 	"authapi/ports"
 )
-
-const activationSubject = "Your activation code"
-
-var activationText = texttemplate.Must(texttemplate.New("text").Parse(
-	`Hi {{.FirstName}},
-
-Your activation code is {{.Code}}. It expires in {{.ExpiresIn}}.
-
-Activate your account here:
-{{.Link}}
-
-If you did not sign up, you can ignore this email.
-`))
-
-var activationHTML = htmltemplate.Must(htmltemplate.New("html").Parse(
-	`<!doctype html>
-<html><body style="font-family:sans-serif">
-<p>Hi {{.FirstName}},</p>
-<p>Your activation code is <strong style="font-size:1.4em;letter-spacing:0.2em">{{.Code}}</strong>.
-It expires in {{.ExpiresIn}}.</p>
-<p><a href="{{.Link}}">Activate your account</a></p>
-<p style="color:#666">If you did not sign up, you can ignore this email.</p>
-</body></html>
-`))
-
-type activationEmail struct {
-	FirstName string
-	Code      domain.SecretCode
-	ExpiresIn string
-	Link      string
-}
 
 // activationMail composes the email that carries an activation code and
 // link. Its slot makes a newer code's email supersede an older one still
 // queued, and it expires with the code.
 func (s *Service) activationMail(user domain.User, secrets domain.CodeSecrets, now time.Time) (ports.OutgoingMail, error) {
-	data := activationEmail{
+	data := emails.Activation{
 		FirstName: user.FirstName,
-		Code:      secrets.Code,
+		Code:      string(secrets.Code),
 		ExpiresIn: humanDuration(s.cfg.ActivationCodeTTL),
 		Link:      s.link("activate", user.Email, secrets.Link),
 	}
-	return s.composeMail(user, activationSubject, activationText, activationHTML, data,
-		"activation:"+user.ID, user.Activation.ExpiresAt, now)
+	return s.composeMail(user, data, "activation:"+user.ID, user.Activation.ExpiresAt, now)
 }
 
 // link points to one of the service's pages, which asks for a click before
@@ -81,4 +48,23 @@ func humanDuration(d time.Duration) string {
 	default:
 		return plural(int64(d.Round(time.Second)/time.Second), "second")
 	}
+}
+
+// composeMail renders the email of data to user and queues it under slot
+// (empty: none), to be given up at expires (zero: never).
+func (s *Service) composeMail(user domain.User, data emails.Data, slot string, expires, now time.Time) (ports.OutgoingMail, error) {
+	mail, err := s.cfg.Emails.Render(data)
+	if err != nil {
+		return ports.OutgoingMail{}, err
+	}
+	id, err := domain.NewID(now, s.random)
+	if err != nil {
+		return ports.OutgoingMail{}, err
+	}
+	return ports.OutgoingMail{
+		Message:   ports.Message{ID: id, To: user.Email, Subject: mail.Subject, Text: mail.Text, HTML: mail.HTML},
+		Slot:      slot,
+		ExpiresAt: expires,
+		QueuedAt:  now,
+	}, nil
 }

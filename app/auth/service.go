@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"authapi/app/emails"
 	"authapi/domain"
 	"authapi/ports"
 )
@@ -96,6 +97,8 @@ type Config struct {
 	// addresses with and without an account, at the price of answers that
 	// the API document does not describe for those cases.
 	ConcealAccounts bool
+	// Emails renders the emails the use cases send.
+	Emails *emails.Templates
 }
 
 // Service implements ports.AuthService.
@@ -145,6 +148,8 @@ func NewService(deps Deps, cfg Config) (*Service, error) {
 		return nil, errors.New("auth: password reset TTL must be positive and the forgot-password duration not negative")
 	case cfg.SessionTTL <= 0, cfg.ReuseInterval < 0:
 		return nil, errors.New("auth: session TTL must be positive and the reuse interval not negative")
+	case cfg.Emails == nil:
+		return nil, errors.New("auth: the email templates are required")
 	}
 	cfg.Limits = cfg.Limits.Named()
 	observer := deps.Observer

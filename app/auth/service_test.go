@@ -15,6 +15,7 @@ import (
 	"authapi/adapters/postgres"
 	"authapi/adapters/ratelimit"
 	"authapi/adapters/sqlite"
+	"authapi/app/emails"
 	"authapi/domain"
 	"authapi/internal/testkit"
 	"authapi/ports"
@@ -51,6 +52,25 @@ var testCodeKey = func() domain.CodeKey {
 	return k
 }()
 
+// testEmails are the built-in email templates.
+var testEmails = func() *emails.Templates {
+	t, err := emails.Load(nil, emails.Brand{ProductName: "authapi"})
+	if err != nil {
+		panic(err)
+	}
+	return t
+}()
+
+// The subjects of the built-in templates, by which the tests tell emails
+// apart.
+const (
+	activationSubject = "Your activation code"
+	resetSubject      = "Reset your password"
+	changedSubject    = "Your password was changed"
+	unlockSubject     = "Your account was locked"
+	deletedSubject    = "Your account was deleted"
+)
+
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{
@@ -80,7 +100,7 @@ func newFixture(t *testing.T) *fixture {
 		Passwords: f.passwords,
 		Audit:     f.users,
 	}, Config{ActivationCodeTTL: time.Hour, PublicURL: public, CodeKey: testCodeKey, SessionTTL: 720 * time.Hour, ReuseInterval: 10 * time.Second,
-		Limits: DefaultLimits(), PasswordResetTTL: 15 * time.Minute})
+		Limits: DefaultLimits(), PasswordResetTTL: 15 * time.Minute, Emails: testEmails})
 	if err != nil {
 		t.Fatal(err)
 	}
