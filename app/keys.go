@@ -107,13 +107,25 @@ func rotateKeys(ctx context.Context, cfg Config, store ports.KeyStore, now time.
 		}
 		var kept []ports.SigningKey
 		kept, dropped = token.Prune(keys, now, keyLifetime(cfg))
-		added, err = keyfile.GenerateSigningKey(rand.Reader, now, now.Add(cfg.KeyActivationDelay))
+		added, err = keyfile.GenerateSigningKey(rand.Reader, now, signsFrom(now, cfg.KeyActivationDelay))
 		if err != nil {
 			return nil, err
 		}
 		return append(kept, added), nil
 	})
 	return added, dropped, err
+}
+
+// signsFrom is when a key made at now may sign: delay later, rounded up to
+// the whole second, which is all the key stores keep. Rounding down would
+// take up to a second from the time every replica has to load the key
+// before tokens of it reach them.
+func signsFrom(now time.Time, delay time.Duration) time.Time {
+	at := now.Add(delay)
+	if whole := at.Truncate(time.Second); whole.Before(at) {
+		return whole.Add(time.Second)
+	}
+	return at
 }
 
 // rotateCommand is `authapi keys rotate`: it adds a key and says when the

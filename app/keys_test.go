@@ -431,6 +431,32 @@ func TestKeysListShowsNextKey(t *testing.T) {
 	}
 }
 
+// A rotated key signs no sooner than the activation delay after the
+// rotation, although the key stores keep whole seconds: the delay is what
+// every replica has to load the key before tokens of it reach them, so
+// rounding may lengthen it but never shorten it.
+func TestRotatedKeySignsAfterTheWholeDelay(t *testing.T) {
+	setup := newKeysSetup(t)
+	cfg, _, err := parseConfig(nil, envOf(map[string]string{"AUTH_KEY_ACTIVATION_DELAY": "3s", "AUTH_KEYS_RELOAD_INTERVAL": "1s"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	setup.seed(t, newKey(t, start, start))
+	store := setup.store(t)
+	for i, fraction := range []time.Duration{0, time.Millisecond, 500 * time.Millisecond, 999 * time.Millisecond} {
+		now := start.Add(time.Duration(i+1)*time.Minute + fraction)
+		added, _, err := rotateKeys(context.Background(), cfg, store, now, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := now.Add(cfg.KeyActivationDelay); added.ActiveFrom.Before(want) || added.ActiveFrom.Sub(want) >= time.Second {
+			t.Errorf("a key rotated at %s signs from %s, want the first whole second from %s",
+				now.Format(time.RFC3339Nano), added.ActiveFrom.Format(time.RFC3339Nano), want.Format(time.RFC3339Nano))
+		}
+	}
+}
+
 // A signing key file that others may read or write stops the service and
 // the keys commands with one line that says how to fix it.
 func TestSigningKeyFileReadableByOthers(t *testing.T) {
