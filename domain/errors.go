@@ -22,6 +22,12 @@ const (
 	CodeInvalidCredentials Code = "invalid_credentials"
 	CodeAccountNotActive   Code = "account_not_active"
 	CodeAccountDisabled    Code = "account_disabled"
+	CodeMFARequired        Code = "mfa_required"
+	CodeInvalidMFACode     Code = "invalid_mfa_code"
+	CodeMFAStepUpRequired  Code = "mfa_step_up_required"
+	CodeMFAAlreadyEnabled  Code = "mfa_already_enabled"
+	CodeMFANotEnabled      Code = "mfa_not_enabled"
+	CodeNoPendingTOTP      Code = "no_pending_totp"
 	CodeInvalidAdminKey    Code = "invalid_admin_key"
 	CodeAdminKeyExists     Code = "admin_key_exists"
 	CodeAdminKeyNotFound   Code = "admin_key_not_found"
@@ -44,6 +50,11 @@ type Error struct {
 	Fields []FieldError
 	// RetryAfter, when set, is how long until the request may succeed.
 	RetryAfter time.Duration
+	// MFAToken and Methods answer a right password of an account with a
+	// second factor (CodeMFARequired): the token of the second step and
+	// the factors it accepts.
+	MFAToken string
+	Methods  []string
 }
 
 // FieldError names one invalid input field and what is wrong with it.

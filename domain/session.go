@@ -30,6 +30,18 @@ type Session struct {
 	RefreshTokenID         string
 	PreviousRefreshTokenID string
 	RotatedAt              time.Time
+	// AMR is how the user proved who they were at the login (RFC 8176
+	// values, such as "pwd" and "otp"); its tokens carry it.
+	AMR []string
+	// SecondFactorAt is when the session's user last gave a second
+	// factor; zero if never. Sensitive actions need a recent one.
+	SecondFactorAt time.Time
+}
+
+// HasRecentSecondFactor reports whether the session's user gave a second
+// factor within StepUpWindow of now.
+func (s Session) HasRecentSecondFactor(now time.Time) bool {
+	return !s.SecondFactorAt.IsZero() && now.Sub(s.SecondFactorAt) < StepUpWindow
 }
 
 // Client describes where a request comes from.
@@ -44,7 +56,8 @@ type Client struct {
 	UserAgent string
 }
 
-// NewSession starts a session for userID at now, lasting ttl.
+// NewSession starts a session for userID at now, lasting ttl, for a login
+// with a password; a login of another kind sets AMR.
 func NewSession(id, userID, refreshTokenID string, client Client, now time.Time, ttl time.Duration) Session {
 	return Session{
 		ID:             id,
@@ -55,6 +68,7 @@ func NewSession(id, userID, refreshTokenID string, client Client, now time.Time,
 		UserAgent:      cleanUserAgent(client.UserAgent),
 		IP:             client.IP,
 		RefreshTokenID: refreshTokenID,
+		AMR:            []string{AMRPassword},
 	}
 }
 

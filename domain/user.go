@@ -42,6 +42,8 @@ type User struct {
 	// LastLoginAt is when a session of the account last started; zero if
 	// none ever did. The store keeps it as sessions start.
 	LastLoginAt time.Time
+	// MFA is the account's second factor, if it has one.
+	MFA MFA
 }
 
 // Registration is a validated signup request, ready to become a User once the

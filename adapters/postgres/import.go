@@ -87,6 +87,8 @@ func (s *Store) Import(ctx context.Context, source ImportSource, now time.Time) 
 				RefreshTokenID:         sess.RefreshTokenID,
 				PreviousRefreshTokenID: sess.PreviousRefreshTokenID,
 				RotatedAt:              optTime(sess.RotatedAt),
+				Amr:                    joinAMR(sess.AMR),
+				SecondFactorAt:         optTime(sess.SecondFactorAt),
 			})
 			if len(sessions) == importBatch {
 				return flushSessions()

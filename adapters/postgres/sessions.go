@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -29,6 +30,8 @@ func (s *Store) CreateSession(ctx context.Context, sess domain.Session, events .
 			RefreshTokenID:         sess.RefreshTokenID,
 			PreviousRefreshTokenID: sess.PreviousRefreshTokenID,
 			RotatedAt:              optTime(sess.RotatedAt),
+			Amr:                    joinAMR(sess.AMR),
+			SecondFactorAt:         optTime(sess.SecondFactorAt),
 		})
 		if err != nil {
 			return err
@@ -80,6 +83,7 @@ func (s *Store) UpdateSession(ctx context.Context, id string, update func(*domai
 			RefreshTokenID:         sess.RefreshTokenID,
 			PreviousRefreshTokenID: sess.PreviousRefreshTokenID,
 			RotatedAt:              optTime(sess.RotatedAt),
+			SecondFactorAt:         optTime(sess.SecondFactorAt),
 		})
 		if err == nil && n != 1 {
 			err = pgx.ErrNoRows
@@ -162,5 +166,16 @@ func sessionFromRow(r sqlcgen.Session) domain.Session {
 		RefreshTokenID:         r.RefreshTokenID,
 		PreviousRefreshTokenID: r.PreviousRefreshTokenID,
 		RotatedAt:              fromOpt(r.RotatedAt),
+		AMR:                    strings.Fields(r.Amr),
+		SecondFactorAt:         fromOpt(r.SecondFactorAt),
 	}
+}
+
+// joinAMR stores the methods of a login, separated by spaces; a session
+// from before they were kept is a password login.
+func joinAMR(amr []string) string {
+	if len(amr) == 0 {
+		return domain.AMRPassword
+	}
+	return strings.Join(amr, " ")
 }

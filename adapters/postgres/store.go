@@ -196,6 +196,14 @@ func userFromRow(r sqlcgen.User) domain.User {
 		ActivatedAt: fromOpt(r.ActivatedAt),
 		DisabledAt:  fromOpt(r.DisabledAt),
 		LastLoginAt: fromOpt(r.LastLoginAt),
+		MFA: domain.MFA{
+			TOTPSecret:        nonEmpty(r.TotpSecret),
+			TOTPEnabledAt:     fromOpt(r.TotpEnabledAt),
+			PendingTOTPSecret: nonEmpty(r.PendingTotpSecret),
+			PendingTOTPAt:     fromOpt(r.PendingTotpAt),
+			LastTOTPStep:      r.TotpLastStep,
+			RecoveryCodes:     splitHashes(r.RecoveryCodes),
+		},
 	}
 }
 
@@ -230,7 +238,39 @@ func userParams(u domain.User) sqlcgen.CreateUserParams {
 		DisabledAt:          optTime(u.DisabledAt),
 		LastLoginAt:         optTime(u.LastLoginAt),
 		LoginKey:            loginKey("account", string(u.Email)),
+		TotpSecret:          nonEmpty(u.MFA.TOTPSecret),
+		TotpEnabledAt:       optTime(u.MFA.TOTPEnabledAt),
+		PendingTotpSecret:   nonEmpty(u.MFA.PendingTOTPSecret),
+		PendingTotpAt:       optTime(u.MFA.PendingTOTPAt),
+		TotpLastStep:        u.MFA.LastTOTPStep,
+		RecoveryCodes:       joinHashes(u.MFA.RecoveryCodes),
 	}
+}
+
+// hashSize is the size of each stored recovery code hash.
+const hashSize = 32
+
+// joinHashes stores a list of hashes in one column, one after another; an
+// empty list is NULL.
+func joinHashes(hashes [][]byte) []byte {
+	if len(hashes) == 0 {
+		return nil
+	}
+	out := make([]byte, 0, len(hashes)*hashSize)
+	for _, h := range hashes {
+		out = append(out, h...)
+	}
+	return out
+}
+
+// splitHashes reads what joinHashes stored.
+func splitHashes(b []byte) [][]byte {
+	var hashes [][]byte
+	for len(b) >= hashSize {
+		hashes = append(hashes, b[:hashSize:hashSize])
+		b = b[hashSize:]
+	}
+	return hashes
 }
 
 // storable reports whether a text column can hold s: PostgreSQL text is

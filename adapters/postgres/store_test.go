@@ -39,10 +39,11 @@ func newContractStore(t *testing.T) porttest.Store {
 	return contractStore{Store: NewStore(db), Throttle: NewThrottle(db)}
 }
 
-func TestUserStoreContract(t *testing.T)    { porttest.TestUserStore(t, newContractStore) }
-func TestSessionStoreContract(t *testing.T) { porttest.TestSessionStore(t, newContractStore) }
-func TestOperatorsContract(t *testing.T)    { porttest.TestOperators(t, newContractStore) }
-func TestOutboxContract(t *testing.T)       { porttest.TestOutbox(t, newContractStore) }
+func TestUserStoreContract(t *testing.T)      { porttest.TestUserStore(t, newContractStore) }
+func TestSessionStoreContract(t *testing.T)   { porttest.TestSessionStore(t, newContractStore) }
+func TestOperatorsContract(t *testing.T)      { porttest.TestOperators(t, newContractStore) }
+func TestChallengeStoreContract(t *testing.T) { porttest.TestChallengeStore(t, newContractStore) }
+func TestOutboxContract(t *testing.T)         { porttest.TestOutbox(t, newContractStore) }
 func TestLoginThrottleContract(t *testing.T) {
 	porttest.TestLoginThrottle(t, newContractStore)
 }

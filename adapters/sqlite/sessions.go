@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"authapi/db/sqlite/sqlcgen"
@@ -29,6 +30,8 @@ func (s *Store) CreateSession(ctx context.Context, sess domain.Session, events .
 			RefreshTokenID:         sess.RefreshTokenID,
 			PreviousRefreshTokenID: sess.PreviousRefreshTokenID,
 			RotatedAt:              nullFromTime(sess.RotatedAt),
+			Amr:                    joinAMR(sess.AMR),
+			SecondFactorAt:         nullFromTime(sess.SecondFactorAt),
 		})
 		if err != nil {
 			return err
@@ -73,6 +76,7 @@ func (s *Store) UpdateSession(ctx context.Context, id string, update func(*domai
 			RefreshTokenID:         sess.RefreshTokenID,
 			PreviousRefreshTokenID: sess.PreviousRefreshTokenID,
 			RotatedAt:              nullFromTime(sess.RotatedAt),
+			SecondFactorAt:         nullFromTime(sess.SecondFactorAt),
 		})
 		if err == nil && n != 1 {
 			err = sql.ErrNoRows
@@ -145,5 +149,16 @@ func sessionFromRow(r sqlcgen.Session) domain.Session {
 		RefreshTokenID:         r.RefreshTokenID,
 		PreviousRefreshTokenID: r.PreviousRefreshTokenID,
 		RotatedAt:              timeFromNull(r.RotatedAt),
+		AMR:                    strings.Fields(r.Amr),
+		SecondFactorAt:         timeFromNull(r.SecondFactorAt),
 	}
+}
+
+// joinAMR stores the methods of a login, separated by spaces; a session
+// from before they were kept is a password login.
+func joinAMR(amr []string) string {
+	if len(amr) == 0 {
+		return domain.AMRPassword
+	}
+	return strings.Join(amr, " ")
 }

@@ -37,11 +37,12 @@ func newContractStore(t *testing.T) porttest.Store {
 	return contractStore{Store: testStore(t, db), Throttle: NewThrottle(db)}
 }
 
-func TestUserStoreContract(t *testing.T)     { porttest.TestUserStore(t, newContractStore) }
-func TestSessionStoreContract(t *testing.T)  { porttest.TestSessionStore(t, newContractStore) }
-func TestOperatorsContract(t *testing.T)     { porttest.TestOperators(t, newContractStore) }
-func TestOutboxContract(t *testing.T)        { porttest.TestOutbox(t, newContractStore) }
-func TestLoginThrottleContract(t *testing.T) { porttest.TestLoginThrottle(t, newContractStore) }
+func TestUserStoreContract(t *testing.T)      { porttest.TestUserStore(t, newContractStore) }
+func TestSessionStoreContract(t *testing.T)   { porttest.TestSessionStore(t, newContractStore) }
+func TestOperatorsContract(t *testing.T)      { porttest.TestOperators(t, newContractStore) }
+func TestChallengeStoreContract(t *testing.T) { porttest.TestChallengeStore(t, newContractStore) }
+func TestOutboxContract(t *testing.T)         { porttest.TestOutbox(t, newContractStore) }
+func TestLoginThrottleContract(t *testing.T)  { porttest.TestLoginThrottle(t, newContractStore) }
 
 // TestSettledMailForgetsItsBody checks what the port cannot show: the code in
 // a message's body leaves the database once the message is settled.

@@ -30,6 +30,7 @@ type Store interface {
 	ports.LoginThrottle
 	ports.AuditLog
 	ports.AdminKeyStore
+	ports.ChallengeStore
 }
 
 // NewStore returns an empty store of its own for each call.

@@ -36,6 +36,8 @@ func fullSession(id, userID string, created time.Time) domain.Session {
 	s.Rotate("jti-"+id+"-2", created.Add(time.Minute))
 	s.LastUsedAt = created.Add(2 * time.Minute)
 	s.Revoke(created.Add(3 * time.Minute))
+	s.AMR = []string{domain.AMRPassword, domain.AMROTP}
+	s.SecondFactorAt = created.Add(4 * time.Minute)
 	return s
 }
 

@@ -535,7 +535,7 @@ func newTestUser(t *testing.T, n int, email string) domain.User {
 // fullUser returns an account in which every field but Active is set: an
 // activation code and link pending with attempts made, a reset code and
 // link, an unlock link, wrong codes counted, an activation time, a time it
-// was disabled and a last login. No
+// was disabled, a last login, and a second factor with a pending one. No
 // history of the service leads there; a store must keep it all the same.
 func fullUser(t *testing.T, n int, email string) domain.User {
 	u := newTestUser(t, n, email)
@@ -550,6 +550,14 @@ func fullUser(t *testing.T, n int, email string) domain.User {
 	u.UpdatedAt = at.Add(3 * time.Minute)
 	u.DisabledAt = at.Add(4 * time.Minute)
 	u.LastLoginAt = at.Add(5 * time.Minute)
+	u.MFA = domain.MFA{
+		TOTPSecret:        []byte("sealed-totp-secret"),
+		TOTPEnabledAt:     at.Add(6 * time.Minute),
+		PendingTOTPSecret: []byte("sealed-pending-secret"),
+		PendingTOTPAt:     at.Add(7 * time.Minute),
+		LastTOTPStep:      56_789_012,
+		RecoveryCodes:     [][]byte{bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)},
+	}
 	return u
 }
 

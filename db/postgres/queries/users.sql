@@ -8,7 +8,8 @@ INSERT INTO users (
     created_at, updated_at, activated_at,
     reset_code_hash, reset_expires_at, reset_attempts,
     activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
-    unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key, id
+    unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key,
+    totp_secret, totp_enabled_at, pending_totp_secret, pending_totp_at, totp_last_step, recovery_codes, id
 ) VALUES (
     sqlc.arg(email), sqlc.arg(first_name), sqlc.arg(last_name),
     sqlc.arg(password_hash), sqlc.arg(is_active),
@@ -20,6 +21,8 @@ INSERT INTO users (
     sqlc.arg(wrong_codes), sqlc.narg(wrong_codes_at),
     sqlc.narg(unlock_link_hash), sqlc.narg(unlock_expires_at),
     sqlc.narg(disabled_at), sqlc.narg(last_login_at), sqlc.arg(login_key)::bytea,
+    sqlc.narg(totp_secret), sqlc.narg(totp_enabled_at), sqlc.narg(pending_totp_secret), sqlc.narg(pending_totp_at),
+    sqlc.arg(totp_last_step), sqlc.narg(recovery_codes),
     sqlc.arg(id)
 );
 
@@ -62,7 +65,13 @@ SET email                 = sqlc.arg(email),
     unlock_expires_at     = sqlc.narg(unlock_expires_at),
     disabled_at           = sqlc.narg(disabled_at),
     last_login_at         = sqlc.narg(last_login_at),
-    login_key             = sqlc.arg(login_key)::bytea
+    login_key             = sqlc.arg(login_key)::bytea,
+    totp_secret           = sqlc.narg(totp_secret),
+    totp_enabled_at       = sqlc.narg(totp_enabled_at),
+    pending_totp_secret   = sqlc.narg(pending_totp_secret),
+    pending_totp_at       = sqlc.narg(pending_totp_at),
+    totp_last_step        = sqlc.arg(totp_last_step),
+    recovery_codes        = sqlc.narg(recovery_codes)
 WHERE id = sqlc.arg(id);
 
 -- name: DeleteUser :one
@@ -79,10 +88,11 @@ INSERT INTO users (
     created_at, updated_at, activated_at,
     reset_code_hash, reset_expires_at, reset_attempts,
     activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
-    unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key, id
+    unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key,
+    totp_secret, totp_enabled_at, pending_totp_secret, pending_totp_at, totp_last_step, recovery_codes, id
 ) VALUES (
     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-    $21, $22, $23, $24
+    $21, $22, $23, $24, $25, $26, $27, $28, $29, $30
 );
 
 -- name: LockUsersForImport :exec

@@ -40,6 +40,8 @@ func (r iteratorForImportSessions) Values() ([]interface{}, error) {
 		r.rows[0].RefreshTokenID,
 		r.rows[0].PreviousRefreshTokenID,
 		r.rows[0].RotatedAt,
+		r.rows[0].Amr,
+		r.rows[0].SecondFactorAt,
 	}, nil
 }
 
@@ -48,7 +50,7 @@ func (r iteratorForImportSessions) Err() error {
 }
 
 func (q *Queries) ImportSessions(ctx context.Context, arg []ImportSessionsParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"sessions"}, []string{"id", "user_id", "created_at", "last_used_at", "expires_at", "revoked_at", "user_agent", "ip", "refresh_token_id", "previous_refresh_token_id", "rotated_at"}, &iteratorForImportSessions{rows: arg})
+	return q.db.CopyFrom(ctx, []string{"sessions"}, []string{"id", "user_id", "created_at", "last_used_at", "expires_at", "revoked_at", "user_agent", "ip", "refresh_token_id", "previous_refresh_token_id", "rotated_at", "amr", "second_factor_at"}, &iteratorForImportSessions{rows: arg})
 }
 
 // iteratorForImportUsers implements pgx.CopyFromSource.
@@ -94,6 +96,12 @@ func (r iteratorForImportUsers) Values() ([]interface{}, error) {
 		r.rows[0].DisabledAt,
 		r.rows[0].LastLoginAt,
 		r.rows[0].LoginKey,
+		r.rows[0].TotpSecret,
+		r.rows[0].TotpEnabledAt,
+		r.rows[0].PendingTotpSecret,
+		r.rows[0].PendingTotpAt,
+		r.rows[0].TotpLastStep,
+		r.rows[0].RecoveryCodes,
 		r.rows[0].ID,
 	}, nil
 }
@@ -103,5 +111,5 @@ func (r iteratorForImportUsers) Err() error {
 }
 
 func (q *Queries) ImportUsers(ctx context.Context, arg []ImportUsersParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"users"}, []string{"email", "first_name", "last_name", "password_hash", "is_active", "activation_code_hash", "activation_expires_at", "activation_attempts", "created_at", "updated_at", "activated_at", "reset_code_hash", "reset_expires_at", "reset_attempts", "activation_link_hash", "reset_link_hash", "wrong_codes", "wrong_codes_at", "unlock_link_hash", "unlock_expires_at", "disabled_at", "last_login_at", "login_key", "id"}, &iteratorForImportUsers{rows: arg})
+	return q.db.CopyFrom(ctx, []string{"users"}, []string{"email", "first_name", "last_name", "password_hash", "is_active", "activation_code_hash", "activation_expires_at", "activation_attempts", "created_at", "updated_at", "activated_at", "reset_code_hash", "reset_expires_at", "reset_attempts", "activation_link_hash", "reset_link_hash", "wrong_codes", "wrong_codes_at", "unlock_link_hash", "unlock_expires_at", "disabled_at", "last_login_at", "login_key", "totp_secret", "totp_enabled_at", "pending_totp_secret", "pending_totp_at", "totp_last_step", "recovery_codes", "id"}, &iteratorForImportUsers{rows: arg})
 }

@@ -27,6 +27,18 @@ type AuditEvent struct {
 	UserAgent string
 }
 
+type Challenge struct {
+	ID        string
+	Purpose   string
+	UserID    *string
+	Data      []byte
+	Amr       string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	Failures  int32
+	UsedAt    *time.Time
+}
+
 type LoginFailure struct {
 	Account     []byte
 	Source      []byte
@@ -77,6 +89,8 @@ type Session struct {
 	RefreshTokenID         string
 	PreviousRefreshTokenID string
 	RotatedAt              *time.Time
+	Amr                    string
+	SecondFactorAt         *time.Time
 }
 
 type SigningKey struct {
@@ -111,4 +125,10 @@ type User struct {
 	DisabledAt          *time.Time
 	LastLoginAt         *time.Time
 	LoginKey            []byte
+	TotpSecret          []byte
+	TotpEnabledAt       *time.Time
+	PendingTotpSecret   []byte
+	PendingTotpAt       *time.Time
+	TotpLastStep        int64
+	RecoveryCodes       []byte
 }

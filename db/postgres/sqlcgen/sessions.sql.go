@@ -13,11 +13,12 @@ import (
 const createSession = `-- name: CreateSession :exec
 INSERT INTO sessions (
     id, user_id, created_at, last_used_at, expires_at, revoked_at,
-    user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at
+    user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at, amr, second_factor_at
 ) VALUES (
     $1, $2, $3, $4,
     $5, $6, $7, $8,
-    $9, $10, $11
+    $9, $10, $11,
+    $12, $13
 )
 `
 
@@ -33,6 +34,8 @@ type CreateSessionParams struct {
 	RefreshTokenID         string
 	PreviousRefreshTokenID string
 	RotatedAt              *time.Time
+	Amr                    string
+	SecondFactorAt         *time.Time
 }
 
 func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) error {
@@ -48,12 +51,14 @@ func (q *Queries) CreateSession(ctx context.Context, arg CreateSessionParams) er
 		arg.RefreshTokenID,
 		arg.PreviousRefreshTokenID,
 		arg.RotatedAt,
+		arg.Amr,
+		arg.SecondFactorAt,
 	)
 	return err
 }
 
 const getSession = `-- name: GetSession :one
-SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at FROM sessions WHERE id = $1
+SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at, amr, second_factor_at FROM sessions WHERE id = $1
 `
 
 func (q *Queries) GetSession(ctx context.Context, id string) (Session, error) {
@@ -71,6 +76,8 @@ func (q *Queries) GetSession(ctx context.Context, id string) (Session, error) {
 		&i.RefreshTokenID,
 		&i.PreviousRefreshTokenID,
 		&i.RotatedAt,
+		&i.Amr,
+		&i.SecondFactorAt,
 	)
 	return i, err
 }
@@ -87,10 +94,12 @@ type ImportSessionsParams struct {
 	RefreshTokenID         string
 	PreviousRefreshTokenID string
 	RotatedAt              *time.Time
+	Amr                    string
+	SecondFactorAt         *time.Time
 }
 
 const liveSessionsOfUser = `-- name: LiveSessionsOfUser :many
-SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at FROM sessions
+SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at, amr, second_factor_at FROM sessions
 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
 ORDER BY created_at DESC, id DESC
 `
@@ -121,6 +130,8 @@ func (q *Queries) LiveSessionsOfUser(ctx context.Context, arg LiveSessionsOfUser
 			&i.RefreshTokenID,
 			&i.PreviousRefreshTokenID,
 			&i.RotatedAt,
+			&i.Amr,
+			&i.SecondFactorAt,
 		); err != nil {
 			return nil, err
 		}
@@ -133,7 +144,7 @@ func (q *Queries) LiveSessionsOfUser(ctx context.Context, arg LiveSessionsOfUser
 }
 
 const lockSession = `-- name: LockSession :one
-SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at FROM sessions WHERE id = $1 FOR UPDATE
+SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at, amr, second_factor_at FROM sessions WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) LockSession(ctx context.Context, id string) (Session, error) {
@@ -151,6 +162,8 @@ func (q *Queries) LockSession(ctx context.Context, id string) (Session, error) {
 		&i.RefreshTokenID,
 		&i.PreviousRefreshTokenID,
 		&i.RotatedAt,
+		&i.Amr,
+		&i.SecondFactorAt,
 	)
 	return i, err
 }
@@ -182,8 +195,9 @@ SET last_used_at              = $1,
     revoked_at                = $2,
     refresh_token_id          = $3,
     previous_refresh_token_id = $4,
-    rotated_at                = $5
-WHERE id = $6
+    rotated_at                = $5,
+    second_factor_at          = $6
+WHERE id = $7
 `
 
 type UpdateSessionParams struct {
@@ -192,6 +206,7 @@ type UpdateSessionParams struct {
 	RefreshTokenID         string
 	PreviousRefreshTokenID string
 	RotatedAt              *time.Time
+	SecondFactorAt         *time.Time
 	ID                     string
 }
 
@@ -203,6 +218,7 @@ func (q *Queries) UpdateSession(ctx context.Context, arg UpdateSessionParams) (i
 		arg.RefreshTokenID,
 		arg.PreviousRefreshTokenID,
 		arg.RotatedAt,
+		arg.SecondFactorAt,
 		arg.ID,
 	)
 	if err != nil {

@@ -1,16 +1,16 @@
 -- name: CreateSession :exec
 INSERT INTO sessions (
     id, user_id, created_at, last_used_at, expires_at, revoked_at,
-    user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at
+    user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at, amr, second_factor_at
 ) VALUES (
     sqlc.arg(id), sqlc.arg(user_id), sqlc.arg(created_at), sqlc.arg(last_used_at),
     sqlc.arg(expires_at), sqlc.narg(revoked_at), sqlc.arg(user_agent), sqlc.arg(ip),
-    sqlc.arg(refresh_token_id), sqlc.arg(previous_refresh_token_id), sqlc.narg(rotated_at)
+    sqlc.arg(refresh_token_id), sqlc.arg(previous_refresh_token_id), sqlc.narg(rotated_at),
+    sqlc.arg(amr), sqlc.narg(second_factor_at)
 );
 
 -- name: GetSession :one
-SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at,
-       user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at
+SELECT *
 FROM sessions
 WHERE id = sqlc.arg(id);
 
@@ -21,12 +21,12 @@ SET last_used_at              = sqlc.arg(last_used_at),
     revoked_at                = sqlc.narg(revoked_at),
     refresh_token_id          = sqlc.arg(refresh_token_id),
     previous_refresh_token_id = sqlc.arg(previous_refresh_token_id),
-    rotated_at                = sqlc.narg(rotated_at)
+    rotated_at                = sqlc.narg(rotated_at),
+    second_factor_at          = sqlc.narg(second_factor_at)
 WHERE id = sqlc.arg(id);
 
 -- name: LiveSessionsOfUser :many
-SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at,
-       user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at
+SELECT *
 FROM sessions
 WHERE user_id = sqlc.arg(user_id) AND revoked_at IS NULL AND expires_at > sqlc.arg(now)
 ORDER BY created_at DESC, id DESC;
@@ -39,8 +39,7 @@ WHERE user_id = sqlc.arg(user_id) AND revoked_at IS NULL AND expires_at > sqlc.a
 
 -- name: LiveSessionsAfter :many
 -- A page of live sessions in id order, for copying them elsewhere.
-SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at,
-       user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at
+SELECT *
 FROM sessions
 WHERE id > sqlc.arg(after) AND revoked_at IS NULL AND expires_at > sqlc.arg(now)
 ORDER BY id

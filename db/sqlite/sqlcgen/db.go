@@ -33,6 +33,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.countUsersStmt, err = db.PrepareContext(ctx, countUsers); err != nil {
 		return nil, fmt.Errorf("error preparing query CountUsers: %w", err)
 	}
+	if q.createChallengeStmt, err = db.PrepareContext(ctx, createChallenge); err != nil {
+		return nil, fmt.Errorf("error preparing query CreateChallenge: %w", err)
+	}
 	if q.createSessionStmt, err = db.PrepareContext(ctx, createSession); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateSession: %w", err)
 	}
@@ -50,6 +53,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.forgetLoginSourcesStmt, err = db.PrepareContext(ctx, forgetLoginSources); err != nil {
 		return nil, fmt.Errorf("error preparing query ForgetLoginSources: %w", err)
+	}
+	if q.getChallengeStmt, err = db.PrepareContext(ctx, getChallenge); err != nil {
+		return nil, fmt.Errorf("error preparing query GetChallenge: %w", err)
 	}
 	if q.getLoginRunStmt, err = db.PrepareContext(ctx, getLoginRun); err != nil {
 		return nil, fmt.Errorf("error preparing query GetLoginRun: %w", err)
@@ -96,6 +102,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.pruneAuditStmt, err = db.PrepareContext(ctx, pruneAudit); err != nil {
 		return nil, fmt.Errorf("error preparing query PruneAudit: %w", err)
 	}
+	if q.pruneChallengesStmt, err = db.PrepareContext(ctx, pruneChallenges); err != nil {
+		return nil, fmt.Errorf("error preparing query PruneChallenges: %w", err)
+	}
 	if q.pruneLoginFailuresStmt, err = db.PrepareContext(ctx, pruneLoginFailures); err != nil {
 		return nil, fmt.Errorf("error preparing query PruneLoginFailures: %w", err)
 	}
@@ -129,6 +138,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.supersedeMailStmt, err = db.PrepareContext(ctx, supersedeMail); err != nil {
 		return nil, fmt.Errorf("error preparing query SupersedeMail: %w", err)
 	}
+	if q.updateChallengeStmt, err = db.PrepareContext(ctx, updateChallenge); err != nil {
+		return nil, fmt.Errorf("error preparing query UpdateChallenge: %w", err)
+	}
 	if q.updateSessionStmt, err = db.PrepareContext(ctx, updateSession); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateSession: %w", err)
 	}
@@ -161,6 +173,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing countUsersStmt: %w", cerr)
 		}
 	}
+	if q.createChallengeStmt != nil {
+		if cerr := q.createChallengeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing createChallengeStmt: %w", cerr)
+		}
+	}
 	if q.createSessionStmt != nil {
 		if cerr := q.createSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing createSessionStmt: %w", cerr)
@@ -189,6 +206,11 @@ func (q *Queries) Close() error {
 	if q.forgetLoginSourcesStmt != nil {
 		if cerr := q.forgetLoginSourcesStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing forgetLoginSourcesStmt: %w", cerr)
+		}
+	}
+	if q.getChallengeStmt != nil {
+		if cerr := q.getChallengeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getChallengeStmt: %w", cerr)
 		}
 	}
 	if q.getLoginRunStmt != nil {
@@ -266,6 +288,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing pruneAuditStmt: %w", cerr)
 		}
 	}
+	if q.pruneChallengesStmt != nil {
+		if cerr := q.pruneChallengesStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing pruneChallengesStmt: %w", cerr)
+		}
+	}
 	if q.pruneLoginFailuresStmt != nil {
 		if cerr := q.pruneLoginFailuresStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing pruneLoginFailuresStmt: %w", cerr)
@@ -319,6 +346,11 @@ func (q *Queries) Close() error {
 	if q.supersedeMailStmt != nil {
 		if cerr := q.supersedeMailStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing supersedeMailStmt: %w", cerr)
+		}
+	}
+	if q.updateChallengeStmt != nil {
+		if cerr := q.updateChallengeStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing updateChallengeStmt: %w", cerr)
 		}
 	}
 	if q.updateSessionStmt != nil {
@@ -383,12 +415,14 @@ type Queries struct {
 	adminKeysStmt            *sql.Stmt
 	auditEventsStmt          *sql.Stmt
 	countUsersStmt           *sql.Stmt
+	createChallengeStmt      *sql.Stmt
 	createSessionStmt        *sql.Stmt
 	createUserStmt           *sql.Stmt
 	deleteLoginRunStmt       *sql.Stmt
 	deleteUserStmt           *sql.Stmt
 	dueMailStmt              *sql.Stmt
 	forgetLoginSourcesStmt   *sql.Stmt
+	getChallengeStmt         *sql.Stmt
 	getLoginRunStmt          *sql.Stmt
 	getSessionStmt           *sql.Stmt
 	getUserByEmailStmt       *sql.Stmt
@@ -404,6 +438,7 @@ type Queries struct {
 	markMailDeadStmt         *sql.Stmt
 	markMailSentStmt         *sql.Stmt
 	pruneAuditStmt           *sql.Stmt
+	pruneChallengesStmt      *sql.Stmt
 	pruneLoginFailuresStmt   *sql.Stmt
 	pruneMailStmt            *sql.Stmt
 	queueMailStmt            *sql.Stmt
@@ -415,6 +450,7 @@ type Queries struct {
 	saveLoginRunStmt         *sql.Stmt
 	setLoginKeyStmt          *sql.Stmt
 	supersedeMailStmt        *sql.Stmt
+	updateChallengeStmt      *sql.Stmt
 	updateSessionStmt        *sql.Stmt
 	updateUserStmt           *sql.Stmt
 	usersAfterStmt           *sql.Stmt
@@ -428,12 +464,14 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		adminKeysStmt:            q.adminKeysStmt,
 		auditEventsStmt:          q.auditEventsStmt,
 		countUsersStmt:           q.countUsersStmt,
+		createChallengeStmt:      q.createChallengeStmt,
 		createSessionStmt:        q.createSessionStmt,
 		createUserStmt:           q.createUserStmt,
 		deleteLoginRunStmt:       q.deleteLoginRunStmt,
 		deleteUserStmt:           q.deleteUserStmt,
 		dueMailStmt:              q.dueMailStmt,
 		forgetLoginSourcesStmt:   q.forgetLoginSourcesStmt,
+		getChallengeStmt:         q.getChallengeStmt,
 		getLoginRunStmt:          q.getLoginRunStmt,
 		getSessionStmt:           q.getSessionStmt,
 		getUserByEmailStmt:       q.getUserByEmailStmt,
@@ -449,6 +487,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		markMailDeadStmt:         q.markMailDeadStmt,
 		markMailSentStmt:         q.markMailSentStmt,
 		pruneAuditStmt:           q.pruneAuditStmt,
+		pruneChallengesStmt:      q.pruneChallengesStmt,
 		pruneLoginFailuresStmt:   q.pruneLoginFailuresStmt,
 		pruneMailStmt:            q.pruneMailStmt,
 		queueMailStmt:            q.queueMailStmt,
@@ -460,6 +499,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		saveLoginRunStmt:         q.saveLoginRunStmt,
 		setLoginKeyStmt:          q.setLoginKeyStmt,
 		supersedeMailStmt:        q.supersedeMailStmt,
+		updateChallengeStmt:      q.updateChallengeStmt,
 		updateSessionStmt:        q.updateSessionStmt,
 		updateUserStmt:           q.updateUserStmt,
 		usersAfterStmt:           q.usersAfterStmt,

@@ -27,6 +27,18 @@ type AuditEvent struct {
 	UserAgent string
 }
 
+type Challenge struct {
+	ID        string
+	Purpose   string
+	UserID    sql.NullString
+	Data      []byte
+	Amr       string
+	CreatedAt int64
+	ExpiresAt int64
+	Failures  int64
+	UsedAt    sql.NullInt64
+}
+
 type LoginFailure struct {
 	Account     []byte
 	Source      []byte
@@ -64,6 +76,8 @@ type Session struct {
 	RefreshTokenID         string
 	PreviousRefreshTokenID string
 	RotatedAt              sql.NullInt64
+	Amr                    string
+	SecondFactorAt         sql.NullInt64
 }
 
 type User struct {
@@ -91,4 +105,10 @@ type User struct {
 	DisabledAt          sql.NullInt64
 	LastLoginAt         sql.NullInt64
 	LoginKey            []byte
+	TotpSecret          []byte
+	TotpEnabledAt       sql.NullInt64
+	PendingTotpSecret   []byte
+	PendingTotpAt       sql.NullInt64
+	TotpLastStep        int64
+	RecoveryCodes       []byte
 }

@@ -29,7 +29,8 @@ INSERT INTO users (
     created_at, updated_at, activated_at,
     reset_code_hash, reset_expires_at, reset_attempts,
     activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at,
-    unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key, id
+    unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key,
+    totp_secret, totp_enabled_at, pending_totp_secret, pending_totp_at, totp_last_step, recovery_codes, id
 ) VALUES (
     ?1, ?2, ?3,
     ?4, ?5,
@@ -41,7 +42,9 @@ INSERT INTO users (
     ?17, ?18,
     ?19, ?20,
     ?21, ?22, ?23,
-    ?24
+    ?24, ?25, ?26, ?27,
+    ?28, ?29,
+    ?30
 )
 `
 
@@ -69,6 +72,12 @@ type CreateUserParams struct {
 	DisabledAt          sql.NullInt64
 	LastLoginAt         sql.NullInt64
 	LoginKey            []byte
+	TotpSecret          []byte
+	TotpEnabledAt       sql.NullInt64
+	PendingTotpSecret   []byte
+	PendingTotpAt       sql.NullInt64
+	TotpLastStep        int64
+	RecoveryCodes       []byte
 	ID                  string
 }
 
@@ -99,6 +108,12 @@ func (q *Queries) CreateUser(ctx context.Context, arg CreateUserParams) error {
 		arg.DisabledAt,
 		arg.LastLoginAt,
 		arg.LoginKey,
+		arg.TotpSecret,
+		arg.TotpEnabledAt,
+		arg.PendingTotpSecret,
+		arg.PendingTotpAt,
+		arg.TotpLastStep,
+		arg.RecoveryCodes,
 		arg.ID,
 	)
 	return err
@@ -117,7 +132,7 @@ func (q *Queries) DeleteUser(ctx context.Context, id string) (int64, error) {
 }
 
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT id, email, first_name, last_name, password_hash, is_active, activation_code_hash, activation_expires_at, activation_attempts, created_at, updated_at, activated_at, reset_code_hash, reset_expires_at, reset_attempts, activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key
+SELECT id, email, first_name, last_name, password_hash, is_active, activation_code_hash, activation_expires_at, activation_attempts, created_at, updated_at, activated_at, reset_code_hash, reset_expires_at, reset_attempts, activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key, totp_secret, totp_enabled_at, pending_totp_secret, pending_totp_at, totp_last_step, recovery_codes
 FROM users
 WHERE email = ?1
 `
@@ -150,12 +165,18 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.DisabledAt,
 		&i.LastLoginAt,
 		&i.LoginKey,
+		&i.TotpSecret,
+		&i.TotpEnabledAt,
+		&i.PendingTotpSecret,
+		&i.PendingTotpAt,
+		&i.TotpLastStep,
+		&i.RecoveryCodes,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT id, email, first_name, last_name, password_hash, is_active, activation_code_hash, activation_expires_at, activation_attempts, created_at, updated_at, activated_at, reset_code_hash, reset_expires_at, reset_attempts, activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key
+SELECT id, email, first_name, last_name, password_hash, is_active, activation_code_hash, activation_expires_at, activation_attempts, created_at, updated_at, activated_at, reset_code_hash, reset_expires_at, reset_attempts, activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key, totp_secret, totp_enabled_at, pending_totp_secret, pending_totp_at, totp_last_step, recovery_codes
 FROM users
 WHERE id = ?1
 `
@@ -188,12 +209,18 @@ func (q *Queries) GetUserByID(ctx context.Context, id string) (User, error) {
 		&i.DisabledAt,
 		&i.LastLoginAt,
 		&i.LoginKey,
+		&i.TotpSecret,
+		&i.TotpEnabledAt,
+		&i.PendingTotpSecret,
+		&i.PendingTotpAt,
+		&i.TotpLastStep,
+		&i.RecoveryCodes,
 	)
 	return i, err
 }
 
 const listUsers = `-- name: ListUsers :many
-SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, u.is_active, u.activation_code_hash, u.activation_expires_at, u.activation_attempts, u.created_at, u.updated_at, u.activated_at, u.reset_code_hash, u.reset_expires_at, u.reset_attempts, u.activation_link_hash, u.reset_link_hash, u.wrong_codes, u.wrong_codes_at, u.unlock_link_hash, u.unlock_expires_at, u.disabled_at, u.last_login_at, u.login_key, f.locked_until
+SELECT u.id, u.email, u.first_name, u.last_name, u.password_hash, u.is_active, u.activation_code_hash, u.activation_expires_at, u.activation_attempts, u.created_at, u.updated_at, u.activated_at, u.reset_code_hash, u.reset_expires_at, u.reset_attempts, u.activation_link_hash, u.reset_link_hash, u.wrong_codes, u.wrong_codes_at, u.unlock_link_hash, u.unlock_expires_at, u.disabled_at, u.last_login_at, u.login_key, u.totp_secret, u.totp_enabled_at, u.pending_totp_secret, u.pending_totp_at, u.totp_last_step, u.recovery_codes, f.locked_until
 FROM users AS u
 LEFT JOIN login_failures AS f ON f.account = u.login_key AND f.source = X''
 WHERE u.id > ?1
@@ -266,6 +293,12 @@ func (q *Queries) ListUsers(ctx context.Context, arg ListUsersParams) ([]ListUse
 			&i.User.DisabledAt,
 			&i.User.LastLoginAt,
 			&i.User.LoginKey,
+			&i.User.TotpSecret,
+			&i.User.TotpEnabledAt,
+			&i.User.PendingTotpSecret,
+			&i.User.PendingTotpAt,
+			&i.User.TotpLastStep,
+			&i.User.RecoveryCodes,
 			&i.LockedUntil,
 		); err != nil {
 			return nil, err
@@ -336,8 +369,14 @@ SET email                 = ?1,
     unlock_expires_at     = ?20,
     disabled_at           = ?21,
     last_login_at         = ?22,
-    login_key             = ?23
-WHERE id = ?24
+    login_key             = ?23,
+    totp_secret           = ?24,
+    totp_enabled_at       = ?25,
+    pending_totp_secret   = ?26,
+    pending_totp_at       = ?27,
+    totp_last_step        = ?28,
+    recovery_codes        = ?29
+WHERE id = ?30
 `
 
 type UpdateUserParams struct {
@@ -364,6 +403,12 @@ type UpdateUserParams struct {
 	DisabledAt          sql.NullInt64
 	LastLoginAt         sql.NullInt64
 	LoginKey            []byte
+	TotpSecret          []byte
+	TotpEnabledAt       sql.NullInt64
+	PendingTotpSecret   []byte
+	PendingTotpAt       sql.NullInt64
+	TotpLastStep        int64
+	RecoveryCodes       []byte
 	ID                  string
 }
 
@@ -393,6 +438,12 @@ func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (int64, 
 		arg.DisabledAt,
 		arg.LastLoginAt,
 		arg.LoginKey,
+		arg.TotpSecret,
+		arg.TotpEnabledAt,
+		arg.PendingTotpSecret,
+		arg.PendingTotpAt,
+		arg.TotpLastStep,
+		arg.RecoveryCodes,
 		arg.ID,
 	)
 	if err != nil {
@@ -402,7 +453,7 @@ func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (int64, 
 }
 
 const usersAfter = `-- name: UsersAfter :many
-SELECT id, email, first_name, last_name, password_hash, is_active, activation_code_hash, activation_expires_at, activation_attempts, created_at, updated_at, activated_at, reset_code_hash, reset_expires_at, reset_attempts, activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key
+SELECT id, email, first_name, last_name, password_hash, is_active, activation_code_hash, activation_expires_at, activation_attempts, created_at, updated_at, activated_at, reset_code_hash, reset_expires_at, reset_attempts, activation_link_hash, reset_link_hash, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key, totp_secret, totp_enabled_at, pending_totp_secret, pending_totp_at, totp_last_step, recovery_codes
 FROM users
 WHERE id > ?1
 ORDER BY id
@@ -449,6 +500,12 @@ func (q *Queries) UsersAfter(ctx context.Context, arg UsersAfterParams) ([]User,
 			&i.DisabledAt,
 			&i.LastLoginAt,
 			&i.LoginKey,
+			&i.TotpSecret,
+			&i.TotpEnabledAt,
+			&i.PendingTotpSecret,
+			&i.PendingTotpAt,
+			&i.TotpLastStep,
+			&i.RecoveryCodes,
 		); err != nil {
 			return nil, err
 		}
