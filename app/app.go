@@ -25,8 +25,10 @@ import (
 	"authapi/adapters/keyfile"
 	"authapi/adapters/mailer"
 	"authapi/adapters/metrics"
+	"authapi/adapters/otp"
 	"authapi/adapters/passwords"
 	"authapi/adapters/postgres"
+	"authapi/adapters/sealer"
 	"authapi/adapters/sqlite"
 	"authapi/adapters/token"
 	"authapi/app/admin"
@@ -294,6 +296,10 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runt
 		return service{}, err
 	}
 	hashes := hasher.New(d.hashParams, d.random, runtime.GOMAXPROCS(0))
+	totpSealer, err := sealer.New(st.secret.Derive(totpSealingPurpose), d.random)
+	if err != nil {
+		return service{}, err
+	}
 	// Metrics are kept only when they are served: otherwise their work on
 	// the request path would buy nothing.
 	var observer auth.Observer
@@ -322,6 +328,10 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runt
 		Passwords: policy,
 		Audit:     st.accounts,
 		Observer:  observer,
+
+		Authenticator: otp.Authenticator{},
+		Sealer:        totpSealer,
+		Challenges:    st.accounts,
 	}, auth.Config{
 		ActivationCodeTTL:   cfg.ActivationCodeTTL,
 		PublicURL:           cfg.PublicURL,
@@ -335,6 +345,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runt
 		ForgotPasswordMinDuration: cfg.ForgotPasswordMinDuration,
 		ConcealAccounts:           cfg.ConcealAccounts,
 		Emails:                    mails,
+		TOTPIssuer:                cfg.Brand.ProductName,
 	})
 	if err != nil {
 		return service{}, err
@@ -348,6 +359,8 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runt
 		Clock:     d.clock,
 		Random:    d.random,
 		Logger:    log,
+		Notices:   auths,
+		Mail:      dispatcher,
 	})
 	if err != nil {
 		return service{}, err

@@ -7,12 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"authapi/adapters/hasher"
 	"authapi/app/admin"
 	"authapi/domain"
 	"authapi/ports"
@@ -114,6 +116,8 @@ var userCommands = []operatorCommand{
 		run: change(func(c *ports.AccountChange) { c.Disabled = ptr(true) })},
 	{name: "enable", args: "ID|EMAIL", summary: "let a disabled account log in again", positional: 1,
 		run: change(func(c *ports.AccountChange) { c.Disabled = ptr(false) })},
+	{name: "reset-mfa", args: "ID|EMAIL", summary: "turn an account's two-step login off, for an owner who lost both the authenticator and the recovery codes", positional: 1,
+		run: change(func(c *ports.AccountChange) { c.MFAEnabled = ptr(false) })},
 	{name: "unlock", args: "ID|EMAIL", summary: "lift an account's login lock", positional: 1,
 		run: func(ctx context.Context, ops *admin.Service, _ map[string]string, args []string, out io.Writer) error {
 			if err := ops.UnlockUser(ctx, cliOperator, args[0]); err != nil {
@@ -213,6 +217,8 @@ func operatorsMain(ctx context.Context, group string, commands []operatorCommand
 		fmt.Fprintf(stderr, "authapi: %s %s takes %s\n", group, cmd.name, describeArgs(cmd))
 		return 2
 	}
+	// The command's output is its answer; the log says only what went wrong.
+	cfg.LogLevel = max(cfg.LogLevel, slog.LevelWarn)
 	log := newLogger(cfg, stderr)
 	st, err := openStorage(ctx, cfg, log, rand.Reader)
 	if err != nil {
@@ -220,14 +226,21 @@ func operatorsMain(ctx context.Context, group string, commands []operatorCommand
 		return 1
 	}
 	defer st.Close()
-	ops, err := admin.NewService(admin.Deps{
-		Users: st.accounts, Sessions: st.accounts, Throttle: st.throttle, Audit: st.accounts,
-		AdminKeys: st.accounts, Clock: systemClock{}, Random: rand.Reader, Logger: log,
+	// The service as it serves, but for its listeners: its emails queue in
+	// the outbox, for the running service to deliver.
+	mail, err := newMailer(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		log.Error("authapi stopped", "error", err)
+		return 1
+	}
+	svc, err := wire(ctx, cfg, log, st, runtimeDeps{
+		mailer: mail, clock: systemClock{}, random: rand.Reader, hashParams: hasher.DefaultParams(), outbox: cfg.Outbox,
 	})
 	if err != nil {
 		log.Error("authapi stopped", "error", err)
 		return 1
 	}
+	ops := svc.operators
 	if err := cmd.run(ctx, ops, opts, positional, stdout); err != nil {
 		fmt.Fprintf(stderr, "authapi: %s %s: %s\n", group, cmd.name, explain(err))
 		return 1

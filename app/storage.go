@@ -30,6 +30,7 @@ type accountStore interface {
 	ports.Outbox
 	ports.AuditLog
 	ports.AdminKeyStore
+	ports.ChallengeStore
 	CountUsers(ctx context.Context) (int, error)
 }
 
@@ -70,6 +71,9 @@ const (
 	// keyEncryptionPurpose is the key that seals the signing keys in a
 	// PostgreSQL database.
 	keyEncryptionPurpose = "authapi signing key encryption v1"
+	// totpSealingPurpose is the key that seals the secrets of
+	// authenticator apps in the database.
+	totpSealingPurpose = "authapi totp secret sealing v1"
 	// secretCheckPurpose is the digest by which replicas find out that
 	// they hold the same server secret.
 	secretCheckPurpose = "authapi shared secret check v1"
@@ -126,7 +130,11 @@ func openSQLite(ctx context.Context, cfg Config, log *slog.Logger, random io.Rea
 		keys:     keyfile.NewStore(cfg.SigningKeyFile),
 		keysAt:   cfg.SigningKeyFile,
 		secret:   secret,
-		pruners:  []pruner{{"runs of failed logins", throttle.Prune}, auditPruner(store, cfg.AuditRetention)},
+		pruners: []pruner{
+			{"runs of failed logins", throttle.Prune},
+			{"expired challenges", store.PruneChallenges},
+			auditPruner(store, cfg.AuditRetention),
+		},
 	}, nil
 }
 
@@ -167,6 +175,7 @@ func openPostgres(ctx context.Context, cfg Config, log *slog.Logger, random io.R
 		pruners: []pruner{
 			{"runs of failed logins", throttle.Prune},
 			{"rate-limit buckets", limiter.Prune},
+			{"expired challenges", store.PruneChallenges},
 			auditPruner(store, cfg.AuditRetention),
 		},
 	}, nil

@@ -32,6 +32,10 @@ const (
 	EventSessionsRevoked        EventType = "sessions_revoked"
 	EventAdminKeyCreated        EventType = "admin_key_created"
 	EventAdminKeyRevoked        EventType = "admin_key_revoked"
+	EventMFAEnabled             EventType = "mfa_enabled"
+	EventMFADisabled            EventType = "mfa_disabled"
+	EventRecoveryCodesRenewed   EventType = "recovery_codes_renewed"
+	EventRecoveryCodeUsed       EventType = "recovery_code_used"
 )
 
 // EventTypes lists every event type, for filters that check their input.
@@ -42,6 +46,7 @@ func EventTypes() []EventType {
 		EventPasswordResetRequested, EventPasswordReset, EventPasswordChanged, EventAccountDeleted,
 		EventAccountDisabled, EventAccountEnabled, EventEmailVerified, EventNamesChanged,
 		EventSessionsRevoked, EventAdminKeyCreated, EventAdminKeyRevoked,
+		EventMFAEnabled, EventMFADisabled, EventRecoveryCodesRenewed, EventRecoveryCodeUsed,
 	}
 }
 
@@ -53,6 +58,8 @@ const (
 	ReasonDisabled      = "disabled"
 	ReasonLocked        = "locked"
 	ReasonLimited       = "limited"
+	// ReasonWrongMFACode is a wrong second factor after a right password.
+	ReasonWrongMFACode = "wrong_mfa_code"
 )
 
 // Actors other than the account's owner.

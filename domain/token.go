@@ -2,14 +2,17 @@ package domain
 
 import "time"
 
-// TokenKind separates the two kinds of token the service issues. A token of
-// one kind is never accepted where the other is expected.
+// TokenKind separates the kinds of token the service issues. A token of one
+// kind is never accepted where another is expected.
 type TokenKind int
 
 // The token kinds.
 const (
 	AccessToken TokenKind = iota + 1
 	RefreshToken
+	// MFAToken carries a login from its right password to its second
+	// factor: short-lived, good for that one login attempt only.
+	MFAToken
 )
 
 func (k TokenKind) String() string {
@@ -18,6 +21,8 @@ func (k TokenKind) String() string {
 		return "access"
 	case RefreshToken:
 		return "refresh"
+	case MFAToken:
+		return "mfa"
 	}
 	return "unknown"
 }
@@ -30,4 +35,7 @@ type Claims struct {
 	ID        string // unique per token (the JWT jti)
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// AMR is how the user proved who they were (RFC 8176), for access and
+	// refresh tokens.
+	AMR []string
 }

@@ -31,6 +31,11 @@ type AccountChange struct {
 	EmailVerified *bool
 	FirstName     *string
 	LastName      *string
+	// MFAEnabled, when false, turns the account's second factor off and
+	// voids its recovery codes: the recovery of an account that lost both
+	// its authenticator and its recovery codes. It cannot be turned on
+	// here.
+	MFAEnabled *bool
 }
 
 // UserPage is a page of accounts and the cursor of the next, "" after the

@@ -105,11 +105,40 @@ type AuthService interface {
 	// the current one; other sessions end, the token's own too if
 	// endCurrent. Errors: domain.ErrInvalidCredentials (counted as a failed
 	// login), validation failures.
-	ChangePassword(ctx context.Context, claims domain.Claims, current, newPassword string, endCurrent bool, client domain.Client) error
+	// With two-step login on it needs a recent second factor: the
+	// session's, or code. Errors also: domain.ErrMFAStepUpRequired,
+	// ErrInvalidMFACode.
+	ChangePassword(ctx context.Context, claims domain.Claims, current, newPassword string, endCurrent bool, code string, client domain.Client) error
 
 	// DeleteAccount deletes the user's account and sessions after checking
-	// the password. Errors: domain.ErrInvalidCredentials.
-	DeleteAccount(ctx context.Context, userID, password string, client domain.Client) error
+	// the password, and a recent second factor as ChangePassword does.
+	// Errors: domain.ErrInvalidCredentials, ErrMFAStepUpRequired.
+	DeleteAccount(ctx context.Context, claims domain.Claims, password, code string, client domain.Client) error
+
+	// LoginMFA finishes a login that answered domain.ErrMFARequired, with
+	// its mfa_token and a code of the authenticator app or a recovery
+	// code. Errors: domain.ErrInvalidToken (token expired, used, or ended
+	// by 5 wrong codes), ErrInvalidMFACode, ErrAccountLocked, validation
+	// failures.
+	LoginMFA(ctx context.Context, mfaToken, code, recoveryCode string, client domain.Client) (TokenPair, error)
+
+	// StartTOTP starts enrolling an authenticator app and returns what it
+	// needs. Errors: domain.ErrMFAAlreadyEnabled.
+	StartTOTP(ctx context.Context, userID string) (TOTPEnrolment, error)
+
+	// ConfirmTOTP turns two-step login on with a current code of the
+	// enrolment, and returns the recovery codes, shown once. Errors:
+	// domain.ErrInvalidMFACode, ErrNoPendingTOTP, ErrMFAAlreadyEnabled.
+	ConfirmTOTP(ctx context.Context, claims domain.Claims, code string, client domain.Client) ([]string, error)
+
+	// NewRecoveryCodes replaces the recovery codes, with a recent second
+	// factor. Errors: domain.ErrMFANotEnabled, ErrMFAStepUpRequired.
+	NewRecoveryCodes(ctx context.Context, claims domain.Claims, code string, client domain.Client) ([]string, error)
+
+	// DisableTOTP turns two-step login off with the password and a code or
+	// a recovery code. Errors: domain.ErrInvalidCredentials,
+	// ErrInvalidMFACode, ErrMFANotEnabled.
+	DisableTOTP(ctx context.Context, claims domain.Claims, password, code, recoveryCode string, client domain.Client) error
 
 	// Authenticate verifies an access token and returns its claims. It does
 	// no I/O, so protected routes can call it on every request.

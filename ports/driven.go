@@ -330,6 +330,9 @@ type TokenSpec struct {
 	SessionID string
 	// ID, when set, is the token id (jti) to use instead of a fresh one.
 	ID string
+	// AMR is how the user proved who they were (RFC 8176), carried in the
+	// token's "amr" claim.
+	AMR []string
 }
 
 // TokenIssuer signs tokens.

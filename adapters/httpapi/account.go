@@ -73,6 +73,14 @@ type userResponse struct {
 	LastName  string `json:"last_name"`
 	IsActive  bool   `json:"is_active"`
 	CreatedAt string `json:"created_at"`
+	// MFA is the account's second factor, on GET /me.
+	MFA *mfaResponse `json:"mfa,omitempty"`
+}
+
+type mfaResponse struct {
+	// Factors lists the second factors the account has: "totp", or none.
+	Factors           []string `json:"factors"`
+	RecoveryCodesLeft int      `json:"recovery_codes_left"`
 }
 
 func newUserResponse(u domain.User) userResponse {
@@ -92,19 +100,27 @@ func (h *handlers) me(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, newUserResponse(user))
+	res := newUserResponse(user)
+	res.MFA = &mfaResponse{Factors: []string{}, RecoveryCodesLeft: len(user.MFA.RecoveryCodes)}
+	if user.MFA.Enabled() {
+		res.MFA.Factors = append(res.MFA.Factors, "totp")
+	}
+	c.JSON(http.StatusOK, res)
 }
 
-type passwordRequest struct {
+type deleteAccountRequest struct {
 	Password string `json:"password"`
+	// Code is a current authenticator code, for the step-up of an account
+	// with two-step login whose session gave no recent second factor.
+	Code string `json:"code"`
 }
 
 func (h *handlers) deleteAccount(c *gin.Context) {
-	var req passwordRequest
+	var req deleteAccountRequest
 	if !decodeJSON(c, &req) {
 		return
 	}
-	if err := h.auth.DeleteAccount(c.Request.Context(), claimsOf(c).UserID, req.Password, h.clientOf(c)); err != nil {
+	if err := h.auth.DeleteAccount(c.Request.Context(), claimsOf(c), req.Password, req.Code, h.clientOf(c)); err != nil {
 		writeError(c, err)
 		return
 	}

@@ -71,6 +71,7 @@ type adminUserResponse struct {
 	State         string  `json:"state"`
 	EmailVerified bool    `json:"email_verified"`
 	Disabled      bool    `json:"disabled"`
+	MFAEnabled    bool    `json:"mfa_enabled"`
 	LockedUntil   *string `json:"locked_until"`
 	CreatedAt     string  `json:"created_at"`
 	UpdatedAt     string  `json:"updated_at"`
@@ -96,6 +97,7 @@ func newAdminUser(a ports.AccountSummary) adminUserResponse {
 		State:         string(a.State()),
 		EmailVerified: a.Active,
 		Disabled:      a.Disabled(),
+		MFAEnabled:    a.MFA.Enabled(),
 		LockedUntil:   optionalTimestamp(a.LockedUntil),
 		CreatedAt:     timestamp(a.CreatedAt),
 		UpdatedAt:     timestamp(a.UpdatedAt),
@@ -210,6 +212,7 @@ type adminPatchRequest struct {
 	EmailVerified *bool   `json:"email_verified"`
 	FirstName     *string `json:"first_name"`
 	LastName      *string `json:"last_name"`
+	MFAEnabled    *bool   `json:"mfa_enabled"`
 }
 
 func (h *handlers) adminPatchUser(c *gin.Context) {
@@ -217,7 +220,7 @@ func (h *handlers) adminPatchUser(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	change := ports.AccountChange{Disabled: req.Disabled, EmailVerified: req.EmailVerified, FirstName: req.FirstName, LastName: req.LastName}
+	change := ports.AccountChange{Disabled: req.Disabled, EmailVerified: req.EmailVerified, FirstName: req.FirstName, LastName: req.LastName, MFAEnabled: req.MFAEnabled}
 	d, err := h.admin.UpdateUser(c.Request.Context(), h.operatorOf(c), c.Param("id"), change)
 	if err != nil {
 		writeError(c, err)

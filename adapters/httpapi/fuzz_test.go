@@ -187,7 +187,7 @@ func (a *fuzzAuth) Unlock(_ context.Context, email, token string, _ domain.Clien
 	return nil
 }
 
-func (a *fuzzAuth) ChangePassword(_ context.Context, _ domain.Claims, current, newPassword string, _ bool, _ domain.Client) error {
+func (a *fuzzAuth) ChangePassword(_ context.Context, _ domain.Claims, current, newPassword string, _ bool, _ string, _ domain.Client) error {
 	a.record("current_password", current, "new_password", newPassword)
 	if err := required("current_password", current, "new_password", newPassword); err != nil {
 		return err
@@ -198,7 +198,7 @@ func (a *fuzzAuth) ChangePassword(_ context.Context, _ domain.Claims, current, n
 	return domain.CheckNewPassword("new_password", newPassword, fuzzEmail)
 }
 
-func (a *fuzzAuth) DeleteAccount(_ context.Context, _ string, password string, _ domain.Client) error {
+func (a *fuzzAuth) DeleteAccount(_ context.Context, _ domain.Claims, password, _ string, _ domain.Client) error {
 	a.record("password", password)
 	if err := required("password", password); err != nil {
 		return err
@@ -418,3 +418,33 @@ func wantExactMembers(t *testing.T, body []byte, got map[string]string) {
 type staticKeys string
 
 func (k staticKeys) JWKS() []byte { return []byte(k) }
+
+func (a *fuzzAuth) LoginMFA(_ context.Context, mfaToken, code, recoveryCode string, _ domain.Client) (ports.TokenPair, error) {
+	a.record("mfa_token", mfaToken, "code", code, "recovery_code", recoveryCode)
+	if err := required("mfa_token", mfaToken); err != nil {
+		return ports.TokenPair{}, err
+	}
+	return ports.TokenPair{}, domain.ErrInvalidToken
+}
+
+func (*fuzzAuth) StartTOTP(context.Context, string) (ports.TOTPEnrolment, error) {
+	return ports.TOTPEnrolment{}, domain.ErrInvalidToken
+}
+
+func (a *fuzzAuth) ConfirmTOTP(_ context.Context, _ domain.Claims, code string, _ domain.Client) ([]string, error) {
+	a.record("code", code)
+	return nil, required("code", code)
+}
+
+func (a *fuzzAuth) NewRecoveryCodes(_ context.Context, _ domain.Claims, code string, _ domain.Client) ([]string, error) {
+	a.record("code", code)
+	return nil, domain.ErrMFANotEnabled
+}
+
+func (a *fuzzAuth) DisableTOTP(_ context.Context, _ domain.Claims, password, code, recoveryCode string, _ domain.Client) error {
+	a.record("password", password, "code", code, "recovery_code", recoveryCode)
+	if err := required("password", password); err != nil {
+		return err
+	}
+	return domain.ErrMFANotEnabled
+}

@@ -25,6 +25,10 @@ type Problem struct {
 	Code      string         `json:"code"`
 	Errors    []FieldProblem `json:"errors,omitempty"`
 	RequestID string         `json:"request_id,omitempty"`
+	// MFAToken and Methods are the extension members of mfa_required: the
+	// token of the login's second step and the factors it accepts.
+	MFAToken string   `json:"mfa_token,omitempty"`
+	Methods  []string `json:"methods,omitempty"`
 }
 
 // FieldProblem names one invalid request field.
@@ -59,6 +63,12 @@ var problemKinds = map[domain.Code]problemKind{
 	domain.CodeInvalidCredentials: {http.StatusUnauthorized, "Invalid credentials"},
 	domain.CodeAccountNotActive:   {http.StatusForbidden, "Account not active"},
 	domain.CodeAccountDisabled:    {http.StatusForbidden, "Account disabled"},
+	domain.CodeMFARequired:        {http.StatusForbidden, "Second factor required"},
+	domain.CodeInvalidMFACode:     {http.StatusUnauthorized, "Invalid second factor"},
+	domain.CodeMFAStepUpRequired:  {http.StatusForbidden, "Recent second factor required"},
+	domain.CodeMFAAlreadyEnabled:  {http.StatusConflict, "Two-step login already on"},
+	domain.CodeMFANotEnabled:      {http.StatusConflict, "Two-step login not on"},
+	domain.CodeNoPendingTOTP:      {http.StatusConflict, "No enrolment pending"},
 	domain.CodeInvalidAdminKey:    {http.StatusUnauthorized, "Invalid admin key"},
 	domain.CodeAdminKeyExists:     {http.StatusConflict, "Admin key exists"},
 	domain.CodeAdminKeyNotFound:   {http.StatusNotFound, "Admin key not found"},
@@ -101,11 +111,18 @@ func writeError(c *gin.Context, err error) {
 	for _, f := range de.Fields {
 		fields = append(fields, FieldProblem{Field: f.Field, Message: f.Message})
 	}
+	if de.MFAToken != "" {
+		// The second step's token is a credential, if a short-lived one.
+		noStore(c)
+		writeProblem(c, de.Code, de.Message, fields, func(p *Problem) { p.MFAToken, p.Methods = de.MFAToken, de.Methods })
+		return
+	}
 	writeProblem(c, de.Code, de.Message, fields)
 }
 
-// writeProblem aborts the request with a problem response.
-func writeProblem(c *gin.Context, code domain.Code, detail string, fields []FieldProblem) {
+// writeProblem aborts the request with a problem response, which extend, if
+// given, adds members to.
+func writeProblem(c *gin.Context, code domain.Code, detail string, fields []FieldProblem, extend ...func(*Problem)) {
 	kind, ok := problemKinds[code]
 	if !ok {
 		kind = problemKinds[domain.CodeInternal]
@@ -121,7 +138,7 @@ func writeProblem(c *gin.Context, code domain.Code, detail string, fields []Fiel
 		}
 	}
 	c.Header("Content-Type", ProblemContentType)
-	c.AbortWithStatusJSON(kind.status, Problem{
+	p := Problem{
 		Type:      "/problems/" + string(code),
 		Title:     kind.title,
 		Status:    kind.status,
@@ -129,5 +146,9 @@ func writeProblem(c *gin.Context, code domain.Code, detail string, fields []Fiel
 		Code:      string(code),
 		Errors:    fields,
 		RequestID: requestID(c),
-	})
+	}
+	for _, e := range extend {
+		e(&p)
+	}
+	c.AbortWithStatusJSON(kind.status, p)
 }

@@ -73,6 +73,9 @@ type changePasswordRequest struct {
 	NewPassword     string `json:"new_password"`
 	// EndCurrentSession ends the caller's own session too.
 	EndCurrentSession bool `json:"end_current_session"`
+	// Code is a current authenticator code, for the step-up of an account
+	// with two-step login whose session gave no recent second factor.
+	Code string `json:"code"`
 }
 
 func (h *handlers) changePassword(c *gin.Context) {
@@ -80,7 +83,7 @@ func (h *handlers) changePassword(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	err := h.auth.ChangePassword(c.Request.Context(), claimsOf(c), req.CurrentPassword, req.NewPassword, req.EndCurrentSession, h.clientOf(c))
+	err := h.auth.ChangePassword(c.Request.Context(), claimsOf(c), req.CurrentPassword, req.NewPassword, req.EndCurrentSession, req.Code, h.clientOf(c))
 	if err != nil {
 		writeError(c, err)
 		return

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -158,7 +159,7 @@ func FuzzVerify(f *testing.F) {
 				if !ok || want.Kind != kind || !canonicalSignature(signature, kind) {
 					t.Fatalf("Verify(%q, %v) accepted a token that was not issued as that kind: %+v", s, kind, got)
 				}
-				if got != want {
+				if !reflect.DeepEqual(got, want) {
 					t.Errorf("claims = %+v, want %+v", got, want)
 				}
 				continue
@@ -166,7 +167,7 @@ func FuzzVerify(f *testing.F) {
 			if !errors.Is(err, domain.ErrInvalidToken) {
 				t.Errorf("error %v does not match domain.ErrInvalidToken", err)
 			}
-			if got != (domain.Claims{}) {
+			if !reflect.DeepEqual(got, domain.Claims{}) {
 				t.Errorf("refused token yields claims %+v", got)
 			}
 			reason, ok := strings.CutPrefix(err.Error(), domain.ErrInvalidToken.Error()+": ")

@@ -35,7 +35,12 @@ const MaxTokenBytes = 4096
 const (
 	typAccess  = "at+jwt"
 	typRefresh = "refresh+jwt"
+	typMFA     = "mfa+jwt"
 )
+
+// mfaTTL is the lifetime of the token between a login's password and its
+// second factor.
+const mfaTTL = 5 * time.Minute
 
 // jtiBytes is the entropy of a token id: 128 bits make collisions negligible.
 const jtiBytes = 16
@@ -45,6 +50,9 @@ const jtiBytes = 16
 type jwtClaims struct {
 	jwt.RegisteredClaims
 	SessionID string `json:"sid,omitempty"`
+	// AMR lists how the user authenticated (RFC 8176), such as
+	// ["pwd", "otp"].
+	AMR []string `json:"amr,omitempty"`
 }
 
 // Config configures Tokens.
@@ -107,6 +115,7 @@ type Tokens struct {
 	audience string
 	access   profile
 	refresh  profile
+	mfa      profile
 	lifetime time.Duration // of a key after its successor starts signing
 	random   io.Reader
 }
@@ -133,6 +142,7 @@ func New(cfg Config) (*Tokens, error) {
 		audience: cfg.Audience,
 		access:   profile{typ: typAccess, ttl: cfg.AccessTTL, method: jwt.SigningMethodES256},
 		refresh:  profile{typ: typRefresh, ttl: cfg.RefreshTTL, method: jwt.SigningMethodHS256, mac: true},
+		mfa:      profile{typ: typMFA, ttl: mfaTTL, method: jwt.SigningMethodHS256, mac: true},
 		lifetime: max(cfg.AccessTTL, cfg.RefreshTTL),
 		random:   cfg.Random,
 	}
@@ -182,7 +192,7 @@ func (t *Tokens) Issue(spec ports.TokenSpec, now time.Time) (string, domain.Clai
 		return "", domain.Claims{}, fmt.Errorf("issue token: unknown kind %d", int(spec.Kind))
 	case spec.UserID == "":
 		return "", domain.Claims{}, errors.New("issue token: user id is required")
-	case spec.SessionID == "":
+	case spec.SessionID == "" && spec.Kind != domain.MFAToken:
 		return "", domain.Claims{}, errors.New("issue token: session id is required")
 	}
 	id := spec.ID
@@ -199,6 +209,7 @@ func (t *Tokens) Issue(spec ports.TokenSpec, now time.Time) (string, domain.Clai
 		SessionID: spec.SessionID,
 		ID:        id,
 		IssuedAt:  now.Truncate(time.Second).UTC(),
+		AMR:       spec.AMR,
 	}
 	claims.ExpiresAt = claims.IssuedAt.Add(p.ttl)
 
@@ -213,6 +224,7 @@ func (t *Tokens) Issue(spec ports.TokenSpec, now time.Time) (string, domain.Clai
 			ExpiresAt: jwt.NewNumericDate(claims.ExpiresAt),
 		},
 		SessionID: claims.SessionID,
+		AMR:       claims.AMR,
 	})
 	tok.Header["typ"] = p.typ
 	tok.Header["kid"] = signer.kid
@@ -290,7 +302,7 @@ func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (dom
 		return domain.Claims{}, invalid("missing subject")
 	case rc.ID == "":
 		return domain.Claims{}, invalid("missing token id")
-	case rc.SessionID == "":
+	case rc.SessionID == "" && kind != domain.MFAToken:
 		return domain.Claims{}, invalid("missing session id")
 	case rc.IssuedAt == nil:
 		return domain.Claims{}, invalid("missing issue time")
@@ -302,6 +314,7 @@ func (t *Tokens) Verify(token string, kind domain.TokenKind, now time.Time) (dom
 		ID:        rc.ID,
 		IssuedAt:  rc.IssuedAt.UTC(),
 		ExpiresAt: rc.ExpiresAt.UTC(),
+		AMR:       rc.AMR,
 	}
 	if kind == domain.AccessToken {
 		validUntil := claims.ExpiresAt
@@ -319,6 +332,8 @@ func (t *Tokens) profile(kind domain.TokenKind) (profile, bool) {
 		return t.access, true
 	case domain.RefreshToken:
 		return t.refresh, true
+	case domain.MFAToken:
+		return t.mfa, true
 	}
 	return profile{}, false
 }

@@ -13,6 +13,8 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -440,7 +442,7 @@ func TestVerifyRejects(t *testing.T) {
 			if tt.token != "" && strings.Contains(err.Error(), tt.token) {
 				t.Errorf("err %q contains the token", err)
 			}
-			if got != (domain.Claims{}) {
+			if !reflect.DeepEqual(got, domain.Claims{}) {
 				t.Errorf("claims = %+v, want zero value on rejection", got)
 			}
 		})
@@ -752,5 +754,50 @@ func TestAudience(t *testing.T) {
 				t.Errorf("err = %v, want reason %q", err, "wrong audience")
 			}
 		})
+	}
+}
+
+// TestMFATokensAndAMR: the token of a login's second step stands for
+// nothing else, needs no session, and lives five minutes; the methods of a
+// login ride in access and refresh tokens' "amr".
+func TestMFATokensAndAMR(t *testing.T) {
+	tokens := newTokens(t, newKey(t, elliptic.P256()))
+	mfa, claims, err := tokens.Issue(ports.TokenSpec{Kind: domain.MFAToken, UserID: "user-123", ID: "challenge-1"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims.ID != "challenge-1" || !claims.ExpiresAt.Equal(claims.IssuedAt.Add(5*time.Minute)) {
+		t.Errorf("mfa claims = %+v, want the challenge's id and five minutes", claims)
+	}
+	if segment(t, mfa, 0)["typ"] != "mfa+jwt" {
+		t.Errorf("typ = %v", segment(t, mfa, 0)["typ"])
+	}
+	if got, err := tokens.Verify(mfa, domain.MFAToken, now.Add(4*time.Minute)); err != nil || got.ID != "challenge-1" {
+		t.Errorf("Verify(mfa) = %+v, %v", got, err)
+	}
+	for _, kind := range []domain.TokenKind{domain.AccessToken, domain.RefreshToken} {
+		if _, err := tokens.Verify(mfa, kind, now); !errors.Is(err, domain.ErrInvalidToken) {
+			t.Errorf("an mfa token passed as %v: %v", kind, err)
+		}
+	}
+	if _, err := tokens.Verify(mfa, domain.MFAToken, now.Add(5*time.Minute+time.Second)); !errors.Is(err, domain.ErrInvalidToken) {
+		t.Errorf("an mfa token after five minutes: %v", err)
+	}
+	refresh, _ := issue(t, tokens, domain.RefreshToken, now)
+	if _, err := tokens.Verify(refresh, domain.MFAToken, now); !errors.Is(err, domain.ErrInvalidToken) {
+		t.Errorf("a refresh token passed as an mfa token: %v", err)
+	}
+
+	amr := []string{domain.AMRPassword, domain.AMROTP}
+	access, _, err := tokens.Issue(ports.TokenSpec{Kind: domain.AccessToken, UserID: "user-123", SessionID: "s", AMR: amr}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := segment(t, access, 1)["amr"]; fmt.Sprint(got) != "[pwd otp]" {
+		t.Errorf("amr claim = %v, want [pwd otp]", got)
+	}
+	got, err := tokens.Verify(access, domain.AccessToken, now)
+	if err != nil || !reflect.DeepEqual(got.AMR, amr) {
+		t.Errorf("Verify = %+v, %v; want amr %v", got, err, amr)
 	}
 }

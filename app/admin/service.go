@@ -35,6 +35,16 @@ type Deps struct {
 	Clock     ports.Clock
 	Random    ports.Random
 	Logger    *slog.Logger
+	// Notices composes the emails an operator's change sends its owner;
+	// Mail hears that one is queued.
+	Notices Notices
+	Mail    ports.MailNotifier
+}
+
+// Notices composes the emails that tell an account's owner of an
+// operator's change.
+type Notices interface {
+	TwoStepOffMail(user domain.User, now time.Time) (ports.OutgoingMail, error)
 }
 
 // Service implements ports.AdminService.
@@ -45,7 +55,8 @@ type Service struct {
 // NewService returns the operators' use cases on deps.
 func NewService(deps Deps) (*Service, error) {
 	if deps.Users == nil || deps.Sessions == nil || deps.Throttle == nil || deps.Audit == nil ||
-		deps.AdminKeys == nil || deps.Clock == nil || deps.Random == nil || deps.Logger == nil {
+		deps.AdminKeys == nil || deps.Clock == nil || deps.Random == nil || deps.Logger == nil ||
+		deps.Notices == nil || deps.Mail == nil {
 		return nil, errors.New("admin: every dependency is required")
 	}
 	return &Service{deps: deps}, nil
@@ -159,6 +170,9 @@ func (s *Service) UpdateUser(ctx context.Context, op ports.Operator, idOrEmail s
 	if change.EmailVerified != nil && !*change.EmailVerified {
 		return ports.AccountDetails{}, domain.ValidationError("email_verified", "can only be set to true: a verified address stays verified")
 	}
+	if change.MFAEnabled != nil && *change.MFAEnabled {
+		return ports.AccountDetails{}, domain.ValidationError("mfa_enabled", "can only be set to false: the owner turns two-step login on")
+	}
 	k, err := key(idOrEmail)
 	if err != nil {
 		return ports.AccountDetails{}, err
@@ -186,6 +200,15 @@ func (s *Service) UpdateUser(ctx context.Context, op ports.Operator, idOrEmail s
 			u.MarkVerified(now)
 			fx.Events = append(fx.Events, event(domain.EventEmailVerified, u.ID))
 		}
+		if change.MFAEnabled != nil && u.MFA.Enabled() {
+			u.DisableMFA(now)
+			mail, err := s.deps.Notices.TwoStepOffMail(*u, now)
+			if err != nil {
+				return fx, err
+			}
+			fx.Mail = append(fx.Mail, mail)
+			fx.Events = append(fx.Events, event(domain.EventMFADisabled, u.ID))
+		}
 		if change.Disabled != nil && *change.Disabled != u.Disabled() {
 			if *change.Disabled {
 				u.Disable(now)
@@ -201,6 +224,7 @@ func (s *Service) UpdateUser(ctx context.Context, op ports.Operator, idOrEmail s
 	if err != nil {
 		return ports.AccountDetails{}, err
 	}
+	s.deps.Mail.MailQueued()
 	return s.details(ctx, saved)
 }
 

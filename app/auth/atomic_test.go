@@ -130,7 +130,7 @@ func TestChangePasswordIsOneWrite(t *testing.T) {
 			mailBefore := len(f.queued(t))
 
 			lift := f.failOn(t, step.kind, step.table)
-			wantFailure(t, "change", f.svc.ChangePassword(ctx, claims, astro.Password, "AnotherStrongPass!42", false, laptop))
+			wantFailure(t, "change", f.svc.ChangePassword(ctx, claims, astro.Password, "AnotherStrongPass!42", false, "", laptop))
 			lift()
 
 			if _, err := f.svc.Refresh(ctx, other.Refresh.Token, laptop); err != nil {
@@ -153,7 +153,7 @@ func TestDeleteAccountIsOneWrite(t *testing.T) {
 	pair := f.login(t)
 	id := f.userID(t)
 	lift := f.failOn(t, "INSERT", "outbox")
-	wantFailure(t, "deletion", f.svc.DeleteAccount(ctx, id, astro.Password, laptop))
+	wantFailure(t, "deletion", f.svc.DeleteAccount(ctx, domain.Claims{UserID: id}, astro.Password, "", laptop))
 	lift()
 	if _, err := f.svc.CurrentUser(ctx, id); err != nil {
 		t.Errorf("the account is gone although its deletion failed: %v", err)

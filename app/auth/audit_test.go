@@ -46,7 +46,7 @@ func TestAnAccountsStoryIsRecorded(t *testing.T) {
 	pair := f.login(t)
 	id := f.userID(t)
 	claims := domain.Claims{UserID: id, SessionID: f.sessionOf(t, pair)}
-	if err := f.svc.ChangePassword(ctx, claims, astro.Password, "Another-Long-Password-42", false, laptop); err != nil {
+	if err := f.svc.ChangePassword(ctx, claims, astro.Password, "Another-Long-Password-42", false, "", laptop); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.svc.Logout(ctx, pair.Refresh.Token, laptop); err != nil {
@@ -59,7 +59,7 @@ func TestAnAccountsStoryIsRecorded(t *testing.T) {
 	if err := f.svc.ForgotPassword(ctx, astro.Email, laptop); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.DeleteAccount(ctx, id, "Another-Long-Password-42", laptop); err != nil {
+	if err := f.svc.DeleteAccount(ctx, domain.Claims{UserID: id}, "Another-Long-Password-42", "", laptop); err != nil {
 		t.Fatal(err)
 	}
 	_ = second

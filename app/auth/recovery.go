@@ -161,7 +161,7 @@ func (s *Service) countResetFailure(ctx context.Context, userID string, proof do
 // current one. Every other session ends with it, the caller's own too if
 // endCurrent is set, and the owner is emailed a notice, in one transaction.
 // A wrong current password counts as a failed login.
-func (s *Service) ChangePassword(ctx context.Context, claims domain.Claims, current, newPassword string, endCurrent bool, client domain.Client) error {
+func (s *Service) ChangePassword(ctx context.Context, claims domain.Claims, current, newPassword string, endCurrent bool, code string, client domain.Client) error {
 	var v domain.Validation
 	v.Require("current_password", current)
 	v.Require("new_password", newPassword)
@@ -173,6 +173,9 @@ func (s *Service) ChangePassword(ctx context.Context, claims domain.Claims, curr
 		return err
 	}
 	if err := s.checkNewPassword(user, newPassword); err != nil {
+		return err
+	}
+	if err := s.stepUp(ctx, user, claims, code, client); err != nil {
 		return err
 	}
 	hash, err := s.hasher.Hash(ctx, newPassword)
@@ -204,16 +207,20 @@ func (s *Service) ChangePassword(ctx context.Context, claims domain.Claims, curr
 }
 
 // DeleteAccount deletes the account of a logged-in user who confirms it with
-// the password, and its sessions with it, and emails the owner a notice; the
-// email can sign up again.
-func (s *Service) DeleteAccount(ctx context.Context, userID, password string, client domain.Client) error {
+// the password (and, with two-step login on, a recent second factor), and
+// its sessions with it, and emails the owner a notice; the email can sign up
+// again.
+func (s *Service) DeleteAccount(ctx context.Context, claims domain.Claims, password, code string, client domain.Client) error {
 	var v domain.Validation
 	v.Require("password", password)
 	if err := v.Err(); err != nil {
 		return err
 	}
-	user, err := s.confirmPassword(ctx, userID, password, client)
+	user, err := s.confirmPassword(ctx, claims.UserID, password, client)
 	if err != nil {
+		return err
+	}
+	if err := s.stepUp(ctx, user, claims, code, client); err != nil {
 		return err
 	}
 	now := s.now()

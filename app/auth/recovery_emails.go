@@ -53,3 +53,21 @@ func (s *Service) passwordChangedMail(user domain.User, now time.Time) (ports.Ou
 // noticeTime writes a time in a notice for people: "4 March 2026 at 05:06
 // UTC".
 func noticeTime(t time.Time) string { return t.UTC().Format("2 January 2006 at 15:04 UTC") }
+
+// twoStepOnMail tells the owner that two-step login was turned on.
+func (s *Service) twoStepOnMail(user domain.User, now time.Time) (ports.OutgoingMail, error) {
+	return s.composeMail(user, emails.TwoStepOn{FirstName: user.FirstName, When: noticeTime(now)}, "", time.Time{}, now)
+}
+
+// TwoStepOffMail tells the owner that two-step login was turned off; the
+// operators' use cases send it too.
+func (s *Service) TwoStepOffMail(user domain.User, now time.Time) (ports.OutgoingMail, error) {
+	return s.composeMail(user, emails.TwoStepOff{FirstName: user.FirstName, When: noticeTime(now)}, "", time.Time{}, now)
+}
+
+// recoveryCodeUsedMail tells the owner that a recovery code logged in, so
+// that a code that leaked does not go unnoticed.
+func (s *Service) recoveryCodeUsedMail(user domain.User, left int, now time.Time) (ports.OutgoingMail, error) {
+	data := emails.RecoveryCodeUsed{FirstName: user.FirstName, When: noticeTime(now), Left: left}
+	return s.composeMail(user, data, "", time.Time{}, now)
+}

@@ -189,11 +189,11 @@ func TestChangePassword(t *testing.T) {
 			mine, other := f.login(t), f.login(t)
 			claims, _ := f.tokens.Verify(mine.Access.Token, domain.AccessToken, start)
 
-			err := f.svc.ChangePassword(ctx, claims, "wrong-password", "AnotherStrongPass!42", tt.endCurrent, laptop)
+			err := f.svc.ChangePassword(ctx, claims, "wrong-password", "AnotherStrongPass!42", tt.endCurrent, "", laptop)
 			if !errors.Is(err, domain.ErrInvalidCredentials) {
 				t.Fatalf("wrong current password = %v", err)
 			}
-			if err := f.svc.ChangePassword(ctx, claims, astro.Password, "AnotherStrongPass!42", tt.endCurrent, laptop); err != nil {
+			if err := f.svc.ChangePassword(ctx, claims, astro.Password, "AnotherStrongPass!42", tt.endCurrent, "", laptop); err != nil {
 				t.Fatalf("ChangePassword: %v", err)
 			}
 			if _, err := f.svc.Refresh(ctx, other.Refresh.Token, laptop); !errors.Is(err, domain.ErrInvalidToken) {
@@ -216,7 +216,7 @@ func TestWrongCurrentPasswordCountsAsAFailedLogin(t *testing.T) {
 	ctx := context.Background()
 	claims, _ := f.tokens.Verify(f.login(t).Access.Token, domain.AccessToken, start)
 	for i := 0; i < 6; i++ {
-		_ = f.svc.ChangePassword(ctx, claims, "wrong-password", "AnotherStrongPass!42", false, laptop)
+		_ = f.svc.ChangePassword(ctx, claims, "wrong-password", "AnotherStrongPass!42", false, "", laptop)
 	}
 	if _, err := f.svc.Login(ctx, astro.Email, astro.Password, laptop); !errors.Is(err, domain.ErrTooManyRequests) {
 		t.Errorf("login after six wrong current passwords = %v, want the slow-down", err)
@@ -229,10 +229,10 @@ func TestDeleteAccount(t *testing.T) {
 	ctx := context.Background()
 	pair := f.login(t)
 	id := f.userID(t)
-	if err := f.svc.DeleteAccount(ctx, id, "wrong-password", laptop); !errors.Is(err, domain.ErrInvalidCredentials) {
+	if err := f.svc.DeleteAccount(ctx, domain.Claims{UserID: id}, "wrong-password", "", laptop); !errors.Is(err, domain.ErrInvalidCredentials) {
 		t.Fatalf("wrong password = %v", err)
 	}
-	if err := f.svc.DeleteAccount(ctx, id, astro.Password, laptop); err != nil {
+	if err := f.svc.DeleteAccount(ctx, domain.Claims{UserID: id}, astro.Password, "", laptop); err != nil {
 		t.Fatalf("DeleteAccount: %v", err)
 	}
 	if _, err := f.svc.CurrentUser(ctx, id); !errors.Is(err, domain.ErrInvalidToken) {
@@ -262,10 +262,10 @@ func TestRecoveryEmailsCarryNoPasswords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.ChangePassword(ctx, claims, "AnotherStrongPass!42", "YetAnotherPass!43", false, laptop); err != nil {
+	if err := f.svc.ChangePassword(ctx, claims, "AnotherStrongPass!42", "YetAnotherPass!43", false, "", laptop); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.DeleteAccount(ctx, claims.UserID, "YetAnotherPass!43", laptop); err != nil {
+	if err := f.svc.DeleteAccount(ctx, domain.Claims{UserID: claims.UserID}, "YetAnotherPass!43", "", laptop); err != nil {
 		t.Fatal(err)
 	}
 	var subjects []string

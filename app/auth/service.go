@@ -40,6 +40,12 @@ type Deps struct {
 	Audit ports.AuditLog
 	// Observer, if set, hears outcomes for metrics.
 	Observer Observer
+	// Authenticator, Sealer and Challenges serve two-step login: codes of
+	// authenticator apps, secrets sealed at rest, and the second step of
+	// a login, which any replica may finish.
+	Authenticator ports.Authenticator
+	Sealer        ports.Sealer
+	Challenges    ports.ChallengeStore
 }
 
 // Observer hears what the use cases did, for metrics. Its methods are called
@@ -54,8 +60,14 @@ type Observer interface {
 	LimitRejected(limit string)
 }
 
-// LoginSucceeded is the outcome of a login that started a session.
-const LoginSucceeded = "success"
+// Outcomes of logins besides the reasons of failures.
+const (
+	// LoginSucceeded is a login that started a session.
+	LoginSucceeded = "success"
+	// LoginNeedsSecondFactor is a right password of an account with a
+	// second factor: the login goes on at POST /login/mfa.
+	LoginNeedsSecondFactor = "mfa_required"
+)
 
 // noObserver hears nothing.
 type noObserver struct{}
@@ -99,6 +111,8 @@ type Config struct {
 	ConcealAccounts bool
 	// Emails renders the emails the use cases send.
 	Emails *emails.Templates
+	// TOTPIssuer names the service in authenticator apps.
+	TOTPIssuer string
 }
 
 // Service implements ports.AuthService.
@@ -115,9 +129,12 @@ type Service struct {
 	log      *slog.Logger
 	cfg      Config
 	// passwords refuses passwords that are easy to guess.
-	passwords ports.PasswordPolicy
-	audit     ports.AuditLog
-	observe   Observer
+	passwords     ports.PasswordPolicy
+	audit         ports.AuditLog
+	observe       Observer
+	authenticator ports.Authenticator
+	sealer        ports.Sealer
+	challenges    ports.ChallengeStore
 
 	// dummyHash is verified against when a login names an unknown email, so
 	// that such a login costs the same hashing work as a real one. It is made
@@ -136,7 +153,8 @@ type Service struct {
 func NewService(deps Deps, cfg Config) (*Service, error) {
 	switch {
 	case deps.Users == nil, deps.Sessions == nil, deps.Limiter == nil, deps.Throttle == nil, deps.Hasher == nil, deps.Tokens == nil, deps.Mail == nil,
-		deps.Clock == nil, deps.Random == nil, deps.Logger == nil, deps.Passwords == nil, deps.Audit == nil:
+		deps.Clock == nil, deps.Random == nil, deps.Logger == nil, deps.Passwords == nil, deps.Audit == nil,
+		deps.Authenticator == nil, deps.Sealer == nil, deps.Challenges == nil:
 		return nil, errors.New("auth: every dependency is required")
 	case cfg.ActivationCodeTTL <= 0:
 		return nil, errors.New("auth: activation code TTL must be positive")
@@ -148,6 +166,8 @@ func NewService(deps Deps, cfg Config) (*Service, error) {
 		return nil, errors.New("auth: password reset TTL must be positive and the forgot-password duration not negative")
 	case cfg.SessionTTL <= 0, cfg.ReuseInterval < 0:
 		return nil, errors.New("auth: session TTL must be positive and the reuse interval not negative")
+	case cfg.TOTPIssuer == "":
+		return nil, errors.New("auth: the TOTP issuer is required")
 	case cfg.Emails == nil:
 		return nil, errors.New("auth: the email templates are required")
 	}
@@ -157,21 +177,24 @@ func NewService(deps Deps, cfg Config) (*Service, error) {
 		observer = noObserver{}
 	}
 	return &Service{
-		observe:   observer,
-		users:     deps.Users,
-		sessions:  deps.Sessions,
-		limiter:   deps.Limiter,
-		throttle:  deps.Throttle,
-		hasher:    deps.Hasher,
-		tokens:    deps.Tokens,
-		mail:      deps.Mail,
-		clock:     deps.Clock,
-		random:    deps.Random,
-		log:       deps.Logger,
-		cfg:       cfg,
-		passwords: deps.Passwords,
-		audit:     deps.Audit,
-		sleep:     sleepFor,
+		observe:       observer,
+		users:         deps.Users,
+		sessions:      deps.Sessions,
+		limiter:       deps.Limiter,
+		throttle:      deps.Throttle,
+		hasher:        deps.Hasher,
+		tokens:        deps.Tokens,
+		mail:          deps.Mail,
+		clock:         deps.Clock,
+		random:        deps.Random,
+		log:           deps.Logger,
+		cfg:           cfg,
+		passwords:     deps.Passwords,
+		audit:         deps.Audit,
+		authenticator: deps.Authenticator,
+		sealer:        deps.Sealer,
+		challenges:    deps.Challenges,
+		sleep:         sleepFor,
 	}, nil
 }
 
@@ -401,6 +424,8 @@ func (s *Service) Login(ctx context.Context, email, password string, client doma
 	switch {
 	case err == nil:
 		s.observe.LoginOutcome(LoginSucceeded)
+	case errors.Is(err, domain.ErrMFARequired):
+		s.observe.LoginOutcome(LoginNeedsSecondFactor)
 	case failed.Reason != "":
 		s.observe.LoginOutcome(failed.Reason)
 		s.record(ctx, failed)
@@ -455,7 +480,11 @@ func (s *Service) login(ctx context.Context, email domain.Email, password string
 		return ports.TokenPair{}, err
 	}
 	s.rehash(ctx, user, password)
-	return s.startSession(ctx, user.ID, client, domain.NewAuditEvent(domain.EventLogin, now, client).For(user.ID))
+	if user.MFA.Enabled() {
+		return ports.TokenPair{}, s.requireSecondFactor(ctx, user, now)
+	}
+	return s.startSession(ctx, user.ID, client, sessionProof{amr: []string{domain.AMRPassword}},
+		domain.NewAuditEvent(domain.EventLogin, now, client).For(user.ID))
 }
 
 // record appends events that change nothing else to the audit log. The

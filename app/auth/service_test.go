@@ -1,7 +1,9 @@
 package auth
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
 	"net/url"
@@ -12,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"authapi/adapters/otp"
 	"authapi/adapters/postgres"
 	"authapi/adapters/ratelimit"
+	"authapi/adapters/sealer"
 	"authapi/adapters/sqlite"
 	"authapi/app/emails"
 	"authapi/domain"
@@ -99,8 +103,12 @@ func newFixture(t *testing.T) *fixture {
 
 		Passwords: f.passwords,
 		Audit:     f.users,
+
+		Authenticator: otp.Authenticator{},
+		Sealer:        testSealer,
+		Challenges:    f.users,
 	}, Config{ActivationCodeTTL: time.Hour, PublicURL: public, CodeKey: testCodeKey, SessionTTL: 720 * time.Hour, ReuseInterval: 10 * time.Second,
-		Limits: DefaultLimits(), PasswordResetTTL: 15 * time.Minute, Emails: testEmails})
+		Limits: DefaultLimits(), PasswordResetTTL: 15 * time.Minute, Emails: testEmails, TOTPIssuer: "Astrodesk"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +122,17 @@ type testStore interface {
 	ports.SessionStore
 	ports.Outbox
 	ports.AuditLog
+	ports.ChallengeStore
 }
+
+// testSealer seals the use case tests' authenticator secrets.
+var testSealer = func() *sealer.Sealer {
+	s, err := sealer.New(bytes.Repeat([]byte{7}, 32), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}()
 
 // toolAccess is a database/sql driver and data source that reach the test's
 // database straight.

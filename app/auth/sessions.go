@@ -10,23 +10,31 @@ import (
 	"authapi/ports"
 )
 
+// sessionProof is how a login's user proved who they were: the methods
+// (AMR) and, if one was given, when the second factor was.
+type sessionProof struct {
+	amr            []string
+	secondFactorAt time.Time
+}
+
 // startSession opens a session for a user who has just proved who they are
 // and returns its first pair of tokens; events are saved with the session.
-func (s *Service) startSession(ctx context.Context, userID string, client domain.Client, events ...domain.AuditEvent) (ports.TokenPair, error) {
+func (s *Service) startSession(ctx context.Context, userID string, client domain.Client, proof sessionProof, events ...domain.AuditEvent) (ports.TokenPair, error) {
 	now := s.now()
 	sessionID, err := domain.NewID(now, s.random)
 	if err != nil {
 		return ports.TokenPair{}, err
 	}
-	access, _, err := s.issue(ports.TokenSpec{Kind: domain.AccessToken, UserID: userID, SessionID: sessionID}, now)
+	access, _, err := s.issue(ports.TokenSpec{Kind: domain.AccessToken, UserID: userID, SessionID: sessionID, AMR: proof.amr}, now)
 	if err != nil {
 		return ports.TokenPair{}, err
 	}
-	refresh, claims, err := s.issue(ports.TokenSpec{Kind: domain.RefreshToken, UserID: userID, SessionID: sessionID}, now)
+	refresh, claims, err := s.issue(ports.TokenSpec{Kind: domain.RefreshToken, UserID: userID, SessionID: sessionID, AMR: proof.amr}, now)
 	if err != nil {
 		return ports.TokenPair{}, err
 	}
 	session := domain.NewSession(sessionID, userID, claims.ID, client, now, s.cfg.SessionTTL)
+	session.AMR, session.SecondFactorAt = proof.amr, proof.secondFactorAt
 	if err := s.sessions.CreateSession(ctx, session, events...); err != nil {
 		return ports.TokenPair{}, fmt.Errorf("create session: %w", err)
 	}
@@ -77,7 +85,7 @@ func (s *Service) refresh(ctx context.Context, refreshToken string, client domai
 			// simply an invalid token; the update below would say the same.
 			return ports.TokenPair{}, domain.ErrInvalidToken
 		case now.Sub(sess.LastUsedAt) < lastUsedResolution:
-			access, _, err := s.issue(ports.TokenSpec{Kind: domain.AccessToken, UserID: sess.UserID, SessionID: sess.ID}, now)
+			access, _, err := s.issue(ports.TokenSpec{Kind: domain.AccessToken, UserID: sess.UserID, SessionID: sess.ID, AMR: sess.AMR}, now)
 			return ports.TokenPair{Access: access}, err
 		}
 	}
@@ -107,7 +115,7 @@ func (s *Service) refresh(ctx context.Context, refreshToken string, client domai
 			events = append(events, domain.NewAuditEvent(domain.EventRefreshReuse, now, client).For(sess.UserID))
 			rejected = domain.ErrInvalidToken
 		case !s.cfg.RotateRefreshTokens:
-			pair.Access, _, issueErr = s.issue(ports.TokenSpec{Kind: domain.AccessToken, UserID: sess.UserID, SessionID: sess.ID}, now)
+			pair.Access, _, issueErr = s.issue(ports.TokenSpec{Kind: domain.AccessToken, UserID: sess.UserID, SessionID: sess.ID, AMR: sess.AMR}, now)
 		case use == domain.RefreshRecentlyRotated:
 			// A concurrent client racing the rotation: hand it the
 			// session's current refresh token rather than sound an alarm.
@@ -134,11 +142,11 @@ const lastUsedResolution = time.Minute
 // refreshPair issues an access token for sess and a refresh token with id
 // refreshID, or a fresh id (rotating the session) when refreshID is empty.
 func (s *Service) refreshPair(sess *domain.Session, refreshID string, now time.Time) (ports.TokenPair, error) {
-	access, _, err := s.issue(ports.TokenSpec{Kind: domain.AccessToken, UserID: sess.UserID, SessionID: sess.ID}, now)
+	access, _, err := s.issue(ports.TokenSpec{Kind: domain.AccessToken, UserID: sess.UserID, SessionID: sess.ID, AMR: sess.AMR}, now)
 	if err != nil {
 		return ports.TokenPair{}, err
 	}
-	refresh, claims, err := s.issue(ports.TokenSpec{Kind: domain.RefreshToken, UserID: sess.UserID, SessionID: sess.ID, ID: refreshID}, now)
+	refresh, claims, err := s.issue(ports.TokenSpec{Kind: domain.RefreshToken, UserID: sess.UserID, SessionID: sess.ID, ID: refreshID, AMR: sess.AMR}, now)
 	if err != nil {
 		return ports.TokenPair{}, err
 	}

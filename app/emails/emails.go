@@ -88,12 +88,38 @@ type SignupAttempt struct {
 	When      string
 }
 
+// TwoStepOn tells the owner that two-step login was turned on.
+type TwoStepOn struct {
+	FirstName string
+	When      string
+}
+
+// TwoStepOff tells the owner that two-step login was turned off, by them
+// or by an operator.
+type TwoStepOff struct {
+	FirstName string
+	When      string
+}
+
+// RecoveryCodeUsed tells the owner that a recovery code was used to log
+// in, and how many are left.
+type RecoveryCodeUsed struct {
+	FirstName string
+	When      string
+	Left      int
+}
+
 func (Activation) email() string      { return "activation" }
 func (PasswordReset) email() string   { return "password-reset" }
 func (PasswordChanged) email() string { return "password-changed" }
 func (AccountLocked) email() string   { return "account-locked" }
 func (AccountDeleted) email() string  { return "account-deleted" }
 func (SignupAttempt) email() string   { return "signup-attempt" }
+func (TwoStepOn) email() string       { return "two-step-on" }
+func (TwoStepOff) email() string      { return "two-step-off" }
+func (RecoveryCodeUsed) email() string {
+	return "recovery-code-used"
+}
 
 // The sample data every template is rendered with at load, one per email:
 // this list is also the list of emails. Every field is set, so that every
@@ -105,6 +131,9 @@ var samples = []Data{
 	AccountLocked{FirstName: "Astro", Until: sampleTime, Link: sampleLink("unlock")},
 	AccountDeleted{FirstName: "Astro", When: sampleTime},
 	SignupAttempt{FirstName: "Astro", When: sampleTime},
+	TwoStepOn{FirstName: "Astro", When: sampleTime},
+	TwoStepOff{FirstName: "Astro", When: sampleTime},
+	RecoveryCodeUsed{FirstName: "Astro", When: sampleTime, Left: 9},
 }
 
 const sampleTime = "4 March 2026 at 05:06 UTC"
