@@ -377,6 +377,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runt
 		TrustedProxies: cfg.TrustedProxies,
 		IPv6Prefix:     cfg.IPv6Prefix,
 		ObserveRequest: observeRequest,
+		CORSOrigins:    cfg.CORSOrigins,
 	}
 	var metricsHandler http.Handler
 	if measured != nil {

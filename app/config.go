@@ -82,6 +82,9 @@ type Config struct {
 	// MetricsAddr, when set, serves the Prometheus metrics: on a listener
 	// of its own, or beside the public routes if it equals Addr.
 	MetricsAddr string
+	// CORSOrigins are the origins of browser front ends that may call the
+	// API from another origin; none leaves CORS off.
+	CORSOrigins []string
 	// Brand is the product name and support address that every email
 	// template receives.
 	Brand emails.Brand
@@ -180,6 +183,7 @@ func settings(c *Config) []setting {
 		{flag: "product-name", env: "AUTH_PRODUCT_NAME", usage: "name of your product, as the emails call it", value: productNameValue{&c.Brand.ProductName}},
 		{flag: "support-email", env: "AUTH_SUPPORT_EMAIL", usage: "address users may write to, which the emails give (empty: they give none)", value: addressValue{&c.Brand.SupportEmail}},
 		{flag: "email-templates-dir", env: "AUTH_EMAIL_TEMPLATES_DIR", usage: "directory of email templates that replace the built-in ones of the same names (empty: none)", value: stringValue{&c.EmailTemplatesDir}},
+		{flag: "cors-origins", env: "AUTH_CORS_ORIGINS", usage: "comma-separated origins (such as https://app.example.com) of browser front ends that may call the API from another origin; empty: no CORS", value: originsValue{&c.CORSOrigins}},
 		{flag: "trusted-proxies", env: "AUTH_TRUSTED_PROXIES", usage: "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed", value: proxiesValue{&c.TrustedProxies}},
 		{flag: "ipv6-prefix", env: "AUTH_IPV6_PREFIX", usage: "length of the IPv6 network that counts as one client for limits per client address (a home connection commonly holds a /64)", value: intValue{p: &c.IPv6Prefix, min: 32, max: 128}},
 		{flag: "limit-login-per-ip", env: "AUTH_LIMIT_LOGIN_PER_IP", usage: "logins per client address (N/duration, several separated by commas, or off)", value: limitValue{&c.Limits.LoginPerSource}},
@@ -476,6 +480,29 @@ func (v addrValue) set(s string) error {
 	return nil
 }
 func (v addrValue) String() string { return *v.p }
+
+// originsValue is a list of exact web origins: scheme, host and port, as a
+// browser sends them in Origin.
+type originsValue struct{ p *[]string }
+
+func (v originsValue) set(s string) error {
+	var origins []string
+	for _, raw := range strings.Split(s, ",") {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || strings.Contains(u.Host, "*") {
+			return fmt.Errorf("%q is not an origin: want scheme://host[:port], such as https://app.example.com, with no path and no wildcard", raw)
+		}
+		origins = append(origins, strings.ToLower(u.Scheme+"://"+u.Host))
+	}
+	*v.p = origins
+	return nil
+}
+func (v originsValue) String() string { return strings.Join(*v.p, ",") }
 
 // optionalAddrValue is an address that may be left empty.
 type optionalAddrValue struct{ p *string }

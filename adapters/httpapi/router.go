@@ -57,6 +57,10 @@ type Config struct {
 	// Metrics, if set, is served at GET /metrics on the public routes:
 	// only when the operator asks for it.
 	Metrics http.Handler
+	// CORSOrigins are the exact origins (scheme://host[:port]) of browser
+	// front ends that may call the public routes from another origin; none
+	// leaves CORS off. The app checks them.
+	CORSOrigins []string
 }
 
 // NewRouter returns the HTTP handler of the service: the public routes and,
@@ -70,7 +74,7 @@ func NewRouter(cfg Config) http.Handler {
 	if cfg.Metrics != nil {
 		r.GET("/metrics", gin.WrapH(cfg.Metrics))
 	}
-	return r
+	return withCORS(r, cfg.CORSOrigins)
 }
 
 // NewAdminRouter returns a handler of the admin API alone, with the health
