@@ -36,6 +36,13 @@ const (
 	EventMFADisabled            EventType = "mfa_disabled"
 	EventRecoveryCodesRenewed   EventType = "recovery_codes_renewed"
 	EventRecoveryCodeUsed       EventType = "recovery_code_used"
+	EventPasskeyAdded           EventType = "passkey_added"
+	EventPasskeyRemoved         EventType = "passkey_removed"
+	EventPasskeyRenamed         EventType = "passkey_renamed"
+	// EventPasskeyCloneSuspected is a passkey whose signature counter went
+	// backwards: two copies of its private key may be in use. The login
+	// was refused.
+	EventPasskeyCloneSuspected EventType = "passkey_clone_suspected"
 )
 
 // EventTypes lists every event type, for filters that check their input.
@@ -47,6 +54,7 @@ func EventTypes() []EventType {
 		EventAccountDisabled, EventAccountEnabled, EventEmailVerified, EventNamesChanged,
 		EventSessionsRevoked, EventAdminKeyCreated, EventAdminKeyRevoked,
 		EventMFAEnabled, EventMFADisabled, EventRecoveryCodesRenewed, EventRecoveryCodeUsed,
+		EventPasskeyAdded, EventPasskeyRemoved, EventPasskeyRenamed, EventPasskeyCloneSuspected,
 	}
 }
 
@@ -60,6 +68,8 @@ const (
 	ReasonLimited       = "limited"
 	// ReasonWrongMFACode is a wrong second factor after a right password.
 	ReasonWrongMFACode = "wrong_mfa_code"
+	// ReasonWrongPasskey is a passkey assertion that did not verify.
+	ReasonWrongPasskey = "wrong_passkey"
 )
 
 // Actors other than the account's owner.

@@ -28,6 +28,10 @@ const (
 	CodeMFAAlreadyEnabled  Code = "mfa_already_enabled"
 	CodeMFANotEnabled      Code = "mfa_not_enabled"
 	CodeNoPendingTOTP      Code = "no_pending_totp"
+	CodePasskeyNotFound    Code = "passkey_not_found"
+	CodeInvalidPasskey     Code = "invalid_passkey"
+	CodePasskeyExists      Code = "passkey_exists"
+	CodeTooManyPasskeys    Code = "too_many_passkeys"
 	CodeInvalidAdminKey    Code = "invalid_admin_key"
 	CodeAdminKeyExists     Code = "admin_key_exists"
 	CodeAdminKeyNotFound   Code = "admin_key_not_found"
@@ -55,6 +59,10 @@ type Error struct {
 	// the factors it accepts.
 	MFAToken string
 	Methods  []string
+	// PasskeyOptions, with CodeMFARequired for an account with passkeys,
+	// are the WebAuthn request options (JSON) that a passkey answers as
+	// the second factor.
+	PasskeyOptions []byte
 }
 
 // FieldError names one invalid input field and what is wrong with it.
