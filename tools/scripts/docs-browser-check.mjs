@@ -201,10 +201,13 @@ async function authorize(page, token) {
   await page.locator('.auth-wrapper button.authorize').click();
   const dialog = page.locator('.dialog-ux .modal-ux');
   await dialog.waitFor();
-  await dialog.locator('input#auth-bearer-value').fill(token);
-  await dialog.locator('button.modal-btn.authorize', { hasText: 'Authorize' }).click();
+  // The dialog holds one form per security scheme (user tokens and operator
+  // keys); only the user's bearer scheme gets the access token.
+  const form = dialog.locator('form').filter({ hasText: 'bearerAuth' });
+  await form.locator('input#auth-bearer-value').fill(token);
+  await form.locator('button.modal-btn.authorize', { hasText: 'Authorize' }).click();
   // Swagger UI swaps the button to "Logout" once the credentials are applied.
-  await dialog.locator('button.modal-btn', { hasText: 'Logout' }).waitFor();
+  await form.locator('button.modal-btn', { hasText: 'Logout' }).waitFor();
   await dialog.locator('button.btn-done').click();
   await dialog.waitFor({ state: 'detached' });
   step('authorized with a bearer token');
