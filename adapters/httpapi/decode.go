@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"io"
@@ -25,6 +26,17 @@ const MaxBodyBytes = 8 << 10
 
 // bodyTooLargeDetail is the detail of a body_too_large problem.
 const bodyTooLargeDetail = "the body must be at most 8 KiB"
+
+// MaxPasskeyBodyBytes bounds the bodies of the routes that take a browser's
+// WebAuthn response, which may carry an attestation with its certificate
+// chain and a credential id of up to 1,023 bytes: a few KiB at most, with
+// room to spare.
+const MaxPasskeyBodyBytes = 64 << 10
+
+const passkeyBodyTooLargeDetail = "the body must be at most 64 KiB"
+
+// passkeyRoutes are the routes whose bodies may be MaxPasskeyBodyBytes.
+var passkeyRoutes = map[string]bool{"/me/passkeys": true, "/login/passkey": true, "/login/mfa": true}
 
 // decodeJSON reads the request body into dst, a pointer to a struct with
 // json tags, and reports whether it could. On failure it has already answered
@@ -64,7 +76,11 @@ func decodeJSON(c *gin.Context, dst any) bool {
 	)
 	switch {
 	case errors.As(err, &tooLarge):
-		writeProblem(c, codeBodyTooLarge, bodyTooLargeDetail, nil)
+		detail := bodyTooLargeDetail
+		if tooLarge.Limit == MaxPasskeyBodyBytes {
+			detail = passkeyBodyTooLargeDetail
+		}
+		writeProblem(c, codeBodyTooLarge, detail, nil)
 	case errors.Is(err, io.EOF):
 		writeProblem(c, codeMalformedBody, "a JSON object body is required", nil)
 	case errors.As(err, &typeError):
@@ -73,6 +89,20 @@ func decodeJSON(c *gin.Context, dst any) bool {
 		writeProblem(c, codeMalformedBody, "the body is not valid JSON", nil)
 	}
 	return false
+}
+
+// decodeOptionalJSON is decodeJSON for routes whose every member is
+// optional: an empty body is an empty object.
+func decodeOptionalJSON(c *gin.Context, dst any) bool {
+	body := bufio.NewReader(c.Request.Body)
+	if _, err := body.Peek(1); errors.Is(err, io.EOF) {
+		return true
+	}
+	c.Request.Body = struct {
+		io.Reader
+		io.Closer
+	}{body, c.Request.Body}
+	return decodeJSON(c, dst)
 }
 
 // setExactMembers fills each field of the struct that dst points to from the
