@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -31,6 +33,17 @@ const bodyTooLargeDetail = "the body must be at most 8 KiB"
 // with a problem. Unknown fields are ignored so that clients may send more
 // than this version understands; names match exactly, as documented.
 func decodeJSON(c *gin.Context, dst any) bool {
+	return decodeBody(c, dst, false)
+}
+
+// decodeStrictJSON is decodeJSON for a body whose members each ask for a
+// change: a member that dst has no field for is refused, each such member
+// named, rather than ignored.
+func decodeStrictJSON(c *gin.Context, dst any) bool {
+	return decodeBody(c, dst, true)
+}
+
+func decodeBody(c *gin.Context, dst any, strict bool) bool {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mediaType, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mediaType != "application/json" && !strings.HasSuffix(mediaType, "+json")) {
@@ -48,6 +61,12 @@ func decodeJSON(c *gin.Context, dst any) bool {
 			return false
 		}
 		field, err := setExactMembers(members, dst)
+		if err == nil && strict {
+			if unknown := unknownMembers(members, dst); len(unknown) > 0 {
+				writeProblem(c, domain.CodeValidationFailed, domain.ErrValidation.Message, unknown)
+				return false
+			}
+		}
 		if err == nil {
 			return true
 		}
@@ -95,4 +114,22 @@ func setExactMembers(members map[string]json.RawMessage, dst any) (field string,
 		}
 	}
 	return "", nil
+}
+
+// unknownMembers names the members that the struct dst points to has no
+// field for, in order.
+func unknownMembers(members map[string]json.RawMessage, dst any) []FieldProblem {
+	t := reflect.TypeOf(dst).Elem()
+	known := make(map[string]bool, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		known[name] = true
+	}
+	var unknown []FieldProblem
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		if !known[name] {
+			unknown = append(unknown, FieldProblem{Field: name, Message: "is not a member of this request"})
+		}
+	}
+	return unknown
 }
