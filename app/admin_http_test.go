@@ -830,3 +830,50 @@ func TestAdminAPIOnItsOwnListener(t *testing.T) {
 	wantStatus(t, api.send(t, api.admin, "", "GET", "/healthz", nil), http.StatusOK)
 	wantStatus(t, api.send(t, api.admin, "", "GET", "/readyz", nil), http.StatusOK)
 }
+
+// TestAdminTurnsTwoStepLoginOff: an owner who lost both the authenticator
+// and the recovery codes gets the password alone back, is told by email,
+// and sees an operator did it.
+func TestAdminTurnsTwoStepLoginOff(t *testing.T) {
+	api := newTestAPI(t)
+	key := api.createAdminKey(t, adminKeyName)
+	id := api.newAccount(t, email)
+	_, err := api.storage.accounts.UpdateUser(t.Context(), ports.UserID(id), func(u *domain.User) (ports.Effects, error) {
+		u.MFA = domain.MFA{TOTPSecret: []byte("sealed secret"), TOTPEnabledAt: u.CreatedAt}
+		return ports.Effects{}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantProblem(t, api.do(t, "POST", "/login", map[string]string{"email": email, "password": password}), http.StatusForbidden, "mfa_required")
+	if res := api.asAdmin(t, key, "GET", "/admin/users/"+id, nil); res.body["mfa_enabled"] != true {
+		t.Errorf("mfa_enabled = %v, want true", res.body["mfa_enabled"])
+	}
+
+	res := api.asAdmin(t, key, "PATCH", "/admin/users/"+id, map[string]any{"mfa_enabled": false})
+	wantStatus(t, res, http.StatusOK)
+	if res.body["mfa_enabled"] != false {
+		t.Errorf("mfa_enabled = %v after turning it off", res.body["mfa_enabled"])
+	}
+	access, _ := api.login(t)
+	api.deliverMail(t)
+	mails := api.mailer.mailsTo(email)
+	if last := mails[len(mails)-1]; !strings.Contains(last.Subject, "wo-step") {
+		t.Errorf("the last email to the owner is %q, want the notice that two-step login is off", last.Subject)
+	}
+
+	res = api.do(t, "GET", "/me/activity", nil, "Authorization", "Bearer "+access)
+	wantStatus(t, res, http.StatusOK)
+	if e := res.body["events"].([]any)[1].(map[string]any); e["event"] != "mfa_disabled" || e["by_operator"] != true {
+		t.Errorf("the owner's activity before the login = %v, want mfa_disabled by an operator", e)
+	}
+	events := api.auditEvents(t, key, "user_id="+id+"&event=mfa_disabled")
+	if len(events) != 1 || events[0]["actor"] != adminActor {
+		t.Errorf("mfa_disabled events = %v", events)
+	}
+	// Turning it off again changes nothing and tells nobody.
+	wantStatus(t, api.asAdmin(t, key, "PATCH", "/admin/users/"+id, map[string]any{"mfa_enabled": false}), http.StatusOK)
+	if n := len(api.auditEvents(t, key, "user_id="+id+"&event=mfa_disabled")); n != 1 {
+		t.Errorf("%d mfa_disabled events after turning it off twice, want 1", n)
+	}
+}
