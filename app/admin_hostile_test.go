@@ -255,7 +255,11 @@ func TestHostileAdminPatch(t *testing.T) {
 		// Nothing to change.
 		invalid("an empty object", `{}`, "body"),
 		invalid("null", `null`, "body"),
-		invalid("every field null", `{"disabled":null,"email_verified":null,"first_name":null,"last_name":null,"mfa_enabled":null}`, "body"),
+		// A member is a change: null is no value to change it to, and
+		// the document allows none.
+		invalid("every field null", `{"disabled":null,"email_verified":null,"first_name":null,"last_name":null,"mfa_enabled":null}`, "disabled"),
+		invalid("a change and a null", `{"disabled":true,"first_name":null}`, "first_name"),
+		invalid("a null among spaces", "{\"disabled\":true, \"last_name\" :\t null\n}", "last_name"),
 		// Unknown members: a change misspelt or not known to this version
 		// is refused, not silently left undone.
 		invalid("an unknown member alone", `{"role":"admin"}`, "role"),

@@ -37,8 +37,8 @@ func decodeJSON(c *gin.Context, dst any) bool {
 }
 
 // decodeStrictJSON is decodeJSON for a body whose members each ask for a
-// change: a member that dst has no field for is refused, each such member
-// named, rather than ignored.
+// change: a member that dst has no field for, or that is null, is refused,
+// each such member named, rather than ignored.
 func decodeStrictJSON(c *gin.Context, dst any) bool {
 	return decodeBody(c, dst, true)
 }
@@ -60,13 +60,13 @@ func decodeBody(c *gin.Context, dst any, strict bool) bool {
 			writeProblem(c, codeMalformedBody, "the body must contain a single JSON object", nil)
 			return false
 		}
-		field, err := setExactMembers(members, dst)
-		if err == nil && strict {
-			if unknown := unknownMembers(members, dst); len(unknown) > 0 {
-				writeProblem(c, domain.CodeValidationFailed, domain.ErrValidation.Message, unknown)
+		if strict {
+			if problems := strictProblems(members, dst); len(problems) > 0 {
+				writeProblem(c, domain.CodeValidationFailed, domain.ErrValidation.Message, problems)
 				return false
 			}
 		}
+		field, err := setExactMembers(members, dst)
 		if err == nil {
 			return true
 		}
@@ -116,20 +116,24 @@ func setExactMembers(members map[string]json.RawMessage, dst any) (field string,
 	return "", nil
 }
 
-// unknownMembers names the members that the struct dst points to has no
-// field for, in order.
-func unknownMembers(members map[string]json.RawMessage, dst any) []FieldProblem {
+// strictProblems names, in order, the members that the struct dst points
+// to has no field for, and those that are null: in a body of changes, null
+// is no value to change a field to.
+func strictProblems(members map[string]json.RawMessage, dst any) []FieldProblem {
 	t := reflect.TypeOf(dst).Elem()
 	known := make(map[string]bool, t.NumField())
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 		known[name] = true
 	}
-	var unknown []FieldProblem
+	var problems []FieldProblem
 	for _, name := range slices.Sorted(maps.Keys(members)) {
-		if !known[name] {
-			unknown = append(unknown, FieldProblem{Field: name, Message: "is not a member of this request"})
+		switch {
+		case !known[name]:
+			problems = append(problems, FieldProblem{Field: name, Message: "is not a member of this request"})
+		case string(members[name]) == "null":
+			problems = append(problems, FieldProblem{Field: name, Message: "must not be null; leave it out to leave it as it is"})
 		}
 	}
-	return unknown
+	return problems
 }
