@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -43,6 +45,17 @@ var passkeyRoutes = map[string]bool{"/me/passkeys": true, "/login/passkey": true
 // with a problem. Unknown fields are ignored so that clients may send more
 // than this version understands; names match exactly, as documented.
 func decodeJSON(c *gin.Context, dst any) bool {
+	return decodeBody(c, dst, false)
+}
+
+// decodeStrictJSON is decodeJSON for a body whose members each ask for a
+// change: a member that dst has no field for, or that is null, is refused,
+// each such member named, rather than ignored.
+func decodeStrictJSON(c *gin.Context, dst any) bool {
+	return decodeBody(c, dst, true)
+}
+
+func decodeBody(c *gin.Context, dst any, strict bool) bool {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mediaType, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mediaType != "application/json" && !strings.HasSuffix(mediaType, "+json")) {
@@ -58,6 +71,12 @@ func decodeJSON(c *gin.Context, dst any) bool {
 		if _, extra := dec.Token(); !errors.Is(extra, io.EOF) {
 			writeProblem(c, codeMalformedBody, "the body must contain a single JSON object", nil)
 			return false
+		}
+		if strict {
+			if problems := strictProblems(members, dst); len(problems) > 0 {
+				writeProblem(c, domain.CodeValidationFailed, domain.ErrValidation.Message, problems)
+				return false
+			}
 		}
 		field, err := setExactMembers(members, dst)
 		if err == nil {
@@ -125,4 +144,26 @@ func setExactMembers(members map[string]json.RawMessage, dst any) (field string,
 		}
 	}
 	return "", nil
+}
+
+// strictProblems names, in order, the members that the struct dst points
+// to has no field for, and those that are null: in a body of changes, null
+// is no value to change a field to.
+func strictProblems(members map[string]json.RawMessage, dst any) []FieldProblem {
+	t := reflect.TypeOf(dst).Elem()
+	known := make(map[string]bool, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		known[name] = true
+	}
+	var problems []FieldProblem
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		switch {
+		case !known[name]:
+			problems = append(problems, FieldProblem{Field: name, Message: "is not a member of this request"})
+		case string(members[name]) == "null":
+			problems = append(problems, FieldProblem{Field: name, Message: "must not be null; leave it out to leave it as it is"})
+		}
+	}
+	return problems
 }
