@@ -1063,3 +1063,147 @@ func TestTheSecondStepIsAudited(t *testing.T) {
 		t.Errorf("failed login = %+v, want reason %s from the laptop", failed, domain.ReasonWrongMFACode)
 	}
 }
+
+// TestWrongCodesCountLikeWrongPasswords: a wrong second factor is a failed
+// login for the slow-down and the lockout, and the right password that
+// came before it does not wipe the count, or whoever holds the password
+// could guess codes without end by logging in again every few guesses.
+func TestWrongCodesCountLikeWrongPasswords(t *testing.T) {
+	ctx := context.Background()
+	attacker := from("198.51.100.66")
+
+	t.Run("the slow-down", func(t *testing.T) {
+		// Without two-step login, six wrong passwords from one client make
+		// the seventh attempt wait a second (TestLoginSlowsDownPerAccountAndClient);
+		// with it, the right password and five wrong codes do the same.
+		f := newFixture(t)
+		e := f.enrol(t)
+		token := f.mfaRequired(t, attacker).MFAToken
+		wrong := otherDigits("", e.app, f)
+		for i := 1; i <= domain.MaxChallengeFailures; i++ {
+			if _, err := f.svc.LoginMFA(ctx, token, wrong, "", attacker); !errors.Is(err, domain.ErrInvalidMFACode) {
+				t.Fatalf("wrong code %d = %v", i, err)
+			}
+		}
+		_, err := f.svc.Login(ctx, astro.Email, astro.Password, attacker)
+		if got := retryAfter(t, err); got != time.Second {
+			t.Errorf("wait after the password and five wrong codes = %v, want 1s", got)
+		}
+		// The owner, elsewhere, is not slowed down.
+		if _, err := f.loginWithCode(t, f.code(e.app, 0)); err != nil {
+			t.Errorf("the owner's login from another client = %v", err)
+		}
+	})
+
+	t.Run("the lockout", func(t *testing.T) {
+		// An attacker with the password and endless addresses logs in
+		// again before each mfa_token runs out: every 10 failures in a
+		// row lock the account all the same.
+		f := newFixture(t)
+		e := f.enrol(t)
+		wrong := otherDigits("", e.app, f)
+		guesses, n := 0, 0
+		next := func() domain.Client { n++; return from(fmt.Sprintf("203.0.113.%d", n)) }
+	attack:
+		for range 10 {
+			_, err := f.svc.Login(ctx, astro.Email, astro.Password, next())
+			var mfa *domain.Error
+			switch {
+			case errors.Is(err, domain.ErrAccountLocked):
+				break attack
+			case !errors.As(err, &mfa) || mfa.Code != domain.CodeMFARequired:
+				t.Fatalf("login = %v, want mfa_required", err)
+			}
+			for range domain.MaxChallengeFailures - 1 {
+				_, err := f.svc.LoginMFA(ctx, mfa.MFAToken, wrong, "", next())
+				if errors.Is(err, domain.ErrAccountLocked) {
+					break attack
+				}
+				if !errors.Is(err, domain.ErrInvalidMFACode) {
+					t.Fatalf("wrong code = %v", err)
+				}
+				guesses++
+			}
+		}
+		// Two logins and eight wrong codes are ten failures in a row.
+		if want := 8; guesses != want {
+			t.Fatalf("the account locked after %d wrong codes, want %d", guesses, want)
+		}
+		if _, err := f.svc.Login(ctx, astro.Email, astro.Password, laptop); !errors.Is(err, domain.ErrAccountLocked) {
+			t.Errorf("the owner's login during the lock = %v, want account_locked", err)
+		}
+		if got := f.subjects(t); got[len(got)-1] != unlockSubject {
+			t.Errorf("emails %q, want the unlock link last", got)
+		}
+	})
+
+	t.Run("the lockout through turning it off", func(t *testing.T) {
+		// Whoever holds a session and the password guesses codes to turn
+		// two-step login off: each request's password does not wipe the
+		// count of the codes before it.
+		f := newFixture(t)
+		e := f.enrol(t)
+		claims := f.claims(t, e.pair)
+		wrong := otherDigits("", e.app, f)
+		n := 0
+		for ; n < 20; n++ {
+			err := f.svc.DisableTOTP(ctx, claims, astro.Password, wrong, "", from(fmt.Sprintf("203.0.113.%d", n)))
+			if errors.Is(err, domain.ErrAccountLocked) {
+				break
+			}
+			if !errors.Is(err, domain.ErrInvalidMFACode) {
+				t.Fatalf("request %d = %v", n+1, err)
+			}
+		}
+		// Each request is two attempts, its password and its code.
+		if want := 5; n != want {
+			t.Errorf("the account locked after %d requests, want %d", n, want)
+		}
+		if !f.astroNow(t).MFA.Enabled() {
+			t.Error("two-step login is off")
+		}
+	})
+
+	t.Run("a right second factor ends the run", func(t *testing.T) {
+		f := newFixture(t)
+		e := f.enrol(t)
+		token := f.mfaRequired(t, attacker).MFAToken
+		for range domain.MaxChallengeFailures - 1 {
+			if _, err := f.svc.LoginMFA(ctx, token, otherDigits("", e.app, f), "", attacker); !errors.Is(err, domain.ErrInvalidMFACode) {
+				t.Fatal(err)
+			}
+		}
+		if _, err := f.svc.LoginMFA(ctx, token, f.code(e.app, 0), "", attacker); err != nil {
+			t.Fatalf("the right code = %v", err)
+		}
+		// Five free failures again, as after any successful login.
+		for i := 1; i <= 6; i++ {
+			if _, err := f.svc.Login(ctx, astro.Email, "wrong-password", attacker); !errors.Is(err, domain.ErrInvalidCredentials) {
+				t.Fatalf("after the login, failure %d = %v; the run did not end", i, err)
+			}
+		}
+	})
+
+	t.Run("a session's recent second factor ends the password's attempt", func(t *testing.T) {
+		// The password of a change confirmed by the session's second
+		// factor is no failure: changes do not add up to a lock.
+		f := newFixture(t)
+		f.svc.cfg.Limits.Login.LockAfter = 3
+		e := f.enrol(t)
+		pair, err := f.loginWithCode(t, f.code(e.app, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		claims := f.claims(t, pair)
+		passwords := []string{astro.Password, "Another-Long-Password-1", "Another-Long-Password-2", "Another-Long-Password-3", "Another-Long-Password-4"}
+		for i := range len(passwords) - 1 {
+			if err := f.svc.ChangePassword(ctx, claims, passwords[i], passwords[i+1], false, "", laptop); err != nil {
+				t.Fatalf("change %d = %v", i+1, err)
+			}
+		}
+		_, err = f.svc.Login(ctx, astro.Email, passwords[len(passwords)-1], laptop)
+		if !errors.Is(err, domain.ErrMFARequired) {
+			t.Errorf("login after the changes = %v, want mfa_required", err)
+		}
+	})
+}
