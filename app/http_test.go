@@ -26,6 +26,7 @@ import (
 
 	"authapi/adapters/hasher"
 	"authapi/adapters/httpapi"
+	"authapi/app/admin"
 	"authapi/app/auth"
 	"authapi/app/outbox"
 	"authapi/internal/testkit"
@@ -83,6 +84,7 @@ type testAPI struct {
 	dispatcher *outbox.Dispatcher
 	keys       *keyManager
 	metrics    http.Handler
+	operators  *admin.Service
 	mailer     *captureMailer
 	clock      *testkit.Clock
 	logs       *testkit.Buffer
@@ -132,7 +134,7 @@ func newTestAPI(t *testing.T, opts ...func(*Config)) *testAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api.handler, api.dispatcher, api.keys, api.metrics = svc.handler, svc.dispatcher, svc.keys, svc.metrics
+	api.handler, api.dispatcher, api.keys, api.metrics, api.operators = svc.handler, svc.dispatcher, svc.keys, svc.metrics, svc.operators
 	return api
 }
 

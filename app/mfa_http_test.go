@@ -374,3 +374,76 @@ func TestDisabledBetweenTheStepsOverHTTP(t *testing.T) {
 	res := api.do(t, "POST", "/login/mfa", map[string]string{"mfa_token": token, "code": api.totpCode(app, 0)})
 	wantProblem(t, res, http.StatusForbidden, "account_disabled")
 }
+
+// TestTwoStepLoginInTheAuditLog: the events of two-step login reach the
+// owner's activity and the operators' audit log, as the document names
+// them: turning it on, a wrong code with its reason, a recovery code used,
+// new codes, and turning it off, by the owner or an operator.
+func TestTwoStepLoginInTheAuditLog(t *testing.T) {
+	api := newTestAPI(t, noLimits)
+	api.activeUser(t)
+	access, _ := api.login(t)
+	app, recovery := api.enrolTOTP(t, access)
+	token := api.mfaToken(t)
+	wantProblem(t, api.do(t, "POST", "/login/mfa", map[string]string{"mfa_token": token, "code": otherCode(api.totpCode(app, 0))}),
+		http.StatusUnauthorized, "invalid_mfa_code")
+	access, _ = api.loginMFA(t, map[string]string{"recovery_code": recovery[0]})
+	wantStatus(t, api.do(t, "POST", "/me/mfa/recovery-codes", map[string]string{}, bearer(access)...), http.StatusOK)
+	wantStatus(t, api.do(t, "DELETE", "/me/mfa/totp", map[string]string{"password": password, "code": api.totpCode(app, 0)}, bearer(access)...),
+		http.StatusOK)
+
+	res := api.do(t, "GET", "/me/activity", nil, bearer(access)...)
+	wantStatus(t, res, http.StatusOK)
+	var got []string
+	var reason any
+	for _, e := range res.body["events"].([]any) {
+		e := e.(map[string]any)
+		got = append(got, e["event"].(string))
+		if e["event"] == "login_failed" {
+			reason = e["reason"]
+		}
+	}
+	for _, want := range []string{"mfa_enabled", "login_failed", "recovery_code_used", "recovery_codes_renewed", "mfa_disabled"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("activity %q lacks %s", got, want)
+		}
+	}
+	if reason != "wrong_mfa_code" {
+		t.Errorf("the failed login's reason = %v, want wrong_mfa_code", reason)
+	}
+
+	// An operator turns it off for an owner who lost both the app and the
+	// codes; the audit log says who.
+	api.enrolTOTP(t, access)
+	key, err := api.operators.CreateAdminKey(context.Background(), ports.Operator{Actor: domain.ActorCLI}, "tests")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = api.do(t, "GET", "/me", nil, bearer(access)...)
+	wantStatus(t, res, http.StatusOK)
+	id, _ := res.body["id"].(string)
+	res = api.do(t, "PATCH", "/admin/users/"+id, map[string]any{"mfa_enabled": false}, bearer(key)...)
+	wantStatus(t, res, http.StatusOK)
+	if res.body["mfa_enabled"] != false {
+		t.Errorf("PATCH mfa_enabled false answered %s", res.Body)
+	}
+	res = api.do(t, "GET", "/admin/audit?user_id="+id+"&event=mfa_enabled,mfa_disabled,recovery_code_used,recovery_codes_renewed", nil, bearer(key)...)
+	wantStatus(t, res, http.StatusOK)
+	var types, actors []string
+	for _, e := range res.body["events"].([]any) {
+		e := e.(map[string]any)
+		types = append(types, e["event"].(string))
+		actor, _ := e["actor"].(string)
+		actors = append(actors, actor)
+	}
+	if want := []string{"mfa_disabled", "mfa_enabled", "mfa_disabled", "recovery_codes_renewed", "recovery_code_used", "mfa_enabled"}; !slices.Equal(types, want) {
+		t.Errorf("audit events %q, want %q", types, want)
+	}
+	if len(actors) == 0 || actors[0] != "admin:tests" {
+		t.Errorf("the operator's reset has actors %q, want admin:tests first", actors)
+	}
+	if factors, _ := api.mfaOf(t, access); len(factors) != 0 {
+		t.Errorf("after the operator's reset, factors %q", factors)
+	}
+	wantStatus(t, api.do(t, "POST", "/login", map[string]string{"email": email, "password": password}), http.StatusOK)
+}
