@@ -199,25 +199,41 @@ func TestStartTOTP(t *testing.T) {
 }
 
 // TestTheSecretIsSealedAtRest: the database holds the authenticator secret
-// only encrypted, bound to its account.
+// only encrypted, and bound to its account: copied onto another account, it
+// confirms nothing there.
 func TestTheSecretIsSealedAtRest(t *testing.T) {
 	f := newFixture(t)
 	f.activeUser(t)
-	_, e := f.startTOTP(t, f.claims(t, f.login(t)))
+	ctx := context.Background()
+	app, e := f.startTOTP(t, f.claims(t, f.login(t)))
 	raw := decodeSecret(t, e.Secret)
-	stored := f.astroNow(t)
-	if bytes.Contains(stored.MFA.PendingTOTPSecret, raw) || bytes.Contains(stored.MFA.PendingTOTPSecret, []byte(e.Secret)) {
+	sealed := f.astroNow(t).MFA.PendingTOTPSecret
+	if bytes.Contains(sealed, raw) || bytes.Contains(sealed, []byte(e.Secret)) || bytes.Contains(bytes.ToUpper(sealed), []byte(e.Secret)) {
 		t.Fatal("the stored secret holds the secret in the clear")
 	}
-	opened, err := testSealer.Open(stored.MFA.PendingTOTPSecret, totpContext(stored.ID))
-	if err != nil || !bytes.Equal(opened, raw) {
-		t.Errorf("the sealed secret opens to %x, %v; want the secret", opened, err)
+
+	other := astro
+	other.Email = "other@example.com"
+	if _, err := f.svc.Signup(ctx, other, laptop); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := testSealer.Open(stored.MFA.PendingTOTPSecret, totpContext("another-account")); err == nil {
-		t.Error("the sealed secret opens for another account")
+	otherUser, err := f.users.UpdateUser(ctx, ports.UserEmail("other@example.com"), func(u *domain.User) (ports.Effects, error) {
+		u.MFA.PendingTOTPSecret, u.MFA.PendingTOTPAt = sealed, f.clock.Now()
+		return ports.Effects{}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.svc.ConfirmTOTP(ctx, domain.Claims{UserID: otherUser.ID}, f.code(app, 0), laptop)
+	if err == nil {
+		t.Fatal("another account confirmed with a copy of astro's sealed secret")
+	}
+	if !errors.Is(err, ports.ErrSealBroken) {
+		t.Errorf("confirming with a copied secret = %v, want the seal broken", err)
 	}
 }
 
+// decodeSecret is the key of a base32 secret.
 func decodeSecret(t *testing.T, secret string) []byte {
 	t.Helper()
 	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secret)
