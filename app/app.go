@@ -301,11 +301,7 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runt
 	if err != nil {
 		return service{}, err
 	}
-	relyingParty, err := webauthn.New(webauthn.Config{
-		RPID:        cfg.relyingPartyID(),
-		DisplayName: cfg.Brand.ProductName,
-		Origins:     cfg.relyingPartyOrigins(),
-	})
+	relyingParty, err := newRelyingParty(cfg, log)
 	if err != nil {
 		return service{}, err
 	}
@@ -624,3 +620,19 @@ func listenCause(err error) error {
 type systemClock struct{}
 
 func (systemClock) Now() time.Time { return time.Now() }
+
+// newRelyingParty is the relying party of passkeys, or none when the
+// configuration names no domain to bind them to.
+func newRelyingParty(cfg Config, log *slog.Logger) (ports.RelyingParty, error) {
+	rpID := cfg.relyingPartyID()
+	if rpID == "" {
+		log.Warn("passkeys are off: the host of AUTH_PUBLIC_URL is an IP address; set AUTH_WEBAUTHN_RP_ID to a domain to turn them on",
+			"public_url", cfg.PublicURL.String())
+		return nil, nil
+	}
+	rp, err := webauthn.New(webauthn.Config{RPID: rpID, DisplayName: cfg.Brand.ProductName, Origins: cfg.relyingPartyOrigins()})
+	if err != nil {
+		return nil, fmt.Errorf("AUTH_WEBAUTHN_RP_ID %s and AUTH_WEBAUTHN_ORIGINS %s: %w", rpID, strings.Join(cfg.relyingPartyOrigins(), ","), err)
+	}
+	return rp, nil
+}

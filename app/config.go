@@ -140,12 +140,18 @@ func (c Config) audience() string {
 	return c.PublicURL.String()
 }
 
-// relyingPartyID is the domain passkeys are bound to.
+// relyingPartyID is the domain passkeys are bound to: the configured one,
+// or the public URL's host. An IP address cannot be one, so a public URL
+// such as http://127.0.0.1:8080 gives none, and passkeys are off.
 func (c Config) relyingPartyID() string {
 	if c.WebAuthnRPID != "" {
 		return c.WebAuthnRPID
 	}
-	return strings.ToLower(c.PublicURL.Hostname())
+	host := strings.ToLower(c.PublicURL.Hostname())
+	if net.ParseIP(host) != nil {
+		return ""
+	}
+	return host
 }
 
 // relyingPartyOrigins are the origins whose pages may use passkeys: the
@@ -306,10 +312,16 @@ func (c Config) check() error {
 			formatDuration(c.KeyActivationDelay), formatDuration(c.KeysReloadInterval))
 	}
 	rpID := c.relyingPartyID()
+	if rpID == "" && len(c.WebAuthnOrigins) > 0 {
+		return fmt.Errorf("AUTH_WEBAUTHN_ORIGINS needs AUTH_WEBAUTHN_RP_ID: the host of AUTH_PUBLIC_URL is an IP address, which passkeys cannot be bound to")
+	}
 	for _, o := range c.WebAuthnOrigins {
 		if !onDomain(o, rpID) {
 			return fmt.Errorf("AUTH_WEBAUTHN_ORIGINS: %s is not on %s (AUTH_WEBAUTHN_RP_ID) or one of its subdomains, so browsers would refuse its passkeys", o, rpID)
 		}
+	}
+	if rpID != "" && len(c.relyingPartyOrigins()) == 0 {
+		return fmt.Errorf("AUTH_WEBAUTHN_RP_ID is %s, but neither AUTH_PUBLIC_URL nor AUTH_CORS_ORIGINS is on it: set AUTH_WEBAUTHN_ORIGINS to the origins of the pages that use passkeys", rpID)
 	}
 	if c.Mailer != "smtp" {
 		return nil
@@ -539,6 +551,9 @@ type rpIDValue struct{ p *string }
 
 func (v rpIDValue) set(s string) error {
 	s = strings.ToLower(strings.TrimSpace(s))
+	if net.ParseIP(s) != nil {
+		return errors.New("want a domain name such as example.com: passkeys cannot be bound to an IP address")
+	}
 	labels := strings.Split(s, ".")
 	for _, l := range labels {
 		if l == "" || len(l) > 63 || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" || l[0] == '-' || l[len(l)-1] == '-' {

@@ -324,3 +324,104 @@ func TestDocsPageAndAssetsAreServed(t *testing.T) {
 		t.Errorf("/openapi.json has %d paths titled %q, want %d titled %q", got, served.Info.Title, want, c.doc.Info.Title)
 	}
 }
+
+// TestTwoStepRequestMembersAreRead: every member that the document gives
+// the request bodies of two-step login, and the step-up code of the
+// sensitive routes, is one the server reads, under that exact name. The
+// schemas allow unknown members, so a member renamed on one side only
+// would pass every exchange unnoticed: here each documented member is sent
+// with a value of the wrong JSON type, and the server must name it.
+func TestTwoStepRequestMembersAreRead(t *testing.T) {
+	c, err := loadContract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := newTestAPI(t, noLimits)
+	api.activeUser(t)
+	access, _ := api.login(t)
+	routes := []struct {
+		method, path string
+		// members the route must document, at least.
+		want []string
+	}{
+		{"POST", "/login/mfa", []string{"mfa_token", "code", "recovery_code"}},
+		{"POST", "/me/mfa/totp/confirm", []string{"code"}},
+		{"POST", "/me/mfa/recovery-codes", []string{"code"}},
+		{"DELETE", "/me/mfa/totp", []string{"password", "code", "recovery_code"}},
+		{"POST", "/me/password", []string{"current_password", "new_password", "end_current_session", "code"}},
+		{"DELETE", "/me", []string{"password", "code"}},
+	}
+	for _, r := range routes {
+		op := c.doc.Paths.Find(r.path).GetOperation(r.method)
+		if op == nil || op.RequestBody == nil {
+			t.Errorf("%s %s has no request body in the document", r.method, r.path)
+			continue
+		}
+		schema := op.RequestBody.Value.Content.Get("application/json").Schema.Value
+		for _, member := range r.want {
+			if schema.Properties[member] == nil {
+				t.Errorf("%s %s: the document lacks the member %s", r.method, r.path, member)
+			}
+		}
+		for member, prop := range schema.Properties {
+			t.Run(r.method+" "+r.path+" "+member, func(t *testing.T) {
+				wrong, message := `42`, "must be a string"
+				switch {
+				case prop.Value.Type.Is("boolean"):
+					wrong, message = `"yes"`, "must be a bool"
+				case prop.Value.Type.Is("object"):
+					message = "must be an object"
+				}
+				res := api.do(t, r.method, r.path, `{"`+member+`":`+wrong+`}`, bearer(access)...)
+				wantProblem(t, res, http.StatusBadRequest, "validation_failed")
+				if !strings.Contains(res.Body.String(), `{"field":"`+member+`","message":"`+message+`"}`) {
+					t.Errorf("the server does not name %s as the documented member of the wrong type: %s", member, res.Body)
+				}
+			})
+		}
+	}
+}
+
+// TestTwoStepStatusesAreDocumented: each route of two-step login documents
+// every status its handler can answer, the security it needs, and no body
+// where it reads none.
+func TestTwoStepStatusesAreDocumented(t *testing.T) {
+	c, err := loadContract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := []struct {
+		method, path string
+		bearer       bool
+		body         bool
+		statuses     []int
+	}{
+		{"POST", "/login", false, true, []int{200, 400, 401, 403, 413, 415, 429, 500, 503}},
+		{"POST", "/login/mfa", false, true, []int{200, 400, 401, 403, 413, 415, 429, 500, 503}},
+		{"POST", "/me/mfa/totp", true, false, []int{200, 401, 409, 500, 503}},
+		{"POST", "/me/mfa/totp/confirm", true, true, []int{200, 400, 401, 409, 413, 415, 429, 500, 503}},
+		{"POST", "/me/mfa/recovery-codes", true, true, []int{200, 400, 401, 403, 409, 413, 415, 429, 500, 503}},
+		{"DELETE", "/me/mfa/totp", true, true, []int{200, 400, 401, 403, 409, 413, 415, 429, 500, 503}},
+		{"POST", "/me/password", true, true, []int{200, 400, 401, 403, 413, 415, 429, 500, 503}},
+		{"DELETE", "/me", true, true, []int{200, 400, 401, 403, 413, 415, 429, 500, 503}},
+		{"GET", "/me", true, false, []int{200, 401, 500, 503}},
+	}
+	for _, r := range routes {
+		op := c.doc.Paths.Find(r.path).GetOperation(r.method)
+		if op == nil {
+			t.Errorf("%s %s is not documented", r.method, r.path)
+			continue
+		}
+		for _, status := range r.statuses {
+			if op.Responses.Status(status) == nil {
+				t.Errorf("%s %s does not document its %d answer", r.method, r.path, status)
+			}
+		}
+		if hasBearer := op.Security != nil && len(*op.Security) > 0; hasBearer != r.bearer {
+			t.Errorf("%s %s documents bearer security %v, want %v", r.method, r.path, hasBearer, r.bearer)
+		}
+		if hasBody := op.RequestBody != nil; hasBody != r.body {
+			t.Errorf("%s %s documents a request body %v, want %v", r.method, r.path, hasBody, r.body)
+		}
+	}
+}

@@ -555,16 +555,21 @@ func problemCase(name, method, target string, body []byte, status int, code stri
 	return hostileCase{name: name, method: method, target: target, body: body, status: status, code: code}
 }
 
-// bodyCases send bodies that are not one JSON object to every JSON route.
-func bodyCases() []hostileCase {
+// hostileBody is a body that is not one JSON object, or an object with
+// nothing a route needs, and the answer it gets.
+type hostileBody struct {
+	name   string
+	body   string
+	status int
+	code   string
+}
+
+// malformedBodies are the bodies that bodyCases send to every JSON route.
+// Those answered validation_failed hold no member a route reads.
+func malformedBodies() []hostileBody {
 	// As deep as fits in the body limit; deeper bodies are refused unread.
 	deep := httpapi.MaxBodyBytes - 8
-	bodies := []struct {
-		name   string
-		body   string
-		status int
-		code   string
-	}{
+	return []hostileBody{
 		{"empty body", "", 400, "malformed_body"},
 		{"whitespace body", " \r\n\t ", 400, "malformed_body"},
 		{"lone brace", "{", 400, "malformed_body"},
@@ -598,9 +603,13 @@ func bodyCases() []hostileCase {
 		{"empty object", `{}`, 400, "validation_failed"},
 		{"body over 8 KiB", `{"x":"` + strings.Repeat("a", httpapi.MaxBodyBytes) + `"}`, 413, "body_too_large"},
 	}
+}
+
+// bodyCases send bodies that are not one JSON object to every JSON route.
+func bodyCases() []hostileCase {
 	var cases []hostileCase
 	for _, route := range jsonRoutes {
-		for _, b := range bodies {
+		for _, b := range malformedBodies() {
 			cases = append(cases, route.problemCase(b.name, route.path, []byte(b.body), b.status, b.code))
 		}
 	}
@@ -1120,6 +1129,7 @@ func authorizationCases(t *testing.T, access, refresh string) []hostileCase {
 var protectedRoutes = []struct{ method, path string }{
 	{"GET", "/me"}, {"POST", "/logout-all"}, {"GET", "/sessions"}, {"DELETE", "/sessions/some-session"},
 	{"POST", "/me/password"}, {"DELETE", "/me"},
+	{"POST", "/me/mfa/totp"}, {"POST", "/me/mfa/totp/confirm"}, {"POST", "/me/mfa/recovery-codes"}, {"DELETE", "/me/mfa/totp"},
 }
 
 // sessionCases end sessions by hostile ids, and log in from hostile clients.
@@ -1233,6 +1243,8 @@ var servedRoutes = []struct {
 	{[]string{"POST"}, "/resend-activation"}, {[]string{"POST"}, "/logout"}, {[]string{"POST"}, "/logout-all"},
 	{[]string{"GET"}, "/sessions"}, {[]string{"DELETE"}, "/sessions/some-session"},
 	{[]string{"GET", "DELETE"}, "/me"}, {[]string{"POST"}, "/me/password"},
+	{[]string{"POST"}, "/login/mfa"}, {[]string{"POST", "DELETE"}, "/me/mfa/totp"},
+	{[]string{"POST"}, "/me/mfa/totp/confirm"}, {[]string{"POST"}, "/me/mfa/recovery-codes"},
 	{[]string{"POST"}, "/password/forgot"}, {[]string{"POST"}, "/password/reset"},
 	{[]string{"GET"}, "/activate"}, {[]string{"GET"}, "/reset-password"},
 	{[]string{"GET"}, "/healthz"}, {[]string{"GET"}, "/readyz"}, {[]string{"GET"}, "/.well-known/jwks.json"},

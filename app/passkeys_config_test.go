@@ -34,6 +34,11 @@ func TestRelyingPartySettings(t *testing.T) {
 			wantRPID: "auth.example.com", wantOrigins: "https://auth.example.com",
 		},
 		{
+			name:     "a public URL on an IP address: passkeys are off",
+			env:      map[string]string{"AUTH_PUBLIC_URL": "http://127.0.0.1:8080", "AUTH_CORS_ORIGINS": "http://localhost:5173"},
+			wantRPID: "", wantOrigins: "",
+		},
+		{
 			name: "origins given replace the defaults",
 			env: map[string]string{
 				"AUTH_WEBAUTHN_RP_ID":   "localhost",
@@ -67,7 +72,12 @@ func TestRelyingPartySettingsRefused(t *testing.T) {
 		{map[string]string{"AUTH_WEBAUTHN_RP_ID": "example.com:443"}, "AUTH_WEBAUTHN_RP_ID"},
 		{map[string]string{"AUTH_WEBAUTHN_RP_ID": "example..com"}, "AUTH_WEBAUTHN_RP_ID"},
 		{map[string]string{"AUTH_WEBAUTHN_RP_ID": "-example.com"}, "AUTH_WEBAUTHN_RP_ID"},
+		{map[string]string{"AUTH_WEBAUTHN_RP_ID": "127.0.0.1"}, "AUTH_WEBAUTHN_RP_ID"},
+		{map[string]string{"AUTH_WEBAUTHN_RP_ID": "::1"}, "AUTH_WEBAUTHN_RP_ID"},
 		{map[string]string{"AUTH_WEBAUTHN_ORIGINS": "https://*.example.com"}, "AUTH_WEBAUTHN_ORIGINS"},
+		// Nothing the service knows of is on the RP ID.
+		{map[string]string{"AUTH_WEBAUTHN_RP_ID": "example.com"}, "AUTH_WEBAUTHN_RP_ID"},
+		{map[string]string{"AUTH_PUBLIC_URL": "http://127.0.0.1:8080", "AUTH_WEBAUTHN_ORIGINS": "http://localhost:5173"}, "AUTH_WEBAUTHN_RP_ID"},
 		// A browser would refuse every ceremony of a page off the RP ID:
 		// start-up says so instead.
 		{map[string]string{"AUTH_WEBAUTHN_ORIGINS": "https://app.example.com"}, "AUTH_WEBAUTHN_ORIGINS"},

@@ -2,9 +2,9 @@ package app
 
 import (
 	"encoding/base32"
-	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -19,26 +19,6 @@ import (
 // playing the browser on the default public URL's page.
 
 const defaultOrigin = "http://localhost:8080"
-
-// amrOf reads the amr claim of a token the service issued.
-func amrOf(t *testing.T, token string) []string {
-	t.Helper()
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		t.Fatalf("not a JWT: %q", token)
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var claims struct {
-		AMR []string `json:"amr"`
-	}
-	if err := json.Unmarshal(payload, &claims); err != nil {
-		t.Fatal(err)
-	}
-	return claims.AMR
-}
 
 // raw returns a JSON body as it was sent.
 func raw(res response) []byte { return res.Body.Bytes() }
@@ -266,4 +246,32 @@ func TestHostilePasskeyInput(t *testing.T) {
 	wantProblem(t, api.do(t, "DELETE", "/me/passkeys/..%2F..%2Fadmin", nil, bearer...), http.StatusNotFound, "not_found")
 	// The account's passkey survived all of it.
 	wantStatus(t, api.passkeyLoginOverHTTP(t, auth), http.StatusOK)
+}
+
+// TestPasskeysOffWithoutADomain starts the service on a public URL with an
+// IP address, as the tests and many first tries do: it serves everything
+// else, and the passkey ceremonies say what to set.
+func TestPasskeysOffWithoutADomain(t *testing.T) {
+	api := newTestAPI(t, func(c *Config) {
+		c.PublicURL, _ = url.Parse("http://127.0.0.1:8080")
+	})
+	if !strings.Contains(api.logs.String(), "passkeys are off") {
+		t.Errorf("no warning logged:\n%s", api.logs)
+	}
+	api.activeUser(t)
+	access, _ := api.login(t)
+	bearer := []string{"Authorization", "Bearer " + access}
+	off := func(res response) {
+		t.Helper()
+		wantProblem(t, res, http.StatusNotFound, "passkeys_unavailable")
+		if !strings.Contains(res.body["detail"].(string), "AUTH_WEBAUTHN_RP_ID") {
+			t.Errorf("the problem does not name the setting: %s", res.Body)
+		}
+	}
+	off(api.do(t, "POST", "/me/passkeys/options", nil, bearer...))
+	off(api.do(t, "POST", "/me/passkeys", map[string]any{"credential": map[string]string{"id": "AAAA"}}, bearer...))
+	off(api.do(t, "POST", "/login/passkey/options", nil))
+	off(api.do(t, "POST", "/login/passkey", map[string]any{"credential": map[string]string{"id": "AAAA"}}))
+	list := api.do(t, "GET", "/me/passkeys", nil, bearer...)
+	wantStatus(t, list, http.StatusOK)
 }

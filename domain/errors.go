@@ -32,6 +32,7 @@ const (
 	CodeInvalidPasskey     Code = "invalid_passkey"
 	CodePasskeyExists      Code = "passkey_exists"
 	CodeTooManyPasskeys    Code = "too_many_passkeys"
+	CodePasskeysOff        Code = "passkeys_unavailable"
 	CodeInvalidAdminKey    Code = "invalid_admin_key"
 	CodeAdminKeyExists     Code = "admin_key_exists"
 	CodeAdminKeyNotFound   Code = "admin_key_not_found"

@@ -75,6 +75,10 @@ var (
 	ErrInvalidPasskey  = &Error{Code: CodeInvalidPasskey, Message: "the passkey response is malformed, or does not answer a current challenge of this service for this origin"}
 	ErrPasskeyExists   = &Error{Code: CodePasskeyExists, Message: "this passkey is already registered"}
 	ErrTooManyPasskeys = &Error{Code: CodeTooManyPasskeys, Message: "this account has as many passkeys as it may (20); remove one first"}
+	// ErrPasskeysOff answers the passkey ceremonies of a service that has
+	// no relying party: its public URL names no domain that passkeys could
+	// be bound to, and none is configured.
+	ErrPasskeysOff = &Error{Code: CodePasskeysOff, Message: "passkeys are not set up on this service: its operator has to set AUTH_WEBAUTHN_RP_ID"}
 )
 
 // AMR is how a login with the passkey proved who the user was: the kind of

@@ -82,6 +82,12 @@ func decodeBody(c *gin.Context, dst any, strict bool) bool {
 		if err == nil {
 			return true
 		}
+		var wrong wrongType
+		if errors.As(err, &wrong) {
+			writeProblem(c, domain.CodeValidationFailed, domain.ErrValidation.Message,
+				[]FieldProblem{{Field: field, Message: "must be " + wrong.want}})
+			return false
+		}
 		var typeError *json.UnmarshalTypeError
 		if errors.As(err, &typeError) {
 			writeProblem(c, domain.CodeValidationFailed, domain.ErrValidation.Message,
@@ -109,6 +115,12 @@ func decodeBody(c *gin.Context, dst any, strict bool) bool {
 	}
 	return false
 }
+
+// wrongType is the error of a member whose JSON type is not the one
+// wanted, for types that encoding/json cannot name for people.
+type wrongType struct{ want string }
+
+func (e wrongType) Error() string { return "must be " + e.want }
 
 // decodeOptionalJSON is decodeJSON for routes whose every member is
 // optional: an empty body is an empty object.

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -18,7 +17,7 @@ type loginMFARequest struct {
 	Code         string `json:"code"`
 	RecoveryCode string `json:"recovery_code"`
 	// Credential is a passkey's answer to the options of mfa_required.
-	Credential json.RawMessage `json:"credential"`
+	Credential jsonObject `json:"credential"`
 }
 
 func (h *handlers) loginMFA(c *gin.Context) {
@@ -30,7 +29,7 @@ func (h *handlers) loginMFA(c *gin.Context) {
 		pair ports.TokenPair
 		err  error
 	)
-	switch credential := credentialOf(req.Credential); {
+	switch credential := req.Credential; {
 	case credential != nil && (req.Code != "" || req.RecoveryCode != ""):
 		err = domain.ValidationError("credential", "send one of code, recovery_code and credential")
 	case credential != nil:

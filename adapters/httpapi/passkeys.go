@@ -16,13 +16,21 @@ import (
 // and parseRequestOptionsFromJSON take, and the credentials they accept are
 // what PublicKeyCredential.toJSON gives, so a front end passes them through.
 
-// credentialOf is the credential member as the use cases take it: JSON null
-// is no credential.
-func credentialOf(raw json.RawMessage) []byte {
-	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		return nil
+// jsonObject is a member whose value is a JSON object, kept as it was
+// sent: null leaves it empty, and any other type is refused by name.
+type jsonObject []byte
+
+func (o *jsonObject) UnmarshalJSON(raw []byte) error {
+	raw = bytes.TrimSpace(raw)
+	switch {
+	case bytes.Equal(raw, []byte("null")):
+		*o = nil
+	case len(raw) == 0 || raw[0] != '{':
+		return wrongType{want: "an object"}
+	default:
+		*o = append((*o)[:0], raw...)
 	}
-	return raw
+	return nil
 }
 
 // passkeyResponse is one passkey as its owner sees it. The key itself and
@@ -98,8 +106,8 @@ func writeOptions(c *gin.Context, options json.RawMessage) {
 }
 
 type addPasskeyRequest struct {
-	Credential json.RawMessage `json:"credential"`
-	Name       string          `json:"name"`
+	Credential jsonObject `json:"credential"`
+	Name       string     `json:"name"`
 }
 
 func (h *handlers) addPasskey(c *gin.Context) {
@@ -107,7 +115,7 @@ func (h *handlers) addPasskey(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	p, err := h.auth.AddPasskey(c.Request.Context(), claimsOf(c), credentialOf(req.Credential), req.Name, h.clientOf(c))
+	p, err := h.auth.AddPasskey(c.Request.Context(), claimsOf(c), req.Credential, req.Name, h.clientOf(c))
 	if err != nil {
 		writeError(c, err)
 		return
@@ -172,7 +180,7 @@ func (h *handlers) passkeyLoginOptions(c *gin.Context) {
 }
 
 type passkeyLoginRequest struct {
-	Credential json.RawMessage `json:"credential"`
+	Credential jsonObject `json:"credential"`
 }
 
 func (h *handlers) loginWithPasskey(c *gin.Context) {
@@ -180,7 +188,7 @@ func (h *handlers) loginWithPasskey(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	pair, err := h.auth.LoginWithPasskey(c.Request.Context(), credentialOf(req.Credential), h.clientOf(c))
+	pair, err := h.auth.LoginWithPasskey(c.Request.Context(), req.Credential, h.clientOf(c))
 	if err != nil {
 		writeError(c, err)
 		return

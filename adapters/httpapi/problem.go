@@ -77,6 +77,7 @@ var problemKinds = map[domain.Code]problemKind{
 	domain.CodePasskeyNotFound:    {http.StatusNotFound, "Passkey not found"},
 	domain.CodePasskeyExists:      {http.StatusConflict, "Passkey already registered"},
 	domain.CodeTooManyPasskeys:    {http.StatusConflict, "Too many passkeys"},
+	domain.CodePasskeysOff:        {http.StatusNotFound, "Passkeys not set up"},
 	domain.CodeInvalidAdminKey:    {http.StatusUnauthorized, "Invalid admin key"},
 	domain.CodeAdminKeyExists:     {http.StatusConflict, "Admin key exists"},
 	domain.CodeAdminKeyNotFound:   {http.StatusNotFound, "Admin key not found"},

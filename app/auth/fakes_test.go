@@ -62,20 +62,24 @@ func (h *fakeHasher) NeedsRehash(encoded string) bool {
 }
 
 // fakeTokens issues opaque tokens and remembers their claims, honouring the
-// ports.Tokens contract: kind and expiry are checked on Verify.
+// ports.Tokens contract: kind and expiry are checked on Verify, and the
+// claims carry the AMR they were issued with.
 type fakeTokens struct {
-	accessTTL, refreshTTL time.Duration
-	issued                map[string]domain.Claims
+	accessTTL, refreshTTL, mfaTTL time.Duration
+	issued                        map[string]domain.Claims
 }
 
 func newFakeTokens() *fakeTokens {
-	return &fakeTokens{accessTTL: 15 * time.Minute, refreshTTL: 720 * time.Hour, issued: map[string]domain.Claims{}}
+	return &fakeTokens{accessTTL: 15 * time.Minute, refreshTTL: 720 * time.Hour, mfaTTL: 5 * time.Minute, issued: map[string]domain.Claims{}}
 }
 
 func (f *fakeTokens) Issue(spec ports.TokenSpec, now time.Time) (string, domain.Claims, error) {
 	ttl := f.accessTTL
-	if spec.Kind == domain.RefreshToken {
+	switch spec.Kind {
+	case domain.RefreshToken:
 		ttl = f.refreshTTL
+	case domain.MFAToken:
+		ttl = f.mfaTTL
 	}
 	token := fmt.Sprintf("%s-token-%d", spec.Kind, len(f.issued)+1)
 	id := spec.ID

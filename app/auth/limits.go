@@ -133,7 +133,9 @@ func (s *Service) admitLogin(ctx context.Context, email domain.Email, client dom
 // checkPassword verifies user's password for an admitted attempt: the
 // right one ends the runs of failures, a wrong one (already counted) answers
 // domain.ErrInvalidCredentials and, if it locked the account, emails the
-// owner the link that lifts the lock.
+// owner the link that lifts the lock. For an account with a second factor
+// the right password ends nothing: the attempt stays counted until the
+// second factor is right too.
 func (s *Service) checkPassword(ctx context.Context, user domain.User, password string, attempt ports.LoginAttempt, client domain.Client) error {
 	ok, err := s.hasher.Verify(ctx, password, user.PasswordHash)
 	if err != nil {
@@ -144,6 +146,12 @@ func (s *Service) checkPassword(ctx context.Context, user domain.User, password 
 			s.sendUnlockLink(ctx, user, attempt.LockedUntil, client)
 		}
 		return domain.ErrInvalidCredentials
+	}
+	if user.MFA.Enabled() {
+		// Were the right password to end the runs, whoever holds it could
+		// guess codes without end, logging in again before the wrong codes
+		// added up to a slow-down or a lock.
+		return nil
 	}
 	if err := s.throttle.Succeeded(ctx, attempt); err != nil {
 		// The password was right; a run left behind only slows the next

@@ -188,7 +188,9 @@ func (s *Service) requireSecondFactor(ctx context.Context, user domain.User, amr
 	}
 	methods := user.MFA.Methods()
 	var options []byte
-	if len(passkeys) > 0 {
+	// Passkeys registered while the service had a relying party stay
+	// unusable while it has none.
+	if len(passkeys) > 0 && s.relyingParty != nil {
 		webauthnChallenge, err := newWebAuthnChallenge(s.random)
 		if err != nil {
 			return err

@@ -54,6 +54,9 @@ func holderOf(u domain.User) ports.PasskeyHolder {
 // PasskeyRegistrationOptions starts registering a passkey for the token's
 // user, which needs a recent second factor if the account has one.
 func (s *Service) PasskeyRegistrationOptions(ctx context.Context, claims domain.Claims, code string, client domain.Client) (json.RawMessage, error) {
+	if s.relyingParty == nil {
+		return nil, domain.ErrPasskeysOff
+	}
 	now := s.now()
 	if err := s.take(ctx, now, s.cfg.Limits.LoginPerSource, client.Source); err != nil {
 		return nil, err
@@ -124,6 +127,9 @@ func (s *Service) spendCeremony(ctx context.Context, challenge string, purpose d
 // AddPasskey finishes a registration with the browser's answer and keeps
 // the passkey under name; the owner is emailed.
 func (s *Service) AddPasskey(ctx context.Context, claims domain.Claims, credential []byte, name string, client domain.Client) (domain.Passkey, error) {
+	if s.relyingParty == nil {
+		return domain.Passkey{}, domain.ErrPasskeysOff
+	}
 	name, err := domain.PasskeyName(name)
 	if err != nil {
 		return domain.Passkey{}, err
@@ -230,6 +236,9 @@ func (s *Service) RemovePasskey(ctx context.Context, claims domain.Claims, id st
 // PasskeyLoginOptions starts a login with a passkey alone: any passkey the
 // user's authenticator holds for this service, so no email is asked for.
 func (s *Service) PasskeyLoginOptions(ctx context.Context, client domain.Client) (json.RawMessage, error) {
+	if s.relyingParty == nil {
+		return nil, domain.ErrPasskeysOff
+	}
 	now := s.now()
 	// Each start stores a challenge: the limit bounds what one client can
 	// make the database keep.
@@ -245,6 +254,9 @@ func (s *Service) PasskeyLoginOptions(ctx context.Context, client domain.Client)
 // verified its user is two factors; one that did not is one, so an account
 // with two-step login on then answers domain.ErrMFARequired.
 func (s *Service) LoginWithPasskey(ctx context.Context, credential []byte, client domain.Client) (ports.TokenPair, error) {
+	if s.relyingParty == nil {
+		return ports.TokenPair{}, domain.ErrPasskeysOff
+	}
 	if len(credential) == 0 {
 		return ports.TokenPair{}, domain.ValidationError("credential", "is required: the PublicKeyCredential the browser returned, as JSON")
 	}
@@ -377,6 +389,9 @@ func (s *Service) checkNotLocked(ctx context.Context, user domain.User, now time
 // passkey as the second factor, answering the options that came with
 // domain.ErrMFARequired.
 func (s *Service) LoginMFAWithPasskey(ctx context.Context, mfaToken string, credential []byte, client domain.Client) (ports.TokenPair, error) {
+	if s.relyingParty == nil {
+		return ports.TokenPair{}, domain.ErrPasskeysOff
+	}
 	var v domain.Validation
 	v.Require("mfa_token", mfaToken)
 	if len(credential) == 0 {

@@ -168,7 +168,7 @@ func (s *Service) ChangePassword(ctx context.Context, claims domain.Claims, curr
 	if err := v.Err(); err != nil {
 		return err
 	}
-	user, err := s.confirmPassword(ctx, claims.UserID, current, client)
+	user, attempt, err := s.confirmPasswordAttempt(ctx, claims.UserID, current, client)
 	if err != nil {
 		return err
 	}
@@ -178,6 +178,7 @@ func (s *Service) ChangePassword(ctx context.Context, claims domain.Claims, curr
 	if err := s.stepUp(ctx, user, claims, code, client); err != nil {
 		return err
 	}
+	s.secondFactorConfirmed(ctx, user, attempt)
 	hash, err := s.hasher.Hash(ctx, newPassword)
 	if err != nil {
 		return fmt.Errorf("hash password: %w", err)
@@ -216,13 +217,14 @@ func (s *Service) DeleteAccount(ctx context.Context, claims domain.Claims, passw
 	if err := v.Err(); err != nil {
 		return err
 	}
-	user, err := s.confirmPassword(ctx, claims.UserID, password, client)
+	user, attempt, err := s.confirmPasswordAttempt(ctx, claims.UserID, password, client)
 	if err != nil {
 		return err
 	}
 	if err := s.stepUp(ctx, user, claims, code, client); err != nil {
 		return err
 	}
+	s.secondFactorConfirmed(ctx, user, attempt)
 	now := s.now()
 	mail, err := s.accountDeletedMail(user, now)
 	if err != nil {
@@ -244,12 +246,20 @@ func (s *Service) DeleteAccount(ctx context.Context, claims domain.Claims, passw
 // limits as a login: a wrong password answers domain.ErrInvalidCredentials
 // and counts as a failed login.
 func (s *Service) confirmPassword(ctx context.Context, userID, password string, client domain.Client) (domain.User, error) {
+	user, _, err := s.confirmPasswordAttempt(ctx, userID, password, client)
+	return user, err
+}
+
+// confirmPasswordAttempt is confirmPassword, and returns the attempt that
+// the login limits admitted, which an account with a second factor ends
+// once the second factor is confirmed too.
+func (s *Service) confirmPasswordAttempt(ctx context.Context, userID, password string, client domain.Client) (domain.User, ports.LoginAttempt, error) {
 	user, err := s.users.UserByID(ctx, userID)
 	if errors.Is(err, domain.ErrUserNotFound) {
-		return domain.User{}, domain.ErrInvalidToken
+		return domain.User{}, ports.LoginAttempt{}, domain.ErrInvalidToken
 	}
 	if err != nil {
-		return domain.User{}, fmt.Errorf("look up user: %w", err)
+		return domain.User{}, ports.LoginAttempt{}, fmt.Errorf("look up user: %w", err)
 	}
 	now := s.now()
 	failed := domain.NewAuditEvent(domain.EventLoginFailed, now, client).For(user.ID)
@@ -257,20 +267,33 @@ func (s *Service) confirmPassword(ctx context.Context, userID, password string, 
 	switch {
 	case errors.Is(err, domain.ErrAccountLocked):
 		s.record(ctx, failed.Because(domain.ReasonLocked))
-		return domain.User{}, err
+		return domain.User{}, ports.LoginAttempt{}, err
 	case errors.Is(err, domain.ErrTooManyRequests):
 		s.record(ctx, failed.Because(domain.ReasonLimited))
-		return domain.User{}, err
+		return domain.User{}, ports.LoginAttempt{}, err
 	case err != nil:
-		return domain.User{}, err
+		return domain.User{}, ports.LoginAttempt{}, err
 	}
 	if err := s.checkPassword(ctx, user, password, attempt, client); err != nil {
 		if errors.Is(err, domain.ErrInvalidCredentials) {
 			s.record(ctx, failed.Because(domain.ReasonWrongPassword))
 		}
-		return domain.User{}, err
+		return domain.User{}, ports.LoginAttempt{}, err
 	}
-	return user, nil
+	return user, attempt, nil
+}
+
+// secondFactorConfirmed ends the runs of failed logins that the password's
+// attempt counted toward, for an account with a second factor once its
+// step-up has passed: checkPassword leaves them to the second factor, which
+// a session's recent one confirms without a check that would end them.
+func (s *Service) secondFactorConfirmed(ctx context.Context, user domain.User, attempt ports.LoginAttempt) {
+	if !user.MFA.Enabled() {
+		return
+	}
+	if err := s.throttle.Succeeded(ctx, attempt); err != nil {
+		s.log.WarnContext(ctx, "could not clear failed logins", "user_id", user.ID, "error", err)
+	}
 }
 
 // checkNewPassword applies the password rules and policy to a new password

@@ -47,7 +47,8 @@ type Deps struct {
 	Sealer        ports.Sealer
 	Challenges    ports.ChallengeStore
 	// Passkeys and RelyingParty serve passkeys (WebAuthn): the accounts'
-	// credentials and the protocol's checks.
+	// credentials and the protocol's checks. Without a relying party the
+	// ceremonies answer domain.ErrPasskeysOff.
 	Passkeys     ports.PasskeyStore
 	RelyingParty ports.RelyingParty
 }

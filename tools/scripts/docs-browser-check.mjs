@@ -208,7 +208,7 @@ async function authorize(page, token) {
   await form.locator('button.modal-btn.authorize', { hasText: 'Authorize' }).click();
   // Swagger UI swaps the button to "Logout" once the credentials are applied.
   await form.locator('button.modal-btn', { hasText: 'Logout' }).waitFor();
-  await dialog.locator('button.btn-done').click();
+  await form.locator('button.btn-done').click();
   await dialog.waitFor({ state: 'detached' });
   step('authorized with a bearer token');
 }

@@ -19,6 +19,16 @@ if [ -z "${blocks//[[:space:]]/}" ]; then
   exit 1
 fi
 
+# The walk-through of two-step login computes codes with oathtool, as its
+# reader would.
+if ! command -v oathtool >/dev/null; then
+  echo "walkthrough: installing oathtool with apt"
+  as_root=()
+  if [ "$(id -u)" -ne 0 ]; then as_root=(sudo); fi
+  "${as_root[@]}" apt-get update -qq
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq oathtool >/dev/null
+fi
+
 # The walk-through talks to localhost:8080; something else answering there
 # would make the run meaningless.
 if curl -fs localhost:8080/readyz >/dev/null 2>&1; then
