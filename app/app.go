@@ -31,6 +31,7 @@ import (
 	"authapi/adapters/sealer"
 	"authapi/adapters/sqlite"
 	"authapi/adapters/token"
+	"authapi/adapters/webauthn"
 	"authapi/app/admin"
 	"authapi/app/auth"
 	"authapi/app/emails"
@@ -300,6 +301,14 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runt
 	if err != nil {
 		return service{}, err
 	}
+	relyingParty, err := webauthn.New(webauthn.Config{
+		RPID:        cfg.relyingPartyID(),
+		DisplayName: cfg.Brand.ProductName,
+		Origins:     cfg.relyingPartyOrigins(),
+	})
+	if err != nil {
+		return service{}, err
+	}
 	// Metrics are kept only when they are served: otherwise their work on
 	// the request path would buy nothing.
 	var observer auth.Observer
@@ -332,6 +341,8 @@ func wire(ctx context.Context, cfg Config, log *slog.Logger, st *storage, d runt
 		Authenticator: otp.Authenticator{},
 		Sealer:        totpSealer,
 		Challenges:    st.accounts,
+		Passkeys:      st.accounts,
+		RelyingParty:  relyingParty,
 	}, auth.Config{
 		ActivationCodeTTL:   cfg.ActivationCodeTTL,
 		PublicURL:           cfg.PublicURL,

@@ -85,6 +85,13 @@ type Config struct {
 	// CORSOrigins are the origins of browser front ends that may call the
 	// API from another origin; none leaves CORS off.
 	CORSOrigins []string
+	// WebAuthnRPID is the domain that passkeys are bound to; empty is the
+	// public URL's host.
+	WebAuthnRPID string
+	// WebAuthnOrigins are the origins whose pages may register and use
+	// passkeys; none is the public URL's and those CORS origins that are on
+	// the RP ID.
+	WebAuthnOrigins []string
 	// Brand is the product name and support address that every email
 	// template receives.
 	Brand emails.Brand
@@ -131,6 +138,43 @@ func (c Config) audience() string {
 		return c.Audience
 	}
 	return c.PublicURL.String()
+}
+
+// relyingPartyID is the domain passkeys are bound to.
+func (c Config) relyingPartyID() string {
+	if c.WebAuthnRPID != "" {
+		return c.WebAuthnRPID
+	}
+	return strings.ToLower(c.PublicURL.Hostname())
+}
+
+// relyingPartyOrigins are the origins whose pages may use passkeys: the
+// configured ones, or the public URL's and those of the CORS origins that
+// browsers would let use the RP ID. A CORS origin on another domain is
+// left out rather than refused, since CORS does not need passkeys.
+func (c Config) relyingPartyOrigins() []string {
+	if len(c.WebAuthnOrigins) > 0 {
+		return c.WebAuthnOrigins
+	}
+	rpID := c.relyingPartyID()
+	var origins []string
+	for _, o := range append([]string{strings.ToLower(c.PublicURL.Scheme + "://" + c.PublicURL.Host)}, c.CORSOrigins...) {
+		if onDomain(o, rpID) && !slices.Contains(origins, o) {
+			origins = append(origins, o)
+		}
+	}
+	return origins
+}
+
+// onDomain reports whether origin's host is domain or one of its
+// subdomains, as a browser requires of a page using domain's passkeys.
+func onDomain(origin, domain string) bool {
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	return host == domain || strings.HasSuffix(host, "."+domain)
 }
 
 // setting binds one field of a Config to its flag and environment variable.
@@ -184,6 +228,8 @@ func settings(c *Config) []setting {
 		{flag: "support-email", env: "AUTH_SUPPORT_EMAIL", usage: "address users may write to, which the emails give (empty: they give none)", value: addressValue{&c.Brand.SupportEmail}},
 		{flag: "email-templates-dir", env: "AUTH_EMAIL_TEMPLATES_DIR", usage: "directory of email templates that replace the built-in ones of the same names (empty: none)", value: stringValue{&c.EmailTemplatesDir}},
 		{flag: "cors-origins", env: "AUTH_CORS_ORIGINS", usage: "comma-separated origins (such as https://app.example.com) of browser front ends that may call the API from another origin; empty: no CORS", value: originsValue{&c.CORSOrigins}},
+		{flag: "webauthn-rp-id", env: "AUTH_WEBAUTHN_RP_ID", usage: "domain that passkeys are bound to, such as example.com; pages on it and its subdomains can use them (empty: the public URL's host)", value: rpIDValue{&c.WebAuthnRPID}},
+		{flag: "webauthn-origins", env: "AUTH_WEBAUTHN_ORIGINS", usage: "comma-separated origins of the pages that register and use passkeys, each on the RP ID or a subdomain (empty: the public URL and those CORS origins that are)", value: originsValue{&c.WebAuthnOrigins}},
 		{flag: "trusted-proxies", env: "AUTH_TRUSTED_PROXIES", usage: "comma-separated addresses or CIDR ranges of reverse proxies whose X-Forwarded-For is believed", value: proxiesValue{&c.TrustedProxies}},
 		{flag: "ipv6-prefix", env: "AUTH_IPV6_PREFIX", usage: "length of the IPv6 network that counts as one client for limits per client address (a home connection commonly holds a /64)", value: intValue{p: &c.IPv6Prefix, min: 32, max: 128}},
 		{flag: "limit-login-per-ip", env: "AUTH_LIMIT_LOGIN_PER_IP", usage: "logins per client address (N/duration, several separated by commas, or off)", value: limitValue{&c.Limits.LoginPerSource}},
@@ -258,6 +304,12 @@ func (c Config) check() error {
 	if c.KeyActivationDelay < c.KeysReloadInterval {
 		return fmt.Errorf("AUTH_KEY_ACTIVATION_DELAY (%s) must be at least AUTH_KEYS_RELOAD_INTERVAL (%s): a new key must reach every replica before it signs",
 			formatDuration(c.KeyActivationDelay), formatDuration(c.KeysReloadInterval))
+	}
+	rpID := c.relyingPartyID()
+	for _, o := range c.WebAuthnOrigins {
+		if !onDomain(o, rpID) {
+			return fmt.Errorf("AUTH_WEBAUTHN_ORIGINS: %s is not on %s (AUTH_WEBAUTHN_RP_ID) or one of its subdomains, so browsers would refuse its passkeys", o, rpID)
+		}
 	}
 	if c.Mailer != "smtp" {
 		return nil
@@ -480,6 +532,23 @@ func (v addrValue) set(s string) error {
 	return nil
 }
 func (v addrValue) String() string { return *v.p }
+
+// rpIDValue is a WebAuthn relying party id: a bare domain name, with no
+// scheme, port or path.
+type rpIDValue struct{ p *string }
+
+func (v rpIDValue) set(s string) error {
+	s = strings.ToLower(strings.TrimSpace(s))
+	labels := strings.Split(s, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" || l[0] == '-' || l[len(l)-1] == '-' {
+			return errors.New("want a domain name such as example.com, with no scheme, port or path")
+		}
+	}
+	*v.p = s
+	return nil
+}
+func (v rpIDValue) String() string { return *v.p }
 
 // originsValue is a list of exact web origins: scheme, host and port, as a
 // browser sends them in Origin.

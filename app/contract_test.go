@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +21,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"authapi/adapters/httpapi"
+	"authapi/domain"
 )
 
 // Every exchange of the end-to-end tests is checked against the OpenAPI
@@ -133,20 +136,14 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 }
 
 // TestDocumentAndRouterAgree fails when a route is served that the document
-// lacks, or the document names a route that is not served.
+// lacks, or the document names a route that is not served: with the admin
+// API beside the public routes, and on a listener of its own, where it
+// serves the admin routes and the probes and the public listener no admin
+// route.
 func TestDocumentAndRouterAgree(t *testing.T) {
 	c, err := loadContract()
 	if err != nil {
 		t.Fatal(err)
-	}
-	api := newTestAPI(t)
-	engine, ok := api.handler.(*gin.Engine)
-	if !ok {
-		t.Fatalf("router is a %T, not a gin engine", api.handler)
-	}
-	served := map[string]bool{}
-	for _, r := range engine.Routes() {
-		served[r.Method+" "+ginPathToOpenAPI(r.Path)] = true
 	}
 	documented := map[string]bool{}
 	for path, item := range c.doc.Paths.Map() {
@@ -154,15 +151,124 @@ func TestDocumentAndRouterAgree(t *testing.T) {
 			documented[method+" "+path] = true
 		}
 	}
-	for route := range served {
-		if !documented[route] {
-			t.Errorf("%s is served but not documented", route)
+	agree := func(t *testing.T, served map[string]bool) {
+		t.Helper()
+		for route := range served {
+			if !documented[route] {
+				t.Errorf("%s is served but not documented", route)
+			}
+		}
+		for route := range documented {
+			if !served[route] {
+				t.Errorf("%s is documented but not served", route)
+			}
 		}
 	}
-	for route := range documented {
-		if !served[route] {
-			t.Errorf("%s is documented but not served", route)
+	t.Run("one listener", func(t *testing.T) {
+		agree(t, routesOf(t, newTestAPI(t).handler))
+	})
+	t.Run("the admin API on its own listener", func(t *testing.T) {
+		api := newTestAPI(t, func(c *Config) { c.AdminAddr = "127.0.0.1:0" })
+		public, admin := routesOf(t, api.handler), routesOf(t, api.admin)
+		served := map[string]bool{}
+		for route := range public {
+			if strings.Contains(route, " /admin/") {
+				t.Errorf("%s is served on the public listener", route)
+			}
+			served[route] = true
 		}
+		for route := range admin {
+			if !strings.Contains(route, " /admin/") && route != "GET /healthz" && route != "GET /readyz" {
+				t.Errorf("%s is served on the admin listener", route)
+			}
+			served[route] = true
+		}
+		agree(t, served)
+	})
+}
+
+// routesOf lists the routes handler serves, as "METHOD /path/{param}".
+func routesOf(t *testing.T, handler http.Handler) map[string]bool {
+	t.Helper()
+	engine, ok := handler.(*gin.Engine)
+	if !ok {
+		t.Fatalf("router is a %T, not a gin engine", handler)
+	}
+	served := map[string]bool{}
+	for _, r := range engine.Routes() {
+		served[r.Method+" "+ginPathToOpenAPI(r.Path)] = true
+	}
+	return served
+}
+
+// TestAdminRoutesHaveTheirOwnSecurity: every admin operation takes the
+// admin key and nothing else, and no other operation takes it, so that the
+// document never shows a user's token as a way into the admin API, nor the
+// other way round.
+func TestAdminRoutesHaveTheirOwnSecurity(t *testing.T) {
+	c, err := loadContract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scheme := c.doc.Components.SecuritySchemes["adminKey"]
+	if scheme == nil || scheme.Value.Type != "http" || scheme.Value.Scheme != "bearer" {
+		t.Fatalf("the adminKey scheme = %+v, want HTTP bearer", scheme)
+	}
+	admin := 0
+	for path, item := range c.doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			var schemes []string
+			if op.Security != nil {
+				for _, req := range *op.Security {
+					for name := range req {
+						schemes = append(schemes, name)
+					}
+				}
+			}
+			isAdmin := strings.HasPrefix(path, "/admin/")
+			switch {
+			case isAdmin && !slices.Equal(schemes, []string{"adminKey"}):
+				t.Errorf("%s %s takes %v, want the admin key alone", method, path, schemes)
+			case !isAdmin && slices.Contains(schemes, "adminKey"):
+				t.Errorf("%s %s takes the admin key", method, path)
+			}
+			if isAdmin {
+				admin++
+				if op.Responses.Status(http.StatusUnauthorized) == nil {
+					t.Errorf("%s %s documents no 401", method, path)
+				}
+			}
+		}
+	}
+	if admin != len(adminRoutes("{id}")) {
+		t.Errorf("the document has %d admin operations, the tests know %d", admin, len(adminRoutes("{id}")))
+	}
+}
+
+// TestEventTypesAreDocumented: the document lists every event type the
+// audit log holds, so that GET /admin/audit and GET /me/activity never
+// answer with a type a client was told cannot occur.
+func TestEventTypesAreDocumented(t *testing.T) {
+	c, err := loadContract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := c.doc.Components.Schemas["EventType"]
+	if schema == nil {
+		t.Fatal("the document has no EventType schema")
+	}
+	var documented []string
+	for _, v := range schema.Value.Enum {
+		documented = append(documented, fmt.Sprint(v))
+	}
+	var known []string
+	for _, typ := range domain.EventTypes() {
+		known = append(known, string(typ))
+	}
+	slices.Sort(documented)
+	slices.Sort(known)
+	if !slices.Equal(documented, known) {
+		t.Errorf("EventType lists\n%v\nthe audit log has\n%v", documented, known)
 	}
 }
 

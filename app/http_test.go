@@ -26,6 +26,7 @@ import (
 
 	"authapi/adapters/hasher"
 	"authapi/adapters/httpapi"
+	"authapi/app/admin"
 	"authapi/app/auth"
 	"authapi/app/outbox"
 	"authapi/internal/testkit"
@@ -77,15 +78,20 @@ func (m *captureMailer) lastCode(t *testing.T, email string) string {
 }
 
 type testAPI struct {
+	config     Config
 	database   Database
 	storage    *storage
 	handler    http.Handler
 	dispatcher *outbox.Dispatcher
 	keys       *keyManager
 	metrics    http.Handler
-	mailer     *captureMailer
-	clock      *testkit.Clock
-	logs       *testkit.Buffer
+	// admin is the admin API's own handler when AUTH_ADMIN_ADDR is set,
+	// nil when the admin routes are served beside the public ones.
+	admin     http.Handler
+	operators *admin.Service
+	mailer    *captureMailer
+	clock     *testkit.Clock
+	logs      *testkit.Buffer
 }
 
 // cheapHash keeps the tests fast; the hashing code path is the production one.
@@ -114,6 +120,7 @@ func newTestAPI(t *testing.T, opts ...func(*Config)) *testAPI {
 		opt(&cfg)
 	}
 	api := &testAPI{
+		config:   cfg,
 		database: cfg.Database,
 		mailer:   &captureMailer{},
 		clock:    testkit.NewClock(time.Now().UTC()),
@@ -133,6 +140,7 @@ func newTestAPI(t *testing.T, opts ...func(*Config)) *testAPI {
 		t.Fatal(err)
 	}
 	api.handler, api.dispatcher, api.keys, api.metrics = svc.handler, svc.dispatcher, svc.keys, svc.metrics
+	api.admin, api.operators = svc.admin, svc.operators
 	return api
 }
 
@@ -195,6 +203,13 @@ func (api *testAPI) do(t *testing.T, method, path string, body any, header ...st
 // httptest's default.
 func (api *testAPI) doFrom(t *testing.T, remote, method, path string, body any, header ...string) response {
 	t.Helper()
+	return api.send(t, api.handler, remote, method, path, body, header...)
+}
+
+// send serves a request with handler, one of the service's listeners, and
+// holds the exchange to the OpenAPI document.
+func (api *testAPI) send(t *testing.T, handler http.Handler, remote, method, path string, body any, header ...string) response {
+	t.Helper()
 	var data []byte
 	switch b := body.(type) {
 	case nil:
@@ -217,7 +232,7 @@ func (api *testAPI) doFrom(t *testing.T, remote, method, path string, body any, 
 		req.Header.Set(header[i], header[i+1])
 	}
 	rec := httptest.NewRecorder()
-	api.handler.ServeHTTP(rec, req)
+	handler.ServeHTTP(rec, req)
 	checkContract(t, req, data, rec)
 	res := response{ResponseRecorder: rec}
 	if strings.Contains(rec.Header().Get("Content-Type"), "json") && rec.Body.Len() > 0 {

@@ -16,11 +16,13 @@ import (
 
 // importSQLite is `authapi import-sqlite PATH`: it moves a SQLite
 // installation to PostgreSQL. It copies every account, with its password
-// hash and pending codes, and every live session into the PostgreSQL
-// database of cfg, which must hold no account, and replaces that database's
-// signing keys with the ones of AUTH_SIGNING_KEY_FILE, so that the tokens
-// already issued stay valid. cfg's AUTH_SECRET_KEY_FILE must be the SQLite
-// installation's: the codes already emailed are hashed under it.
+// hash, pending codes, second factors and passkeys, and every live session
+// into the PostgreSQL database of cfg, which must hold no account, and
+// replaces that database's signing keys with the ones of
+// AUTH_SIGNING_KEY_FILE, so that the tokens already issued stay valid.
+// cfg's AUTH_SECRET_KEY_FILE must be the SQLite installation's: the codes
+// already emailed are hashed under it, and the authenticator secrets sealed
+// under it.
 //
 // Mail still waiting in the SQLite outbox and the runs of failed logins are
 // not copied: stop the old service once its outbox is empty.
@@ -70,7 +72,8 @@ func importSQLite(ctx context.Context, cfg Config, source string, log *slog.Logg
 	if err != nil {
 		return fmt.Errorf("import-sqlite: nothing was copied: %w", err)
 	}
-	log.Info("copied the accounts and live sessions", "from", source, "users", imported.Users, "sessions", imported.Sessions)
+	log.Info("copied the accounts, their passkeys and live sessions", "from", source,
+		"users", imported.Users, "passkeys", imported.Passkeys, "sessions", imported.Sessions)
 
 	err = to.keys.UpdateSigningKeys(ctx, func([]ports.SigningKey) ([]ports.SigningKey, error) { return keys, nil })
 	if err != nil {

@@ -78,10 +78,12 @@ var userCommands = []operatorCommand{
 		options: []string{"email", "state", "limit", "after"},
 		run: func(ctx context.Context, ops *admin.Service, opts map[string]string, _ []string, out io.Writer) error {
 			q := ports.UserQuery{EmailPrefix: domain.Email(opts["email"]), State: ports.UserState(opts["state"]), After: opts["after"]}
-			if raw := opts["limit"]; raw != "" {
+			// A limit given is taken as given, 0 too: only its absence
+			// means the default page size.
+			if raw, given := opts["limit"]; given {
 				n, err := strconv.Atoi(raw)
-				if err != nil {
-					return domain.ValidationError("limit", "must be a whole number")
+				if err != nil || n < 1 || n > ports.MaxPageSize {
+					return domain.ValidationError("limit", fmt.Sprintf("must be a whole number from 1 to %d", ports.MaxPageSize))
 				}
 				q.Limit = n
 			}
@@ -184,19 +186,25 @@ func orDash(t time.Time) string {
 // operatorsMain runs `authapi GROUP SUBCOMMAND [flags] [ARGS]` for one of
 // the operators' command groups and returns the exit code.
 func operatorsMain(ctx context.Context, group string, commands []operatorCommand, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	usage := func() {
-		fmt.Fprintf(stderr, "authapi: %s takes a subcommand:\n", group)
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "authapi: %s takes a subcommand:\n", group)
 		for _, c := range commands {
-			fmt.Fprintf(stderr, "  authapi %s %s [flags] %s\t%s\n", group, c.name, c.args, c.summary)
+			fmt.Fprintf(w, "  authapi %s %s [flags] %s\t%s\n", group, c.name, c.args, c.summary)
 		}
+		fmt.Fprintf(w, "The flags are the service's settings (authapi %s %s --help lists them).\n", group, commands[0].name)
 	}
 	if len(args) == 0 {
-		usage()
+		usage(stderr)
 		return 2
+	}
+	// Asked for, the usage is the answer, not a mistake.
+	if slices.Contains([]string{"help", "-h", "-help", "--help"}, args[0]) {
+		usage(stdout)
+		return 0
 	}
 	i := slices.IndexFunc(commands, func(c operatorCommand) bool { return c.name == args[0] })
 	if i < 0 {
-		usage()
+		usage(stderr)
 		return 2
 	}
 	cmd := commands[i]

@@ -31,6 +31,7 @@ type accountStore interface {
 	ports.AuditLog
 	ports.AdminKeyStore
 	ports.ChallengeStore
+	ports.PasskeyStore
 	CountUsers(ctx context.Context) (int, error)
 }
 

@@ -84,7 +84,7 @@ func (p LoginPolicy) Admit(source SourceRun, account AccountRun, now time.Time) 
 		source = SourceRun{}
 	}
 	if account.LockedUntil.After(now) {
-		return Admission{}, &Error{Code: CodeAccountLocked, Message: ErrAccountLocked.Message, RetryAfter: account.LockedUntil.Sub(now)}
+		return Admission{}, AccountLocked(account.LockedUntil.Sub(now))
 	}
 	if now.Sub(account.Last) > CampaignMemory {
 		account = AccountRun{}
@@ -142,4 +142,9 @@ func (a AccountRun) Lift() AccountRun {
 // when the request may succeed.
 func TooManyRequests(retryAfter time.Duration) error {
 	return &Error{Code: CodeTooManyRequests, Message: ErrTooManyRequests.Message, RetryAfter: retryAfter}
+}
+
+// AccountLocked is ErrAccountLocked for a lock that ends in retryAfter.
+func AccountLocked(retryAfter time.Duration) error {
+	return &Error{Code: CodeAccountLocked, Message: ErrAccountLocked.Message, RetryAfter: retryAfter}
 }

@@ -38,6 +38,14 @@ type AccountChange struct {
 	MFAEnabled *bool
 }
 
+// The sizes of the admin listings' pages: the default, taken when a query's
+// Limit is zero, and the most a page may hold. The drivers refuse a limit
+// that a client gave as zero.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 200
+)
+
 // UserPage is a page of accounts and the cursor of the next, "" after the
 // last.
 type UserPage struct {
@@ -63,7 +71,8 @@ type AdminService interface {
 	AuthenticateAdmin(ctx context.Context, key string) (string, error)
 
 	// ListUsers returns a page of the accounts q selects; q.Now is set by
-	// the service. Errors: validation failures.
+	// the service, and a zero q.Limit takes DefaultPageSize. A blank
+	// q.EmailPrefix selects every account. Errors: validation failures.
 	ListUsers(ctx context.Context, q UserQuery) (UserPage, error)
 
 	// User returns an account by id or email. Errors: domain.ErrUserNotFound.
@@ -85,7 +94,8 @@ type AdminService interface {
 	// up again. Errors: domain.ErrUserNotFound.
 	DeleteUser(ctx context.Context, op Operator, idOrEmail string) error
 
-	// Audit returns a page of the audit log. Errors: validation failures.
+	// Audit returns a page of the audit log; a zero q.Limit takes
+	// DefaultPageSize. Errors: validation failures.
 	Audit(ctx context.Context, q AuditQuery) (AuditPage, error)
 
 	// CreateAdminKey makes a key and returns the key itself, which is

@@ -2,6 +2,7 @@ package ports
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"authapi/domain"
@@ -139,6 +140,50 @@ type AuthService interface {
 	// a recovery code. Errors: domain.ErrInvalidCredentials,
 	// ErrInvalidMFACode, ErrMFANotEnabled.
 	DisableTOTP(ctx context.Context, claims domain.Claims, password, code, recoveryCode string, client domain.Client) error
+
+	// PasskeyRegistrationOptions starts registering a passkey for the
+	// token's user and returns the WebAuthn creation options
+	// ({"publicKey": ...}) for navigator.credentials.create. With
+	// two-step login on it needs a recent second factor, as ChangePassword
+	// does. Errors: domain.ErrMFAStepUpRequired, ErrInvalidMFACode,
+	// ErrTooManyPasskeys.
+	PasskeyRegistrationOptions(ctx context.Context, claims domain.Claims, code string, client domain.Client) (json.RawMessage, error)
+
+	// AddPasskey finishes a registration with the browser's answer (the
+	// PublicKeyCredential as JSON), keeps the passkey under name and
+	// emails the owner. Errors: domain.ErrInvalidPasskey (malformed, for
+	// another origin or relying party, or not answering a current
+	// registration of this user), ErrPasskeyExists, ErrTooManyPasskeys,
+	// validation failures.
+	AddPasskey(ctx context.Context, claims domain.Claims, credential []byte, name string, client domain.Client) (domain.Passkey, error)
+
+	// Passkeys lists the user's passkeys, oldest first.
+	Passkeys(ctx context.Context, userID string) ([]domain.Passkey, error)
+
+	// RenamePasskey renames one of the user's passkeys.
+	// Errors: domain.ErrPasskeyNotFound, also for another user's passkey.
+	RenamePasskey(ctx context.Context, claims domain.Claims, id, name string, client domain.Client) (domain.Passkey, error)
+
+	// RemovePasskey deletes one of the user's passkeys and emails the
+	// owner. Errors: domain.ErrPasskeyNotFound.
+	RemovePasskey(ctx context.Context, claims domain.Claims, id string, client domain.Client) error
+
+	// PasskeyLoginOptions starts a login with a passkey alone and returns
+	// the WebAuthn request options for navigator.credentials.get: any
+	// passkey of this service the authenticator holds will do.
+	PasskeyLoginOptions(ctx context.Context, client domain.Client) (json.RawMessage, error)
+
+	// LoginWithPasskey finishes a login with the browser's answer and
+	// starts a session, as Login does. Errors: domain.ErrInvalidPasskey,
+	// and those of Login for an account that cannot log in;
+	// ErrMFARequired for an account with two-step login on when the
+	// authenticator did not verify the user.
+	LoginWithPasskey(ctx context.Context, credential []byte, client domain.Client) (TokenPair, error)
+
+	// LoginMFAWithPasskey finishes a login that answered
+	// domain.ErrMFARequired with passkey options, with the browser's
+	// answer to them. Errors: as LoginMFA, and domain.ErrInvalidPasskey.
+	LoginMFAWithPasskey(ctx context.Context, mfaToken string, credential []byte, client domain.Client) (TokenPair, error)
 
 	// Authenticate verifies an access token and returns its claims. It does
 	// no I/O, so protected routes can call it on every request.

@@ -106,6 +106,11 @@ type RelyingParty interface {
 	// domain.ErrInvalidPasskey.
 	VerifyRegistration(state []byte, user PasskeyHolder, response []byte) (domain.Passkey, error)
 
+	// RegistrationChallenge reads which challenge a registration response
+	// answers, without checking anything else. It returns
+	// domain.ErrInvalidPasskey if the response is malformed.
+	RegistrationChallenge(response []byte) (string, error)
+
 	// LoginOptions starts a login with a passkey: of those in allowed, or,
 	// when allowed is empty, with any passkey the authenticator holds for
 	// this relying party (a discoverable credential).

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -132,32 +133,43 @@ func encodeCursor(prefix, position string) *string {
 	return &s
 }
 
+// maxCursorBytes bounds a cursor, well above any this service makes.
+const maxCursorBytes = 256
+
 // decodeCursor reads a cursor that encodeCursor made with prefix; "" is the
-// first page.
+// first page. Positions are ids and numbers, printable ASCII without
+// spaces: anything else was not made here, and would otherwise reach the
+// store, where a NUL or a stray byte ends the listing early or fails the
+// query.
 func decodeCursor(prefix, cursor string) (string, error) {
 	if cursor == "" {
 		return "", nil
 	}
+	if len(cursor) > base64.RawURLEncoding.EncodedLen(maxCursorBytes) {
+		return "", domain.ValidationError("cursor", "is not a cursor this service gave")
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil || len(raw) > 256 {
+	if err != nil {
 		return "", domain.ValidationError("cursor", "is not a cursor this service gave")
 	}
 	position, ok := strings.CutPrefix(string(raw), prefix)
-	if !ok || position == "" {
+	if !ok || position == "" || strings.IndexFunc(position, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
 		return "", domain.ValidationError("cursor", "is not a cursor of this listing")
 	}
 	return position, nil
 }
 
 // pageLimit reads the limit parameter; absent is 0, the service's default.
+// A limit given as 0, or empty, is refused like any other that is no whole
+// number in range, rather than taken for the default.
 func pageLimit(c *gin.Context) (int, error) {
-	raw := c.Query("limit")
-	if raw == "" {
+	raw, given := c.GetQuery("limit")
+	if !given {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(raw)
-	if err != nil {
-		return 0, domain.ValidationError("limit", "must be a whole number")
+	if err != nil || n < 1 || n > ports.MaxPageSize {
+		return 0, domain.ValidationError("limit", fmt.Sprintf("must be a whole number from 1 to %d", ports.MaxPageSize))
 	}
 	return n, nil
 }
@@ -215,12 +227,20 @@ type adminPatchRequest struct {
 	MFAEnabled    *bool   `json:"mfa_enabled"`
 }
 
+// adminPatchUser applies a change. Its body is read strictly: a member it
+// does not know is refused, and so is a body that names no change, since
+// an operator's misspelt or newer field would otherwise be left undone
+// while the answer says 200.
 func (h *handlers) adminPatchUser(c *gin.Context) {
 	var req adminPatchRequest
-	if !decodeJSON(c, &req) {
+	if !decodeStrictJSON(c, &req) {
 		return
 	}
 	change := ports.AccountChange{Disabled: req.Disabled, EmailVerified: req.EmailVerified, FirstName: req.FirstName, LastName: req.LastName, MFAEnabled: req.MFAEnabled}
+	if change == (ports.AccountChange{}) {
+		writeError(c, domain.ValidationError("body", "names nothing to change: send disabled, email_verified, mfa_enabled, first_name or last_name"))
+		return
+	}
 	d, err := h.admin.UpdateUser(c.Request.Context(), h.operatorOf(c), c.Param("id"), change)
 	if err != nil {
 		writeError(c, err)

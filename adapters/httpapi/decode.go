@@ -1,12 +1,15 @@
 package httpapi
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -26,11 +29,33 @@ const MaxBodyBytes = 8 << 10
 // bodyTooLargeDetail is the detail of a body_too_large problem.
 const bodyTooLargeDetail = "the body must be at most 8 KiB"
 
+// MaxPasskeyBodyBytes bounds the bodies of the routes that take a browser's
+// WebAuthn response, which may carry an attestation with its certificate
+// chain and a credential id of up to 1,023 bytes: a few KiB at most, with
+// room to spare.
+const MaxPasskeyBodyBytes = 64 << 10
+
+const passkeyBodyTooLargeDetail = "the body must be at most 64 KiB"
+
+// passkeyRoutes are the routes whose bodies may be MaxPasskeyBodyBytes.
+var passkeyRoutes = map[string]bool{"/me/passkeys": true, "/login/passkey": true, "/login/mfa": true}
+
 // decodeJSON reads the request body into dst, a pointer to a struct with
 // json tags, and reports whether it could. On failure it has already answered
 // with a problem. Unknown fields are ignored so that clients may send more
 // than this version understands; names match exactly, as documented.
 func decodeJSON(c *gin.Context, dst any) bool {
+	return decodeBody(c, dst, false)
+}
+
+// decodeStrictJSON is decodeJSON for a body whose members each ask for a
+// change: a member that dst has no field for, or that is null, is refused,
+// each such member named, rather than ignored.
+func decodeStrictJSON(c *gin.Context, dst any) bool {
+	return decodeBody(c, dst, true)
+}
+
+func decodeBody(c *gin.Context, dst any, strict bool) bool {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mediaType, _, err := mime.ParseMediaType(ct)
 		if err != nil || (mediaType != "application/json" && !strings.HasSuffix(mediaType, "+json")) {
@@ -46,6 +71,12 @@ func decodeJSON(c *gin.Context, dst any) bool {
 		if _, extra := dec.Token(); !errors.Is(extra, io.EOF) {
 			writeProblem(c, codeMalformedBody, "the body must contain a single JSON object", nil)
 			return false
+		}
+		if strict {
+			if problems := strictProblems(members, dst); len(problems) > 0 {
+				writeProblem(c, domain.CodeValidationFailed, domain.ErrValidation.Message, problems)
+				return false
+			}
 		}
 		field, err := setExactMembers(members, dst)
 		if err == nil {
@@ -64,7 +95,11 @@ func decodeJSON(c *gin.Context, dst any) bool {
 	)
 	switch {
 	case errors.As(err, &tooLarge):
-		writeProblem(c, codeBodyTooLarge, bodyTooLargeDetail, nil)
+		detail := bodyTooLargeDetail
+		if tooLarge.Limit == MaxPasskeyBodyBytes {
+			detail = passkeyBodyTooLargeDetail
+		}
+		writeProblem(c, codeBodyTooLarge, detail, nil)
 	case errors.Is(err, io.EOF):
 		writeProblem(c, codeMalformedBody, "a JSON object body is required", nil)
 	case errors.As(err, &typeError):
@@ -73,6 +108,20 @@ func decodeJSON(c *gin.Context, dst any) bool {
 		writeProblem(c, codeMalformedBody, "the body is not valid JSON", nil)
 	}
 	return false
+}
+
+// decodeOptionalJSON is decodeJSON for routes whose every member is
+// optional: an empty body is an empty object.
+func decodeOptionalJSON(c *gin.Context, dst any) bool {
+	body := bufio.NewReader(c.Request.Body)
+	if _, err := body.Peek(1); errors.Is(err, io.EOF) {
+		return true
+	}
+	c.Request.Body = struct {
+		io.Reader
+		io.Closer
+	}{body, c.Request.Body}
+	return decodeJSON(c, dst)
 }
 
 // setExactMembers fills each field of the struct that dst points to from the
@@ -95,4 +144,26 @@ func setExactMembers(members map[string]json.RawMessage, dst any) (field string,
 		}
 	}
 	return "", nil
+}
+
+// strictProblems names, in order, the members that the struct dst points
+// to has no field for, and those that are null: in a body of changes, null
+// is no value to change a field to.
+func strictProblems(members map[string]json.RawMessage, dst any) []FieldProblem {
+	t := reflect.TypeOf(dst).Elem()
+	known := make(map[string]bool, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		known[name] = true
+	}
+	var problems []FieldProblem
+	for _, name := range slices.Sorted(maps.Keys(members)) {
+		switch {
+		case !known[name]:
+			problems = append(problems, FieldProblem{Field: name, Message: "is not a member of this request"})
+		case string(members[name]) == "null":
+			problems = append(problems, FieldProblem{Field: name, Message: "must not be null; leave it out to leave it as it is"})
+		}
+	}
+	return problems
 }

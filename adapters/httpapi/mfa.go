@@ -1,9 +1,13 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"authapi/domain"
+	"authapi/ports"
 )
 
 // The routes of two-step login: the second step of a login, and the
@@ -13,6 +17,8 @@ type loginMFARequest struct {
 	MFAToken     string `json:"mfa_token"`
 	Code         string `json:"code"`
 	RecoveryCode string `json:"recovery_code"`
+	// Credential is a passkey's answer to the options of mfa_required.
+	Credential json.RawMessage `json:"credential"`
 }
 
 func (h *handlers) loginMFA(c *gin.Context) {
@@ -20,18 +26,23 @@ func (h *handlers) loginMFA(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	pair, err := h.auth.LoginMFA(c.Request.Context(), req.MFAToken, req.Code, req.RecoveryCode, h.clientOf(c))
+	var (
+		pair ports.TokenPair
+		err  error
+	)
+	switch credential := credentialOf(req.Credential); {
+	case credential != nil && (req.Code != "" || req.RecoveryCode != ""):
+		err = domain.ValidationError("credential", "send one of code, recovery_code and credential")
+	case credential != nil:
+		pair, err = h.auth.LoginMFAWithPasskey(c.Request.Context(), req.MFAToken, credential, h.clientOf(c))
+	default:
+		pair, err = h.auth.LoginMFA(c.Request.Context(), req.MFAToken, req.Code, req.RecoveryCode, h.clientOf(c))
+	}
 	if err != nil {
 		writeError(c, err)
 		return
 	}
-	noStore(c)
-	c.JSON(http.StatusOK, tokenResponse{
-		AccessToken:  pair.Access.Token,
-		RefreshToken: pair.Refresh.Token,
-		TokenType:    "bearer",
-		ExpiresIn:    seconds(pair.Access.ExpiresIn),
-	})
+	writeTokens(c, pair)
 }
 
 type totpEnrolmentResponse struct {

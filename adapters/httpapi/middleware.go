@@ -123,11 +123,15 @@ func recoverPanics() gin.HandlerFunc {
 // declared, and while reading when it is not.
 func limitBody() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if c.Request.ContentLength > MaxBodyBytes {
-			writeProblem(c, codeBodyTooLarge, bodyTooLargeDetail, nil)
+		limit, detail := int64(MaxBodyBytes), bodyTooLargeDetail
+		if passkeyRoutes[c.FullPath()] {
+			limit, detail = MaxPasskeyBodyBytes, passkeyBodyTooLargeDetail
+		}
+		if c.Request.ContentLength > limit {
+			writeProblem(c, codeBodyTooLarge, detail, nil)
 			return
 		}
-		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes)
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 		c.Next()
 	}
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
 	"net/http"
@@ -26,9 +27,12 @@ type Problem struct {
 	Errors    []FieldProblem `json:"errors,omitempty"`
 	RequestID string         `json:"request_id,omitempty"`
 	// MFAToken and Methods are the extension members of mfa_required: the
-	// token of the login's second step and the factors it accepts.
-	MFAToken string   `json:"mfa_token,omitempty"`
-	Methods  []string `json:"methods,omitempty"`
+	// token of the login's second step and the factors it accepts; with
+	// "webauthn" among them, WebAuthn holds the request options for the
+	// browser's navigator.credentials.get.
+	MFAToken string          `json:"mfa_token,omitempty"`
+	Methods  []string        `json:"methods,omitempty"`
+	WebAuthn json.RawMessage `json:"webauthn,omitempty"`
 }
 
 // FieldProblem names one invalid request field.
@@ -69,6 +73,10 @@ var problemKinds = map[domain.Code]problemKind{
 	domain.CodeMFAAlreadyEnabled:  {http.StatusConflict, "Two-step login already on"},
 	domain.CodeMFANotEnabled:      {http.StatusConflict, "Two-step login not on"},
 	domain.CodeNoPendingTOTP:      {http.StatusConflict, "No enrolment pending"},
+	domain.CodeInvalidPasskey:     {http.StatusBadRequest, "Invalid passkey"},
+	domain.CodePasskeyNotFound:    {http.StatusNotFound, "Passkey not found"},
+	domain.CodePasskeyExists:      {http.StatusConflict, "Passkey already registered"},
+	domain.CodeTooManyPasskeys:    {http.StatusConflict, "Too many passkeys"},
 	domain.CodeInvalidAdminKey:    {http.StatusUnauthorized, "Invalid admin key"},
 	domain.CodeAdminKeyExists:     {http.StatusConflict, "Admin key exists"},
 	domain.CodeAdminKeyNotFound:   {http.StatusNotFound, "Admin key not found"},
@@ -114,7 +122,9 @@ func writeError(c *gin.Context, err error) {
 	if de.MFAToken != "" {
 		// The second step's token is a credential, if a short-lived one.
 		noStore(c)
-		writeProblem(c, de.Code, de.Message, fields, func(p *Problem) { p.MFAToken, p.Methods = de.MFAToken, de.Methods })
+		writeProblem(c, de.Code, de.Message, fields, func(p *Problem) {
+			p.MFAToken, p.Methods, p.WebAuthn = de.MFAToken, de.Methods, de.PasskeyOptions
+		})
 		return
 	}
 	writeProblem(c, de.Code, de.Message, fields)

@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"authapi/domain"
+	"authapi/ports"
 )
 
 type loginRequest struct {
@@ -24,13 +25,7 @@ func (h *handlers) login(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	noStore(c)
-	c.JSON(http.StatusOK, tokenResponse{
-		AccessToken:  pair.Access.Token,
-		RefreshToken: pair.Refresh.Token,
-		TokenType:    "bearer",
-		ExpiresIn:    seconds(pair.Access.ExpiresIn),
-	})
+	writeTokens(c, pair)
 }
 
 // tokenResponse is what a login or a refresh returns. A refresh leaves
@@ -40,6 +35,18 @@ type tokenResponse struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	TokenType    string `json:"token_type"`
 	ExpiresIn    int64  `json:"expires_in"`
+}
+
+// writeTokens answers a login or a refresh with its tokens, which no cache
+// may keep.
+func writeTokens(c *gin.Context, pair ports.TokenPair) {
+	noStore(c)
+	c.JSON(http.StatusOK, tokenResponse{
+		AccessToken:  pair.Access.Token,
+		RefreshToken: pair.Refresh.Token,
+		TokenType:    "bearer",
+		ExpiresIn:    seconds(pair.Access.ExpiresIn),
+	})
 }
 
 type refreshRequest struct {
@@ -56,13 +63,7 @@ func (h *handlers) refresh(c *gin.Context) {
 		writeError(c, err)
 		return
 	}
-	noStore(c)
-	c.JSON(http.StatusOK, tokenResponse{
-		AccessToken:  pair.Access.Token,
-		RefreshToken: pair.Refresh.Token,
-		TokenType:    "bearer",
-		ExpiresIn:    seconds(pair.Access.ExpiresIn),
-	})
+	writeTokens(c, pair)
 }
 
 func (h *handlers) logout(c *gin.Context) {

@@ -13,12 +13,16 @@ import (
 	"authapi/domain"
 )
 
-// emailConstraint is the UNIQUE constraint of users.email, as PostgreSQL
-// names it.
-const emailConstraint = "users_email_key"
+// The UNIQUE constraints whose refusals are domain errors, as PostgreSQL
+// names them.
+const (
+	emailConstraint      = "users_email_key"
+	credentialConstraint = "passkeys_credential_id_key"
+)
 
 // translate turns an error from pgx into what the store reports:
-// domain.ErrUserNotFound, domain.ErrEmailTaken, an error matching
+// domain.ErrUserNotFound, domain.ErrEmailTaken, domain.ErrPasskeyExists (a
+// credential that another transaction registered first), an error matching
 // domain.ErrUnavailable, the context's error, or an internal error carrying
 // op as context. A server error is rendered as text rather than wrapped, so
 // that pgx's types do not leak out; the domain errors' messages stay free of
@@ -35,8 +39,13 @@ func translate(ctx context.Context, op string, err error) error {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		if pgErr.Code == "23505" && pgErr.ConstraintName == emailConstraint {
-			return domain.ErrEmailTaken
+		if pgErr.Code == "23505" {
+			switch pgErr.ConstraintName {
+			case emailConstraint:
+				return domain.ErrEmailTaken
+			case credentialConstraint:
+				return domain.ErrPasskeyExists
+			}
 		}
 		if unavailableClass(pgErr.Code) {
 			return fmt.Errorf("postgres: %s: %s (SQLSTATE %s): %w", op, pgErr.Message, pgErr.Code, domain.ErrUnavailable)

@@ -10,10 +10,12 @@ import (
 	"authapi/domain"
 )
 
-// ImportSource is where an import reads accounts and sessions from, such
-// as the SQLite store of an installation that moves to PostgreSQL.
+// ImportSource is where an import reads accounts, their passkeys and
+// sessions from, such as the SQLite store of an installation that moves to
+// PostgreSQL.
 type ImportSource interface {
 	EachUser(ctx context.Context, fn func(domain.User) error) error
+	EachPasskey(ctx context.Context, fn func(domain.Passkey) error) error
 	EachLiveSession(ctx context.Context, now time.Time, fn func(domain.Session) error) error
 }
 
@@ -22,17 +24,18 @@ var ErrNotEmpty = errors.New("the database already holds accounts")
 
 // Imported counts what an import copied.
 type Imported struct {
-	Users, Sessions int
+	Users, Passkeys, Sessions int
 }
 
 // importBatch is how many rows one COPY carries.
 const importBatch = 1000
 
-// Import copies every account of source and its sessions live at now into
-// this database, which must hold no account, in one transaction: all of it
-// or, on any error, nothing. Accounts keep their ids, password hashes and
-// pending codes, and sessions their refresh tokens, so that users notice
-// nothing. The users table is locked meanwhile, so that no replica creates
+// Import copies every account of source, its passkeys and its sessions
+// live at now into this database, which must hold no account, in one
+// transaction: all of it or, on any error, nothing. Accounts keep their
+// ids, password hashes, pending codes and second factors, passkeys their
+// credentials and counters, and sessions their refresh tokens, so that
+// users notice nothing. The users table is locked meanwhile, so that no replica creates
 // an account between the check and the copy.
 func (s *Store) Import(ctx context.Context, source ImportSource, now time.Time) (Imported, error) {
 	var done Imported
@@ -65,6 +68,26 @@ func (s *Store) Import(ctx context.Context, source ImportSource, now time.Time) 
 			return err
 		}
 		if err := flushUsers(); err != nil {
+			return err
+		}
+		passkeys := make([]sqlcgen.ImportPasskeysParams, 0, importBatch)
+		flushPasskeys := func() error {
+			n, err := q.ImportPasskeys(ctx, passkeys)
+			done.Passkeys += int(n)
+			passkeys = passkeys[:0]
+			return err
+		}
+		err = source.EachPasskey(ctx, func(p domain.Passkey) error {
+			passkeys = append(passkeys, sqlcgen.ImportPasskeysParams(passkeyParams(p)))
+			if len(passkeys) == importBatch {
+				return flushPasskeys()
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := flushPasskeys(); err != nil {
 			return err
 		}
 		sessions := make([]sqlcgen.ImportSessionsParams, 0, importBatch)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"authapi/db/sqlite/sqlcgen"
 	"authapi/domain"
 	"authapi/ports"
 	"authapi/ports/porttest"
@@ -65,7 +66,26 @@ func brokenStores() []brokenStore {
 			wrap:  func(s contractStore) porttest.Store { return &forgetfulOutbox{contractStore: s, path: path} },
 		})
 	}
+	for _, path := range leafFields(reflect.TypeOf(domain.Passkey{}), nil) {
+		stores = append(stores, brokenStore{
+			name:  "passkeys forget " + fieldName(reflect.TypeOf(domain.Passkey{}), path),
+			suite: porttest.TestPasskeyStore,
+			wrap:  func(s contractStore) porttest.Store { return &forgetfulPasskeys{contractStore: s, path: path} },
+		})
+	}
+	for _, path := range sliceFields(reflect.TypeOf(domain.Passkey{}), nil) {
+		stores = append(stores, brokenStore{
+			name:  "passkeys share " + fieldName(reflect.TypeOf(domain.Passkey{}), path),
+			suite: porttest.TestPasskeyStore,
+			wrap:  func(s contractStore) porttest.Store { return &sharingPasskeys{contractStore: s, path: path} },
+		})
+	}
 	stores = append(stores,
+		brokenStore{
+			name:  "passkeys without a bound under concurrency",
+			suite: porttest.TestPasskeyStore,
+			wrap:  func(s contractStore) porttest.Store { return &racyPasskeys{contractStore: s} },
+		},
 		brokenStore{
 			name:  "outbox claims without a lease",
 			suite: porttest.TestOutbox,
@@ -295,6 +315,101 @@ func (s *forgetfulSessions) UpdateSession(ctx context.Context, id string, update
 	})
 	forget(&sess, s.path)
 	return sess, err
+}
+
+// forgetfulPasskeys forgets one field of every passkey it hands out.
+type forgetfulPasskeys struct {
+	contractStore
+	path []int
+}
+
+func (s *forgetfulPasskeys) Passkeys(ctx context.Context, userID string) ([]domain.Passkey, error) {
+	passkeys, err := s.contractStore.Passkeys(ctx, userID)
+	for i := range passkeys {
+		forget(&passkeys[i], s.path)
+	}
+	return passkeys, err
+}
+
+func (s *forgetfulPasskeys) PasskeyByCredentialID(ctx context.Context, credentialID []byte) (domain.Passkey, error) {
+	p, err := s.contractStore.PasskeyByCredentialID(ctx, credentialID)
+	forget(&p, s.path)
+	return p, err
+}
+
+func (s *forgetfulPasskeys) UpdatePasskey(ctx context.Context, userID, id string, update func(*domain.Passkey) (ports.Effects, error)) (domain.Passkey, error) {
+	p, err := s.contractStore.UpdatePasskey(ctx, userID, id, func(p *domain.Passkey) (ports.Effects, error) {
+		forget(p, s.path)
+		return update(p)
+	})
+	forget(&p, s.path)
+	return p, err
+}
+
+// sharingPasskeys remembers each passkey it is given, as a cache would, and
+// hands out the remembered slice at path: memory it shares with whoever
+// gave it the passkey, as a store that forgot to copy would.
+type sharingPasskeys struct {
+	contractStore
+	path  []int
+	given map[string]domain.Passkey
+}
+
+func (s *sharingPasskeys) AddPasskey(ctx context.Context, p domain.Passkey, fx ports.Effects) error {
+	err := s.contractStore.AddPasskey(ctx, p, fx)
+	if err == nil {
+		if s.given == nil {
+			s.given = map[string]domain.Passkey{}
+		}
+		s.given[p.ID] = p
+	}
+	return err
+}
+
+func (s *sharingPasskeys) share(p domain.Passkey) domain.Passkey {
+	if given, ok := s.given[p.ID]; ok {
+		reflect.ValueOf(&p).Elem().FieldByIndex(s.path).Set(reflect.ValueOf(given).FieldByIndex(s.path))
+	}
+	return p
+}
+
+func (s *sharingPasskeys) Passkeys(ctx context.Context, userID string) ([]domain.Passkey, error) {
+	passkeys, err := s.contractStore.Passkeys(ctx, userID)
+	for i := range passkeys {
+		passkeys[i] = s.share(passkeys[i])
+	}
+	return passkeys, err
+}
+
+// racyPasskeys checks a new passkey against the account's others before
+// the transaction that adds it, so that concurrent additions all pass the
+// checks and break the bound.
+type racyPasskeys struct{ contractStore }
+
+func (s *racyPasskeys) AddPasskey(ctx context.Context, p domain.Passkey, fx ports.Effects) error {
+	if _, err := s.PasskeyByCredentialID(ctx, p.CredentialID); err == nil {
+		return domain.ErrPasskeyExists
+	}
+	existing, err := s.Passkeys(ctx, p.UserID)
+	if err != nil {
+		return err
+	}
+	if len(existing) >= domain.MaxPasskeys {
+		return domain.ErrTooManyPasskeys
+	}
+	// Let the other additions read the same count before this one writes.
+	time.Sleep(10 * time.Millisecond)
+	err = s.Store.db.inTx(ctx, func(q *sqlcgen.Queries) error {
+		owner, err := q.GetUserByID(ctx, p.UserID)
+		if err != nil {
+			return err
+		}
+		if err := q.CreatePasskey(ctx, passkeyParams(p)); err != nil {
+			return err
+		}
+		return applyEffects(ctx, q, userFromRow(owner), fx)
+	})
+	return translate(ctx, "add passkey", err)
 }
 
 // forgetfulOutbox forgets one field of every message it hands out.

@@ -24,8 +24,9 @@ const (
 // classify maps an extended SQLite result code to its outcome.
 func classify(code int) outcome {
 	// Of the writes that come here, only a new account can break a UNIQUE
-	// constraint, users.email (the admin keys check theirs themselves); a
-	// clash on a primary key reports SQLITE_CONSTRAINT_PRIMARYKEY instead.
+	// constraint, users.email (the admin keys and passkeys check theirs
+	// themselves, in the write transaction); a clash on a primary key
+	// reports SQLITE_CONSTRAINT_PRIMARYKEY instead.
 	if code == sqlite3.SQLITE_CONSTRAINT_UNIQUE {
 		return outcomeEmailTaken
 	}

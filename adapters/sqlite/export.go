@@ -53,3 +53,24 @@ func (s *Store) EachLiveSession(ctx context.Context, now time.Time, fn func(doma
 		after = rows[len(rows)-1].ID
 	}
 }
+
+// EachPasskey calls fn with every passkey, in id order, until fn returns an
+// error, which it returns.
+func (s *Store) EachPasskey(ctx context.Context, fn func(domain.Passkey) error) error {
+	after := ""
+	for {
+		rows, err := s.reads.PasskeysAfter(ctx, sqlcgen.PasskeysAfterParams{After: after, PageSize: exportPage})
+		if err != nil {
+			return translate(ctx, "export passkeys", err)
+		}
+		for _, r := range rows {
+			if err := fn(passkeyFromRow(r)); err != nil {
+				return err
+			}
+		}
+		if len(rows) < exportPage {
+			return nil
+		}
+		after = rows[len(rows)-1].ID
+	}
+}

@@ -41,6 +41,7 @@ func TestUserStoreContract(t *testing.T)      { porttest.TestUserStore(t, newCon
 func TestSessionStoreContract(t *testing.T)   { porttest.TestSessionStore(t, newContractStore) }
 func TestOperatorsContract(t *testing.T)      { porttest.TestOperators(t, newContractStore) }
 func TestChallengeStoreContract(t *testing.T) { porttest.TestChallengeStore(t, newContractStore) }
+func TestPasskeyStoreContract(t *testing.T)   { porttest.TestPasskeyStore(t, newContractStore) }
 func TestOutboxContract(t *testing.T)         { porttest.TestOutbox(t, newContractStore) }
 func TestLoginThrottleContract(t *testing.T)  { porttest.TestLoginThrottle(t, newContractStore) }
 

@@ -19,12 +19,6 @@ import (
 
 var _ ports.AdminService = (*Service)(nil)
 
-// Page sizes: the default and the most a page may hold.
-const (
-	DefaultPageSize = 50
-	MaxPageSize     = 200
-)
-
 // Deps are the driven ports the operators' use cases run on.
 type Deps struct {
 	Users     ports.UserStore
@@ -83,19 +77,21 @@ func (s *Service) AuthenticateAdmin(ctx context.Context, key string) (string, er
 func (s *Service) ListUsers(ctx context.Context, q ports.UserQuery) (ports.UserPage, error) {
 	var v domain.Validation
 	if q.Limit == 0 {
-		q.Limit = DefaultPageSize
+		q.Limit = ports.DefaultPageSize
 	}
-	if q.Limit < 1 || q.Limit > MaxPageSize {
-		v.Add("limit", fmt.Sprintf("must be from 1 to %d", MaxPageSize))
+	if q.Limit < 1 || q.Limit > ports.MaxPageSize {
+		v.Add("limit", fmt.Sprintf("must be from 1 to %d", ports.MaxPageSize))
 	}
 	switch q.State {
 	case ports.AnyState, ports.StateActive, ports.StateInactive, ports.StateDisabled, ports.StateLocked:
 	default:
 		v.Add("state", "must be active, inactive, disabled or locked")
 	}
+	// A blank prefix is no filter, as an empty one is.
 	prefix, err := domain.LookupEmail(string(q.EmailPrefix))
 	switch {
-	case q.EmailPrefix == "":
+	case domain.NormalizeEmail(string(q.EmailPrefix)) == "":
+		q.EmailPrefix = ""
 	case err != nil:
 		v.Add("email", "must be at most 254 bytes of UTF-8")
 	default:
@@ -284,10 +280,10 @@ func (s *Service) DeleteUser(ctx context.Context, op ports.Operator, idOrEmail s
 func (s *Service) Audit(ctx context.Context, q ports.AuditQuery) (ports.AuditPage, error) {
 	var v domain.Validation
 	if q.Limit == 0 {
-		q.Limit = DefaultPageSize
+		q.Limit = ports.DefaultPageSize
 	}
-	if q.Limit < 1 || q.Limit > MaxPageSize {
-		v.Add("limit", fmt.Sprintf("must be from 1 to %d", MaxPageSize))
+	if q.Limit < 1 || q.Limit > ports.MaxPageSize {
+		v.Add("limit", fmt.Sprintf("must be from 1 to %d", ports.MaxPageSize))
 	}
 	known := domain.EventTypes()
 	for _, typ := range q.Types {

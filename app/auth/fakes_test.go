@@ -82,7 +82,7 @@ func (f *fakeTokens) Issue(spec ports.TokenSpec, now time.Time) (string, domain.
 	if id == "" {
 		id = token
 	}
-	claims := domain.Claims{Kind: spec.Kind, UserID: spec.UserID, SessionID: spec.SessionID, ID: id, IssuedAt: now, ExpiresAt: now.Add(ttl)}
+	claims := domain.Claims{Kind: spec.Kind, UserID: spec.UserID, SessionID: spec.SessionID, ID: id, AMR: spec.AMR, IssuedAt: now, ExpiresAt: now.Add(ttl)}
 	f.issued[token] = claims
 	return token, claims, nil
 }

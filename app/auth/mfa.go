@@ -173,16 +173,32 @@ func (s *Service) DisableTOTP(ctx context.Context, claims domain.Claims, passwor
 	return nil
 }
 
-// requireSecondFactor is the answer to a right password of an account with
-// a second factor: a challenge for the second step, and its token.
-func (s *Service) requireSecondFactor(ctx context.Context, user domain.User, now time.Time) error {
+// requireSecondFactor is the answer to a first factor (amr) of an account
+// with two-step login on: a challenge for the second step, and its token.
+// With passkeys, the answer carries the WebAuthn options that one of them
+// answers instead of a code.
+func (s *Service) requireSecondFactor(ctx context.Context, user domain.User, amr []string, passkeys []domain.Passkey, now time.Time) error {
 	id, err := domain.NewID(now, s.random)
 	if err != nil {
 		return err
 	}
 	challenge := domain.Challenge{
 		ID: id, Purpose: domain.ChallengeLoginMFA, UserID: user.ID,
-		CreatedAt: now, ExpiresAt: now.Add(domain.MFAChallengeTTL), AMR: []string{domain.AMRPassword},
+		CreatedAt: now, ExpiresAt: now.Add(domain.MFAChallengeTTL), AMR: amr,
+	}
+	methods := user.MFA.Methods()
+	var options []byte
+	if len(passkeys) > 0 {
+		webauthnChallenge, err := newWebAuthnChallenge(s.random)
+		if err != nil {
+			return err
+		}
+		ceremony, err := s.relyingParty.LoginOptions(passkeys, webauthnChallenge)
+		if err != nil {
+			return err
+		}
+		challenge.Data, options = ceremony.State, ceremony.Options
+		methods = append([]string{methods[0], domain.PasskeyMethod}, methods[1:]...)
 	}
 	if err := s.challenges.CreateChallenge(ctx, challenge); err != nil {
 		return fmt.Errorf("start the second step: %w", err)
@@ -191,7 +207,9 @@ func (s *Service) requireSecondFactor(ctx context.Context, user domain.User, now
 	if err != nil {
 		return err
 	}
-	return domain.MFARequired(token.Token, user.MFA.Methods())
+	e := domain.MFARequired(token.Token, methods)
+	e.PasskeyOptions = options
+	return e
 }
 
 // LoginMFA finishes a login whose password was right with its second
@@ -203,7 +221,7 @@ func (s *Service) LoginMFA(ctx context.Context, mfaToken, code, recoveryCode str
 	v.Require("mfa_token", mfaToken)
 	switch {
 	case code == "" && recoveryCode == "":
-		v.Add("code", "a code or a recovery_code is required")
+		v.Add("code", "a code, a recovery_code or a passkey credential is required")
 	case code != "" && recoveryCode != "":
 		v.Add("code", "send a code or a recovery_code, not both")
 	}
@@ -212,7 +230,16 @@ func (s *Service) LoginMFA(ctx context.Context, mfaToken, code, recoveryCode str
 	}
 	now := s.now()
 	failed := domain.NewAuditEvent(domain.EventLoginFailed, now, client)
-	pair, err := s.loginMFA(ctx, mfaToken, code, recoveryCode, client, now, &failed)
+	pair, err := s.finishSecondStep(ctx, mfaToken, client, now, &failed, func(user domain.User, _ domain.Challenge) ([]string, error) {
+		method, err := s.checkSecondFactor(ctx, user, code, recoveryCode, client, now)
+		switch {
+		case errors.Is(err, domain.ErrAccountLocked):
+			failed.Reason = domain.ReasonLocked
+		case errors.Is(err, domain.ErrTooManyRequests):
+			failed.Reason = domain.ReasonLimited
+		}
+		return []string{method}, err
+	})
 	switch {
 	case err == nil:
 		s.observe.LoginOutcome(LoginSucceeded)
@@ -223,7 +250,12 @@ func (s *Service) LoginMFA(ctx context.Context, mfaToken, code, recoveryCode str
 	return pair, err
 }
 
-func (s *Service) loginMFA(ctx context.Context, mfaToken, code, recoveryCode string, client domain.Client, now time.Time, failed *domain.AuditEvent) (ports.TokenPair, error) {
+// finishSecondStep finishes the second step of a login named by mfaToken
+// with answer, which checks the second factor and returns its AMR values.
+// A wrong factor counts against the step, which 5 of them end; a right one
+// spends it and starts the session. When it fails for a reason the audit
+// log keeps, it sets failed's reason and account.
+func (s *Service) finishSecondStep(ctx context.Context, mfaToken string, client domain.Client, now time.Time, failed *domain.AuditEvent, answer func(domain.User, domain.Challenge) ([]string, error)) (ports.TokenPair, error) {
 	claims, err := s.tokens.Verify(mfaToken, domain.MFAToken, now)
 	if err != nil {
 		return ports.TokenPair{}, domain.ErrInvalidToken
@@ -249,21 +281,18 @@ func (s *Service) loginMFA(ctx context.Context, mfaToken, code, recoveryCode str
 		return ports.TokenPair{}, fmt.Errorf("look up user: %w", err)
 	}
 	*failed = failed.For(user.ID)
-	method, err := s.checkSecondFactor(ctx, user, code, recoveryCode, client, now)
-	switch {
-	case errors.Is(err, domain.ErrInvalidMFACode):
+	amr, err := answer(user, challenge)
+	if errors.Is(err, domain.ErrInvalidMFACode) || errors.Is(err, domain.ErrInvalidPasskey) {
 		failed.Reason = domain.ReasonWrongMFACode
+		if errors.Is(err, domain.ErrInvalidPasskey) {
+			failed.Reason = domain.ReasonWrongPasskey
+		}
 		if _, cerr := s.challenges.UpdateChallenge(ctx, challenge.ID, func(c *domain.Challenge) error { c.Fail(); return nil }); cerr != nil {
 			s.log.ErrorContext(ctx, "could not count a wrong second factor", "error", cerr)
 		}
 		return ports.TokenPair{}, err
-	case errors.Is(err, domain.ErrAccountLocked):
-		failed.Reason = domain.ReasonLocked
-		return ports.TokenPair{}, err
-	case errors.Is(err, domain.ErrTooManyRequests):
-		failed.Reason = domain.ReasonLimited
-		return ports.TokenPair{}, err
-	case err != nil:
+	}
+	if err != nil {
 		return ports.TokenPair{}, err
 	}
 	// The challenge is spent once, even by two right answers at once.
@@ -278,7 +307,7 @@ func (s *Service) loginMFA(ctx context.Context, mfaToken, code, recoveryCode str
 		return ports.TokenPair{}, domain.ErrInvalidToken
 	}
 	if err := user.CheckCanLogin(); err != nil {
-		// Disabled, or no longer active, since the password step.
+		// Disabled, or no longer active, since the first step.
 		failed.Reason = domain.ReasonNotActive
 		if errors.Is(err, domain.ErrAccountDisabled) {
 			failed.Reason = domain.ReasonDisabled
@@ -286,7 +315,7 @@ func (s *Service) loginMFA(ctx context.Context, mfaToken, code, recoveryCode str
 		return ports.TokenPair{}, err
 	}
 	login := domain.NewAuditEvent(domain.EventLogin, now, client).For(user.ID)
-	return s.startSession(ctx, user.ID, client, sessionProof{amr: append(challenge.AMR, method), secondFactorAt: now}, login)
+	return s.startSession(ctx, user.ID, client, sessionProof{amr: append(challenge.AMR, amr...), secondFactorAt: now}, login)
 }
 
 // checkSecondFactor checks an authenticator code or a recovery code of

@@ -46,6 +46,10 @@ type Deps struct {
 	Authenticator ports.Authenticator
 	Sealer        ports.Sealer
 	Challenges    ports.ChallengeStore
+	// Passkeys and RelyingParty serve passkeys (WebAuthn): the accounts'
+	// credentials and the protocol's checks.
+	Passkeys     ports.PasskeyStore
+	RelyingParty ports.RelyingParty
 }
 
 // Observer hears what the use cases did, for metrics. Its methods are called
@@ -135,6 +139,8 @@ type Service struct {
 	authenticator ports.Authenticator
 	sealer        ports.Sealer
 	challenges    ports.ChallengeStore
+	passkeys      ports.PasskeyStore
+	relyingParty  ports.RelyingParty
 
 	// dummyHash is verified against when a login names an unknown email, so
 	// that such a login costs the same hashing work as a real one. It is made
@@ -194,6 +200,8 @@ func NewService(deps Deps, cfg Config) (*Service, error) {
 		authenticator: deps.Authenticator,
 		sealer:        deps.Sealer,
 		challenges:    deps.Challenges,
+		passkeys:      deps.Passkeys,
+		relyingParty:  deps.RelyingParty,
 		sleep:         sleepFor,
 	}, nil
 }
@@ -481,7 +489,11 @@ func (s *Service) login(ctx context.Context, email domain.Email, password string
 	}
 	s.rehash(ctx, user, password)
 	if user.MFA.Enabled() {
-		return ports.TokenPair{}, s.requireSecondFactor(ctx, user, now)
+		passkeys, err := s.passkeys.Passkeys(ctx, user.ID)
+		if err != nil {
+			return ports.TokenPair{}, fmt.Errorf("list passkeys: %w", err)
+		}
+		return ports.TokenPair{}, s.requireSecondFactor(ctx, user, []string{domain.AMRPassword}, passkeys, now)
 	}
 	return s.startSession(ctx, user.ID, client, sessionProof{amr: []string{domain.AMRPassword}},
 		domain.NewAuditEvent(domain.EventLogin, now, client).For(user.ID))

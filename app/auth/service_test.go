@@ -107,6 +107,8 @@ func newFixture(t *testing.T) *fixture {
 		Authenticator: otp.Authenticator{},
 		Sealer:        testSealer,
 		Challenges:    f.users,
+		Passkeys:      f.users,
+		RelyingParty:  testRelyingParty(t),
 	}, Config{ActivationCodeTTL: time.Hour, PublicURL: public, CodeKey: testCodeKey, SessionTTL: 720 * time.Hour, ReuseInterval: 10 * time.Second,
 		Limits: DefaultLimits(), PasswordResetTTL: 15 * time.Minute, Emails: testEmails, TOTPIssuer: "Astrodesk"})
 	if err != nil {
@@ -123,6 +125,7 @@ type testStore interface {
 	ports.Outbox
 	ports.AuditLog
 	ports.ChallengeStore
+	ports.PasskeyStore
 }
 
 // testSealer seals the use case tests' authenticator secrets.

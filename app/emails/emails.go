@@ -109,6 +109,20 @@ type RecoveryCodeUsed struct {
 	Left      int
 }
 
+// PasskeyAdded tells the owner that a passkey was added to the account.
+type PasskeyAdded struct {
+	FirstName string
+	Name      string
+	When      string
+}
+
+// PasskeyRemoved tells the owner that a passkey was removed.
+type PasskeyRemoved struct {
+	FirstName string
+	Name      string
+	When      string
+}
+
 func (Activation) email() string      { return "activation" }
 func (PasswordReset) email() string   { return "password-reset" }
 func (PasswordChanged) email() string { return "password-changed" }
@@ -120,6 +134,8 @@ func (TwoStepOff) email() string      { return "two-step-off" }
 func (RecoveryCodeUsed) email() string {
 	return "recovery-code-used"
 }
+func (PasskeyAdded) email() string   { return "passkey-added" }
+func (PasskeyRemoved) email() string { return "passkey-removed" }
 
 // The sample data every template is rendered with at load, one per email:
 // this list is also the list of emails. Every field is set, so that every
@@ -134,6 +150,8 @@ var samples = []Data{
 	TwoStepOn{FirstName: "Astro", When: sampleTime},
 	TwoStepOff{FirstName: "Astro", When: sampleTime},
 	RecoveryCodeUsed{FirstName: "Astro", When: sampleTime, Left: 9},
+	PasskeyAdded{FirstName: "Astro", Name: "Work laptop", When: sampleTime},
+	PasskeyRemoved{FirstName: "Astro", Name: "Work laptop", When: sampleTime},
 }
 
 const sampleTime = "4 March 2026 at 05:06 UTC"

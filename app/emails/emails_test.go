@@ -22,6 +22,8 @@ var subjects = map[string]string{
 	"signup-attempt":     "Someone tried to sign up with your email address",
 	"two-step-on":        "Two-step login is on",
 	"two-step-off":       "Two-step login is off",
+	"passkey-added":      "A passkey was added to your account",
+	"passkey-removed":    "A passkey was removed from your account",
 	"recovery-code-used": "A recovery code was used to log in",
 }
 

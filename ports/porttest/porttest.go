@@ -31,6 +31,7 @@ type Store interface {
 	ports.AuditLog
 	ports.AdminKeyStore
 	ports.ChallengeStore
+	ports.PasskeyStore
 }
 
 // NewStore returns an empty store of its own for each call.
@@ -118,8 +119,9 @@ func zeroFields(v reflect.Value, prefix string) []string {
 }
 
 // scribble overwrites every byte of every slice reachable from the struct
-// that p points to, so that a test can tell whether a store shares memory
-// with the values it hands out or takes in.
+// that p points to, and every string held in a slice, so that a test can
+// tell whether a store shares memory with the values it hands out or takes
+// in. It returns how many it overwrote.
 func scribble(p any) int {
 	return scribbleValue(reflect.ValueOf(p).Elem())
 }
@@ -134,12 +136,20 @@ func scribbleValue(v reflect.Value) int {
 			}
 		}
 	case reflect.Slice:
-		if v.Type().Elem().Kind() == reflect.Uint8 {
+		switch v.Type().Elem().Kind() {
+		case reflect.Uint8:
 			b := v.Bytes()
 			for i := range b {
 				b[i] ^= 0xff
 			}
 			return len(b)
+		case reflect.String:
+			// A string never changes, but the slice holding it can be
+			// shared; the copy's elements are what must be its own.
+			for i := range v.Len() {
+				v.Index(i).SetString("scribbled " + v.Index(i).String())
+			}
+			return v.Len()
 		}
 		for i := range v.Len() {
 			n += scribbleValue(v.Index(i))

@@ -9,6 +9,53 @@ import (
 	"context"
 )
 
+// iteratorForImportPasskeys implements pgx.CopyFromSource.
+type iteratorForImportPasskeys struct {
+	rows                 []ImportPasskeysParams
+	skippedFirstNextCall bool
+}
+
+func (r *iteratorForImportPasskeys) Next() bool {
+	if len(r.rows) == 0 {
+		return false
+	}
+	if !r.skippedFirstNextCall {
+		r.skippedFirstNextCall = true
+		return true
+	}
+	r.rows = r.rows[1:]
+	return len(r.rows) > 0
+}
+
+func (r iteratorForImportPasskeys) Values() ([]interface{}, error) {
+	return []interface{}{
+		r.rows[0].ID,
+		r.rows[0].UserID,
+		r.rows[0].CredentialID,
+		r.rows[0].PublicKey,
+		r.rows[0].AttestationType,
+		r.rows[0].AttestationFormat,
+		r.rows[0].Aaguid,
+		r.rows[0].SignCount,
+		r.rows[0].Transports,
+		r.rows[0].Attachment,
+		r.rows[0].UserVerified,
+		r.rows[0].BackupEligible,
+		r.rows[0].BackupState,
+		r.rows[0].Name,
+		r.rows[0].CreatedAt,
+		r.rows[0].LastUsedAt,
+	}, nil
+}
+
+func (r iteratorForImportPasskeys) Err() error {
+	return nil
+}
+
+func (q *Queries) ImportPasskeys(ctx context.Context, arg []ImportPasskeysParams) (int64, error) {
+	return q.db.CopyFrom(ctx, []string{"passkeys"}, []string{"id", "user_id", "credential_id", "public_key", "attestation_type", "attestation_format", "aaguid", "sign_count", "transports", "attachment", "user_verified", "backup_eligible", "backup_state", "name", "created_at", "last_used_at"}, &iteratorForImportPasskeys{rows: arg})
+}
+
 // iteratorForImportSessions implements pgx.CopyFromSource.
 type iteratorForImportSessions struct {
 	rows                 []ImportSessionsParams

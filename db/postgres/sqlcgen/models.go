@@ -65,6 +65,25 @@ type Outbox struct {
 	SettledAt     *time.Time
 }
 
+type Passkey struct {
+	ID                string
+	UserID            string
+	CredentialID      []byte
+	PublicKey         []byte
+	AttestationType   string
+	AttestationFormat string
+	Aaguid            []byte
+	SignCount         int64
+	Transports        []string
+	Attachment        string
+	UserVerified      bool
+	BackupEligible    bool
+	BackupState       bool
+	Name              string
+	CreatedAt         time.Time
+	LastUsedAt        *time.Time
+}
+
 type RateLimit struct {
 	Bucket    []byte
 	Tokens    float64

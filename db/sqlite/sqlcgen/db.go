@@ -30,11 +30,17 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.auditEventsStmt, err = db.PrepareContext(ctx, auditEvents); err != nil {
 		return nil, fmt.Errorf("error preparing query AuditEvents: %w", err)
 	}
+	if q.countPasskeysOfUserStmt, err = db.PrepareContext(ctx, countPasskeysOfUser); err != nil {
+		return nil, fmt.Errorf("error preparing query CountPasskeysOfUser: %w", err)
+	}
 	if q.countUsersStmt, err = db.PrepareContext(ctx, countUsers); err != nil {
 		return nil, fmt.Errorf("error preparing query CountUsers: %w", err)
 	}
 	if q.createChallengeStmt, err = db.PrepareContext(ctx, createChallenge); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateChallenge: %w", err)
+	}
+	if q.createPasskeyStmt, err = db.PrepareContext(ctx, createPasskey); err != nil {
+		return nil, fmt.Errorf("error preparing query CreatePasskey: %w", err)
 	}
 	if q.createSessionStmt, err = db.PrepareContext(ctx, createSession); err != nil {
 		return nil, fmt.Errorf("error preparing query CreateSession: %w", err)
@@ -44,6 +50,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.deleteLoginRunStmt, err = db.PrepareContext(ctx, deleteLoginRun); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteLoginRun: %w", err)
+	}
+	if q.deletePasskeyStmt, err = db.PrepareContext(ctx, deletePasskey); err != nil {
+		return nil, fmt.Errorf("error preparing query DeletePasskey: %w", err)
 	}
 	if q.deleteUserStmt, err = db.PrepareContext(ctx, deleteUser); err != nil {
 		return nil, fmt.Errorf("error preparing query DeleteUser: %w", err)
@@ -59,6 +68,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.getLoginRunStmt, err = db.PrepareContext(ctx, getLoginRun); err != nil {
 		return nil, fmt.Errorf("error preparing query GetLoginRun: %w", err)
+	}
+	if q.getPasskeyByCredentialIDStmt, err = db.PrepareContext(ctx, getPasskeyByCredentialID); err != nil {
+		return nil, fmt.Errorf("error preparing query GetPasskeyByCredentialID: %w", err)
+	}
+	if q.getPasskeyOfUserStmt, err = db.PrepareContext(ctx, getPasskeyOfUser); err != nil {
+		return nil, fmt.Errorf("error preparing query GetPasskeyOfUser: %w", err)
 	}
 	if q.getSessionStmt, err = db.PrepareContext(ctx, getSession); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSession: %w", err)
@@ -98,6 +113,12 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	}
 	if q.markMailSentStmt, err = db.PrepareContext(ctx, markMailSent); err != nil {
 		return nil, fmt.Errorf("error preparing query MarkMailSent: %w", err)
+	}
+	if q.passkeysAfterStmt, err = db.PrepareContext(ctx, passkeysAfter); err != nil {
+		return nil, fmt.Errorf("error preparing query PasskeysAfter: %w", err)
+	}
+	if q.passkeysOfUserStmt, err = db.PrepareContext(ctx, passkeysOfUser); err != nil {
+		return nil, fmt.Errorf("error preparing query PasskeysOfUser: %w", err)
 	}
 	if q.pruneAuditStmt, err = db.PrepareContext(ctx, pruneAudit); err != nil {
 		return nil, fmt.Errorf("error preparing query PruneAudit: %w", err)
@@ -141,6 +162,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.updateChallengeStmt, err = db.PrepareContext(ctx, updateChallenge); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateChallenge: %w", err)
 	}
+	if q.updatePasskeyStmt, err = db.PrepareContext(ctx, updatePasskey); err != nil {
+		return nil, fmt.Errorf("error preparing query UpdatePasskey: %w", err)
+	}
 	if q.updateSessionStmt, err = db.PrepareContext(ctx, updateSession); err != nil {
 		return nil, fmt.Errorf("error preparing query UpdateSession: %w", err)
 	}
@@ -168,6 +192,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing auditEventsStmt: %w", cerr)
 		}
 	}
+	if q.countPasskeysOfUserStmt != nil {
+		if cerr := q.countPasskeysOfUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing countPasskeysOfUserStmt: %w", cerr)
+		}
+	}
 	if q.countUsersStmt != nil {
 		if cerr := q.countUsersStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing countUsersStmt: %w", cerr)
@@ -176,6 +205,11 @@ func (q *Queries) Close() error {
 	if q.createChallengeStmt != nil {
 		if cerr := q.createChallengeStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing createChallengeStmt: %w", cerr)
+		}
+	}
+	if q.createPasskeyStmt != nil {
+		if cerr := q.createPasskeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing createPasskeyStmt: %w", cerr)
 		}
 	}
 	if q.createSessionStmt != nil {
@@ -191,6 +225,11 @@ func (q *Queries) Close() error {
 	if q.deleteLoginRunStmt != nil {
 		if cerr := q.deleteLoginRunStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing deleteLoginRunStmt: %w", cerr)
+		}
+	}
+	if q.deletePasskeyStmt != nil {
+		if cerr := q.deletePasskeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing deletePasskeyStmt: %w", cerr)
 		}
 	}
 	if q.deleteUserStmt != nil {
@@ -216,6 +255,16 @@ func (q *Queries) Close() error {
 	if q.getLoginRunStmt != nil {
 		if cerr := q.getLoginRunStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getLoginRunStmt: %w", cerr)
+		}
+	}
+	if q.getPasskeyByCredentialIDStmt != nil {
+		if cerr := q.getPasskeyByCredentialIDStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getPasskeyByCredentialIDStmt: %w", cerr)
+		}
+	}
+	if q.getPasskeyOfUserStmt != nil {
+		if cerr := q.getPasskeyOfUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getPasskeyOfUserStmt: %w", cerr)
 		}
 	}
 	if q.getSessionStmt != nil {
@@ -281,6 +330,16 @@ func (q *Queries) Close() error {
 	if q.markMailSentStmt != nil {
 		if cerr := q.markMailSentStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing markMailSentStmt: %w", cerr)
+		}
+	}
+	if q.passkeysAfterStmt != nil {
+		if cerr := q.passkeysAfterStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing passkeysAfterStmt: %w", cerr)
+		}
+	}
+	if q.passkeysOfUserStmt != nil {
+		if cerr := q.passkeysOfUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing passkeysOfUserStmt: %w", cerr)
 		}
 	}
 	if q.pruneAuditStmt != nil {
@@ -353,6 +412,11 @@ func (q *Queries) Close() error {
 			err = fmt.Errorf("error closing updateChallengeStmt: %w", cerr)
 		}
 	}
+	if q.updatePasskeyStmt != nil {
+		if cerr := q.updatePasskeyStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing updatePasskeyStmt: %w", cerr)
+		}
+	}
 	if q.updateSessionStmt != nil {
 		if cerr := q.updateSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing updateSessionStmt: %w", cerr)
@@ -410,99 +474,115 @@ func (q *Queries) queryRow(ctx context.Context, stmt *sql.Stmt, query string, ar
 }
 
 type Queries struct {
-	db                       DBTX
-	tx                       *sql.Tx
-	adminKeysStmt            *sql.Stmt
-	auditEventsStmt          *sql.Stmt
-	countUsersStmt           *sql.Stmt
-	createChallengeStmt      *sql.Stmt
-	createSessionStmt        *sql.Stmt
-	createUserStmt           *sql.Stmt
-	deleteLoginRunStmt       *sql.Stmt
-	deleteUserStmt           *sql.Stmt
-	dueMailStmt              *sql.Stmt
-	forgetLoginSourcesStmt   *sql.Stmt
-	getChallengeStmt         *sql.Stmt
-	getLoginRunStmt          *sql.Stmt
-	getSessionStmt           *sql.Stmt
-	getUserByEmailStmt       *sql.Stmt
-	getUserByIDStmt          *sql.Stmt
-	insertAdminKeyStmt       *sql.Stmt
-	insertAuditEventStmt     *sql.Stmt
-	leaseMailStmt            *sql.Stmt
-	liftLoginLockStmt        *sql.Stmt
-	listUsersStmt            *sql.Stmt
-	liveSessionsAfterStmt    *sql.Stmt
-	liveSessionsOfUserStmt   *sql.Stmt
-	mailStatsStmt            *sql.Stmt
-	markMailDeadStmt         *sql.Stmt
-	markMailSentStmt         *sql.Stmt
-	pruneAuditStmt           *sql.Stmt
-	pruneChallengesStmt      *sql.Stmt
-	pruneLoginFailuresStmt   *sql.Stmt
-	pruneMailStmt            *sql.Stmt
-	queueMailStmt            *sql.Stmt
-	recordLoginStmt          *sql.Stmt
-	rescheduleMailStmt       *sql.Stmt
-	retryMailStmt            *sql.Stmt
-	revokeAdminKeyStmt       *sql.Stmt
-	revokeSessionsStmt       *sql.Stmt
-	saveLoginRunStmt         *sql.Stmt
-	setLoginKeyStmt          *sql.Stmt
-	supersedeMailStmt        *sql.Stmt
-	updateChallengeStmt      *sql.Stmt
-	updateSessionStmt        *sql.Stmt
-	updateUserStmt           *sql.Stmt
-	usersAfterStmt           *sql.Stmt
-	usersWithoutLoginKeyStmt *sql.Stmt
+	db                           DBTX
+	tx                           *sql.Tx
+	adminKeysStmt                *sql.Stmt
+	auditEventsStmt              *sql.Stmt
+	countPasskeysOfUserStmt      *sql.Stmt
+	countUsersStmt               *sql.Stmt
+	createChallengeStmt          *sql.Stmt
+	createPasskeyStmt            *sql.Stmt
+	createSessionStmt            *sql.Stmt
+	createUserStmt               *sql.Stmt
+	deleteLoginRunStmt           *sql.Stmt
+	deletePasskeyStmt            *sql.Stmt
+	deleteUserStmt               *sql.Stmt
+	dueMailStmt                  *sql.Stmt
+	forgetLoginSourcesStmt       *sql.Stmt
+	getChallengeStmt             *sql.Stmt
+	getLoginRunStmt              *sql.Stmt
+	getPasskeyByCredentialIDStmt *sql.Stmt
+	getPasskeyOfUserStmt         *sql.Stmt
+	getSessionStmt               *sql.Stmt
+	getUserByEmailStmt           *sql.Stmt
+	getUserByIDStmt              *sql.Stmt
+	insertAdminKeyStmt           *sql.Stmt
+	insertAuditEventStmt         *sql.Stmt
+	leaseMailStmt                *sql.Stmt
+	liftLoginLockStmt            *sql.Stmt
+	listUsersStmt                *sql.Stmt
+	liveSessionsAfterStmt        *sql.Stmt
+	liveSessionsOfUserStmt       *sql.Stmt
+	mailStatsStmt                *sql.Stmt
+	markMailDeadStmt             *sql.Stmt
+	markMailSentStmt             *sql.Stmt
+	passkeysAfterStmt            *sql.Stmt
+	passkeysOfUserStmt           *sql.Stmt
+	pruneAuditStmt               *sql.Stmt
+	pruneChallengesStmt          *sql.Stmt
+	pruneLoginFailuresStmt       *sql.Stmt
+	pruneMailStmt                *sql.Stmt
+	queueMailStmt                *sql.Stmt
+	recordLoginStmt              *sql.Stmt
+	rescheduleMailStmt           *sql.Stmt
+	retryMailStmt                *sql.Stmt
+	revokeAdminKeyStmt           *sql.Stmt
+	revokeSessionsStmt           *sql.Stmt
+	saveLoginRunStmt             *sql.Stmt
+	setLoginKeyStmt              *sql.Stmt
+	supersedeMailStmt            *sql.Stmt
+	updateChallengeStmt          *sql.Stmt
+	updatePasskeyStmt            *sql.Stmt
+	updateSessionStmt            *sql.Stmt
+	updateUserStmt               *sql.Stmt
+	usersAfterStmt               *sql.Stmt
+	usersWithoutLoginKeyStmt     *sql.Stmt
 }
 
 func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 	return &Queries{
-		db:                       tx,
-		tx:                       tx,
-		adminKeysStmt:            q.adminKeysStmt,
-		auditEventsStmt:          q.auditEventsStmt,
-		countUsersStmt:           q.countUsersStmt,
-		createChallengeStmt:      q.createChallengeStmt,
-		createSessionStmt:        q.createSessionStmt,
-		createUserStmt:           q.createUserStmt,
-		deleteLoginRunStmt:       q.deleteLoginRunStmt,
-		deleteUserStmt:           q.deleteUserStmt,
-		dueMailStmt:              q.dueMailStmt,
-		forgetLoginSourcesStmt:   q.forgetLoginSourcesStmt,
-		getChallengeStmt:         q.getChallengeStmt,
-		getLoginRunStmt:          q.getLoginRunStmt,
-		getSessionStmt:           q.getSessionStmt,
-		getUserByEmailStmt:       q.getUserByEmailStmt,
-		getUserByIDStmt:          q.getUserByIDStmt,
-		insertAdminKeyStmt:       q.insertAdminKeyStmt,
-		insertAuditEventStmt:     q.insertAuditEventStmt,
-		leaseMailStmt:            q.leaseMailStmt,
-		liftLoginLockStmt:        q.liftLoginLockStmt,
-		listUsersStmt:            q.listUsersStmt,
-		liveSessionsAfterStmt:    q.liveSessionsAfterStmt,
-		liveSessionsOfUserStmt:   q.liveSessionsOfUserStmt,
-		mailStatsStmt:            q.mailStatsStmt,
-		markMailDeadStmt:         q.markMailDeadStmt,
-		markMailSentStmt:         q.markMailSentStmt,
-		pruneAuditStmt:           q.pruneAuditStmt,
-		pruneChallengesStmt:      q.pruneChallengesStmt,
-		pruneLoginFailuresStmt:   q.pruneLoginFailuresStmt,
-		pruneMailStmt:            q.pruneMailStmt,
-		queueMailStmt:            q.queueMailStmt,
-		recordLoginStmt:          q.recordLoginStmt,
-		rescheduleMailStmt:       q.rescheduleMailStmt,
-		retryMailStmt:            q.retryMailStmt,
-		revokeAdminKeyStmt:       q.revokeAdminKeyStmt,
-		revokeSessionsStmt:       q.revokeSessionsStmt,
-		saveLoginRunStmt:         q.saveLoginRunStmt,
-		setLoginKeyStmt:          q.setLoginKeyStmt,
-		supersedeMailStmt:        q.supersedeMailStmt,
-		updateChallengeStmt:      q.updateChallengeStmt,
-		updateSessionStmt:        q.updateSessionStmt,
-		updateUserStmt:           q.updateUserStmt,
-		usersAfterStmt:           q.usersAfterStmt,
-		usersWithoutLoginKeyStmt: q.usersWithoutLoginKeyStmt,
+		db:                           tx,
+		tx:                           tx,
+		adminKeysStmt:                q.adminKeysStmt,
+		auditEventsStmt:              q.auditEventsStmt,
+		countPasskeysOfUserStmt:      q.countPasskeysOfUserStmt,
+		countUsersStmt:               q.countUsersStmt,
+		createChallengeStmt:          q.createChallengeStmt,
+		createPasskeyStmt:            q.createPasskeyStmt,
+		createSessionStmt:            q.createSessionStmt,
+		createUserStmt:               q.createUserStmt,
+		deleteLoginRunStmt:           q.deleteLoginRunStmt,
+		deletePasskeyStmt:            q.deletePasskeyStmt,
+		deleteUserStmt:               q.deleteUserStmt,
+		dueMailStmt:                  q.dueMailStmt,
+		forgetLoginSourcesStmt:       q.forgetLoginSourcesStmt,
+		getChallengeStmt:             q.getChallengeStmt,
+		getLoginRunStmt:              q.getLoginRunStmt,
+		getPasskeyByCredentialIDStmt: q.getPasskeyByCredentialIDStmt,
+		getPasskeyOfUserStmt:         q.getPasskeyOfUserStmt,
+		getSessionStmt:               q.getSessionStmt,
+		getUserByEmailStmt:           q.getUserByEmailStmt,
+		getUserByIDStmt:              q.getUserByIDStmt,
+		insertAdminKeyStmt:           q.insertAdminKeyStmt,
+		insertAuditEventStmt:         q.insertAuditEventStmt,
+		leaseMailStmt:                q.leaseMailStmt,
+		liftLoginLockStmt:            q.liftLoginLockStmt,
+		listUsersStmt:                q.listUsersStmt,
+		liveSessionsAfterStmt:        q.liveSessionsAfterStmt,
+		liveSessionsOfUserStmt:       q.liveSessionsOfUserStmt,
+		mailStatsStmt:                q.mailStatsStmt,
+		markMailDeadStmt:             q.markMailDeadStmt,
+		markMailSentStmt:             q.markMailSentStmt,
+		passkeysAfterStmt:            q.passkeysAfterStmt,
+		passkeysOfUserStmt:           q.passkeysOfUserStmt,
+		pruneAuditStmt:               q.pruneAuditStmt,
+		pruneChallengesStmt:          q.pruneChallengesStmt,
+		pruneLoginFailuresStmt:       q.pruneLoginFailuresStmt,
+		pruneMailStmt:                q.pruneMailStmt,
+		queueMailStmt:                q.queueMailStmt,
+		recordLoginStmt:              q.recordLoginStmt,
+		rescheduleMailStmt:           q.rescheduleMailStmt,
+		retryMailStmt:                q.retryMailStmt,
+		revokeAdminKeyStmt:           q.revokeAdminKeyStmt,
+		revokeSessionsStmt:           q.revokeSessionsStmt,
+		saveLoginRunStmt:             q.saveLoginRunStmt,
+		setLoginKeyStmt:              q.setLoginKeyStmt,
+		supersedeMailStmt:            q.supersedeMailStmt,
+		updateChallengeStmt:          q.updateChallengeStmt,
+		updatePasskeyStmt:            q.updatePasskeyStmt,
+		updateSessionStmt:            q.updateSessionStmt,
+		updateUserStmt:               q.updateUserStmt,
+		usersAfterStmt:               q.usersAfterStmt,
+		usersWithoutLoginKeyStmt:     q.usersWithoutLoginKeyStmt,
 	}
 }

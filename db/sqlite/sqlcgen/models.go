@@ -64,6 +64,25 @@ type Outbox struct {
 	SettledAt     sql.NullInt64
 }
 
+type Passkey struct {
+	ID                string
+	UserID            string
+	CredentialID      []byte
+	PublicKey         []byte
+	AttestationType   string
+	AttestationFormat string
+	Aaguid            []byte
+	SignCount         int64
+	Transports        string
+	Attachment        string
+	UserVerified      int64
+	BackupEligible    int64
+	BackupState       int64
+	Name              string
+	CreatedAt         int64
+	LastUsedAt        sql.NullInt64
+}
+
 type Session struct {
 	ID                     string
 	UserID                 string
