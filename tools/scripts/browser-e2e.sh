@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # End-to-end test in a real Chromium of what a browser front end on another
 # origin does with authapi: builds authapi, starts it on a free loopback port
-# with a fresh database, the log mailer and CORS for the test front end's
-# origin, and runs tools/scripts/browser-e2e.mjs, which serves the front end
-# (tools/scripts/browser-e2e/) and drives it. Installs what is missing first
-# (Debian's chromium, Node.js, the npm packages in tools/scripts/), so it runs
-# on a fresh machine. Exits non-zero on any failure.
+# with a fresh database, the log mailer, and CORS and passkeys for the test
+# front end's origin, and runs tools/scripts/browser-e2e.mjs, which serves the
+# front end (tools/scripts/browser-e2e/) and drives it. Installs what is
+# missing first (Debian's chromium, Node.js, the npm packages in
+# tools/scripts/), so it runs on a fresh machine. Exits non-zero on any
+# failure.
 #
 # Environment: CHROMIUM (default /usr/bin/chromium).
 set -euo pipefail
@@ -43,7 +44,10 @@ choose_port
 frontend_port=$(free_port)
 while [ "$frontend_port" = "$port" ]; do frontend_port=$(free_port); done
 say "starting authapi on $base, for a front end on http://localhost:$frontend_port"
-start_authapi AUTH_MAILER=log AUTH_CORS_ORIGINS="http://localhost:$frontend_port"
+# Passkeys need a domain for the RP ID, and browsers allow them on
+# http://localhost but on no other plain-HTTP origin: the front end is there.
+start_authapi AUTH_MAILER=log AUTH_CORS_ORIGINS="http://localhost:$frontend_port" \
+  AUTH_WEBAUTHN_RP_ID=localhost AUTH_WEBAUTHN_ORIGINS="http://localhost:$frontend_port"
 
 if ! BASE_URL="$base" FRONTEND_PORT="$frontend_port" SERVICE_LOG="$work/service.log" \
   node tools/scripts/browser-e2e.mjs; then
