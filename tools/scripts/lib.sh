@@ -78,20 +78,26 @@ build_authapi() {
   server="$work/$script-server"
 }
 
-# choose_port sets $port, once, to a loopback port nobody listens on, and
-# $base to the service's URL on it.
-choose_port() {
-  [ -n "$port" ] && return
+# free_port prints a loopback port nobody listens on, for the service or for
+# anything a script serves beside it.
+free_port() {
   if command -v python3 >/dev/null; then
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
   elif command -v node >/dev/null; then
-    port=$(node -e '
+    node -e '
       const s = require("node:net").createServer();
       s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });
-    ')
+    '
   else
     die "need python3 or node to find a free port"
   fi
+}
+
+# choose_port sets $port, once, to a free loopback port, and $base to the
+# service's URL on it.
+choose_port() {
+  [ -n "$port" ] && return
+  port=$(free_port)
   base="http://127.0.0.1:$port"
 }
 
