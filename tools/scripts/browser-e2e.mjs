@@ -117,16 +117,16 @@ class Problems {
 const ERROR_STATUS_LOGGED = /^Failed to load resource: the server responded with a status of \d{3}/;
 
 // readmePasskeyExample returns the README's JavaScript example for passkeys,
-// the first ```js block after the "### Passkeys" heading, with its API
+// the first ```js block after the "## Passkeys" heading, with its API
 // constant pointing at the service under test. Nothing else is changed: the
 // test runs what a reader would paste.
 function readmePasskeyExample() {
   const lines = readFileSync(README, 'utf8').split('\n');
-  const heading = lines.indexOf('### Passkeys');
-  if (heading < 0) fail(`${README} has no "### Passkeys" section`);
+  const heading = lines.indexOf('## Passkeys');
+  if (heading < 0) fail(`${README} has no "## Passkeys" section`);
   const start = lines.indexOf('```js', heading);
   const end = start < 0 ? -1 : lines.indexOf('```', start + 1);
-  if (end < 0) fail(`${README}: no complete \`\`\`js block after "### Passkeys"`);
+  if (end < 0) fail(`${README}: no complete \`\`\`js block after "## Passkeys"`);
   const block = lines.slice(start + 1, end).join('\n');
   const api = /^const API = "[^"]*";/m;
   if (!api.test(block)) fail(`${README}: the passkey example has no line starting const API = "...";`);
