@@ -33,13 +33,17 @@ type operatorCommand struct {
 	options []string
 	// positional is how many arguments it takes after the flags.
 	positional int
-	run        func(ctx context.Context, ops *admin.Service, opts map[string]string, args []string, out io.Writer) error
+	// argOption, if set, is an option that may give the one positional
+	// argument instead, as in `admin-keys create --name ops`.
+	argOption string
+	run       func(ctx context.Context, ops *admin.Service, opts map[string]string, args []string, out io.Writer) error
 }
 
 var cliOperator = ports.Operator{Actor: domain.ActorCLI}
 
 var adminKeyCommands = []operatorCommand{
-	{name: "create", args: "NAME", summary: "make a key, print it once, and keep only its hash", positional: 1,
+	{name: "create", args: "NAME", summary: "make a key, print it once, and keep only its hash (NAME or --name NAME)", positional: 1,
+		options: []string{"name"}, argOption: "name",
 		run: func(ctx context.Context, ops *admin.Service, _ map[string]string, args []string, out io.Writer) error {
 			key, err := ops.CreateAdminKey(ctx, cliOperator, args[0])
 			if err != nil {
@@ -220,6 +224,9 @@ func operatorsMain(ctx context.Context, group string, commands []operatorCommand
 	if err != nil {
 		fmt.Fprintln(stderr, "authapi:", err)
 		return 2
+	}
+	if v, given := opts[cmd.argOption]; given && cmd.argOption != "" {
+		positional = append([]string{v}, positional...)
 	}
 	if len(positional) != cmd.positional {
 		fmt.Fprintf(stderr, "authapi: %s %s takes %s\n", group, cmd.name, describeArgs(cmd))

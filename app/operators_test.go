@@ -85,7 +85,7 @@ func TestAdminKeysCommands(t *testing.T) {
 		}
 	}
 
-	second := api.mustCLI(t, "admin-keys", "create", "deploy-bot")
+	second := api.mustCLI(t, "admin-keys", "create", "--name", "deploy-bot")
 	list := api.mustCLI(t, "admin-keys", "list")
 	if !regexp.MustCompile(`(?m)^NAME\s+CREATED\s+REVOKED\n(deploy-bot|ops)\s+\S+Z\s+-\n(deploy-bot|ops)\s+\S+Z\s+-\n$`).MatchString(list) {
 		t.Errorf("admin-keys list =\n%s", list)
@@ -117,6 +117,8 @@ func TestAdminKeysCommands(t *testing.T) {
 		{"an upper-case name", []string{"create", "Ops"}, 1, "name may hold only lower-case letters"},
 		{"no name", []string{"create"}, 2, "takes one argument, NAME"},
 		{"two names", []string{"create", "a", "b"}, 2, "takes one argument, NAME"},
+		{"a name and --name", []string{"create", "a", "--name", "b"}, 2, "takes one argument, NAME"},
+		{"--name without a value", []string{"create", "--name"}, 2, "--name needs a value"},
 		{"revoke an unknown key", []string{"revoke", "nobody"}, 1, "no admin key has this name"},
 		{"revoke with no name", []string{"revoke"}, 2, "takes one argument, NAME"},
 		{"list with an argument", []string{"list", "ops"}, 2, "takes no arguments"},
