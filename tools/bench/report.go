@@ -87,18 +87,39 @@ type floodResult struct {
 	memoryLimit int // MiB: the soft limit the service set itself
 }
 
+// metricsResult is GET /me with metrics off and on, in turns.
+type metricsResult struct {
+	off, on row
+}
+
+// cost is the rate with metrics on over the rate with them off.
+func (m metricsResult) ratio() float64 {
+	if m.off.res.rate() <= 0 {
+		return 0
+	}
+	return m.on.res.rate() / m.off.res.rate()
+}
+
 // report collects one run's measurements.
 type report struct {
-	opts       options
-	machine    machine
-	readyIn    time.Duration
-	idleRSS    uint64
-	meBodySize int
-	bare       *loadResult
-	hash       *hashResult
-	rows       []row
-	overload   *overloadRows
-	flood      *floodResult
+	opts             options
+	machine          machine
+	ceilingsMeasured bool
+	meBodySize       int
+	bare             *loadResult
+	hash             *hashResult
+	setups           []*setupReport
+}
+
+// setupReport is what one setup measured.
+type setupReport struct {
+	setup    setup
+	readyIn  time.Duration // of the first replica
+	idleRSS  uint64        // of the first replica
+	rows     []row
+	overload *overloadRows
+	flood    *floodResult
+	metrics  *metricsResult
 }
 
 func (rep *report) bareCeiling() ceiling {
@@ -130,13 +151,20 @@ func (rep *report) mixedCeiling() ceiling {
 func (rep *report) write(w io.Writer) {
 	o, m := rep.opts, rep.machine
 	fmt.Fprintf(w, "\n## authapi load benchmark, %s\n\n", m.date.Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(w, "- Machine: %s, %d CPUs (nproc), %s, %s.\n", m.cpuModel, m.cpus, m.platform, m.goVersion)
+	fmt.Fprintf(w, "- Machine: %s, %d CPUs (nproc), %s, %s. The load generator, the service and PostgreSQL share them.\n", m.cpuModel, m.cpus, m.platform, m.goVersion)
 	fmt.Fprintf(w, "- Settings: %v per workload, %d concurrent clients (overload: %d logins), %d prepared accounts; "+
-		"fresh SQLite database, log mailer. Abuse limits are off, since all load comes from 127.0.0.1.\n",
+		"a fresh database for each setup, log mailer. Abuse limits are off, since all load comes from 127.0.0.1.\n",
 		o.duration, o.concurrency, o.overload, o.users)
+	fmt.Fprintf(w, "- Setups, one after another: %s. With several replicas each client sends its requests to them in turn, "+
+		"and memory is summed over them.\n", setupTitles(rep.setups))
+	fmt.Fprintf(w, "- Every setup is compared with the same ceilings, measured once at the start of the run.\n")
 	fmt.Fprintf(w, "- req/s counts successful answers received within the window; p50 and p99 cover every answer. "+
 		"Peak RSS is the largest VmRSS sampled every %v during the workload; VmHWM is the peak since start.\n", rssInterval)
-	if rep.overload != nil {
+	if o.wants(workMetrics) {
+		fmt.Fprintf(w, "- Metrics: the setup's replicas and as many more with AUTH_METRICS_ADDR set take GET /me in %d turns of %v "+
+			"(off, on, on, off, on, off, off, on); the replicas with metrics on are then scraped.\n", len(metricsTurns), metricsTurn(o.duration))
+	}
+	if o.wants(workOverload) {
 		retry := "waiting as its Retry-After header says before retrying a refused login, as a polite client does"
 		if o.ignoreRetryAfter {
 			retry = "retrying a refused login at once (no back-off, Retry-After ignored: the worst case)"
@@ -144,15 +172,14 @@ func (rep *report) write(w io.Writer) {
 		fmt.Fprintf(w, "- Overload: %d clients log in as fast as they can, %s, while %d probes each time GET /healthz and GET /me, one request per %v.\n",
 			o.overload, retry, probeClients, probePace)
 	}
-	if rep.flood != nil {
+	if o.wants(workFlood) {
 		fmt.Fprintf(w, "- Flood: %d clients send requests that fail, with the largest input each route takes (254-byte emails, "+
 			"100-character names and 128-character passwords of four-byte characters), each from a random IPv4 address or IPv6 /64 "+
-			"through a trusted proxy, to a service of its own with the abuse limits as shipped; one in fifty is a login of an unknown email, "+
+			"through a trusted proxy, to replicas of their own with the abuse limits as shipped; one in fifty is a login of an unknown email, "+
 			"which costs a password hash. Each answer counts as a success when it is the failure the route gives such a request.\n",
 			o.concurrency)
 	}
-	fmt.Fprintf(w, "- Ready %s after the process started (fresh database, so migrations and key generation included); "+
-		"idle RSS %.1f MiB one second later.\n\n", ms(rep.readyIn), float64(rep.idleRSS)/mib)
+	fmt.Fprintln(w)
 
 	if rep.bare != nil || rep.hash != nil {
 		fmt.Fprintln(w, "| Ceiling | Clients | Rate | p50 | p99 |")
@@ -168,9 +195,83 @@ func (rep *report) write(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 
+	rep.writeSummary(w)
+	for _, s := range rep.setups {
+		s.write(w)
+	}
+}
+
+// setupTitles lists the setups' titles.
+func setupTitles(setups []*setupReport) string {
+	titles := make([]string, len(setups))
+	for i, s := range setups {
+		titles[i] = s.setup.title
+	}
+	return strings.Join(titles, "; ")
+}
+
+// writeSummary prints each workload's ratio in each setup, side by side.
+func (rep *report) writeSummary(w io.Writer) {
+	if len(rep.setups) == 0 {
+		return
+	}
+	fmt.Fprint(w, "| Workload (ratio to its ceiling, req/s) |")
+	for _, s := range rep.setups {
+		fmt.Fprintf(w, " %s |", s.setup.title)
+	}
+	fmt.Fprint(w, "\n|---|")
+	for range rep.setups {
+		fmt.Fprint(w, "---:|")
+	}
+	fmt.Fprintln(w)
+	var names []string
+	for _, s := range rep.setups {
+		for _, r := range s.rows {
+			if _, ok := r.ratio(); ok && !slices.Contains(names, r.name) {
+				names = append(names, r.name)
+			}
+		}
+	}
+	for _, name := range names {
+		fmt.Fprintf(w, "| %s |", name)
+		for _, s := range rep.setups {
+			i := slices.IndexFunc(s.rows, func(r row) bool { return r.name == name })
+			if i < 0 {
+				fmt.Fprint(w, " |")
+				continue
+			}
+			r := s.rows[i]
+			ratio, _ := r.ratio()
+			fmt.Fprintf(w, " %.2f (%s) |", ratio, rate(r.res.rate()))
+		}
+		fmt.Fprintln(w)
+	}
+	if slices.ContainsFunc(rep.setups, func(s *setupReport) bool { return s.metrics != nil }) {
+		fmt.Fprint(w, "| GET /me with metrics on ÷ off |")
+		for _, s := range rep.setups {
+			if s.metrics == nil {
+				fmt.Fprint(w, " |")
+				continue
+			}
+			fmt.Fprintf(w, " %.3f |", s.metrics.ratio())
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
+}
+
+// write prints the setup's own table, notes and targets.
+func (s *setupReport) write(w io.Writer) {
+	fmt.Fprintf(w, "### %s\n\n", s.setup.title)
+	fmt.Fprintf(w, "Ready %s after the process started (fresh database, so migrations and key generation included); "+
+		"idle RSS %.1f MiB one second later", ms(s.readyIn), float64(s.idleRSS)/mib)
+	if s.setup.replicas > 1 {
+		fmt.Fprint(w, " (the first replica)")
+	}
+	fmt.Fprint(w, ".\n\n")
 	fmt.Fprintln(w, "| Workload | Clients | req/s | p50 | p99 | Errors | Peak RSS (MiB) | VmHWM (MiB) | Ceiling | Ratio |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---|---:|---:|---|---:|")
-	for _, r := range rep.rows {
+	for _, r := range s.rows {
 		ceilingText, ratioText := "", ""
 		if ratio, ok := r.ratio(); ok {
 			ceilingText = fmt.Sprintf("%s, %s/s", r.ceiling.name, rate(r.ceiling.rate))
@@ -180,13 +281,15 @@ func (rep *report) write(w io.Writer) {
 			r.name, r.res.concurrency, rate(r.res.rate()), ms(r.res.p(50)), ms(r.res.p(99)), errorsText(r.res.errs),
 			float64(r.peakRSS)/mib, float64(r.hwm)/mib, ceilingText, ratioText)
 	}
-
-	if f := rep.flood; f != nil {
+	if m := s.metrics; m != nil {
+		fmt.Fprintf(w, "\nMetrics: GET /me answered %s req/s with metrics on and %s req/s with them off, in turns: %.3f× (%+.1f%%).\n",
+			rate(m.on.res.rate()), rate(m.off.res.rate()), m.ratio(), (m.ratio()-1)*100)
+	}
+	if f := s.flood; f != nil {
 		fmt.Fprintf(w, "\nFlood: the largest live heap after any of the %d collections was %d MiB; the service's memory limit is %d MiB.\n",
 			f.collections, f.liveHeap, f.memoryLimit)
 	}
-
-	if checks := rep.targets(); len(checks) > 0 {
+	if checks := s.targets(); len(checks) > 0 {
 		fmt.Fprintln(w, "\nTargets:")
 		for _, c := range checks {
 			verdict := "missed"
@@ -196,6 +299,7 @@ func (rep *report) write(w io.Writer) {
 			fmt.Fprintf(w, "- %s: %s (%s)\n", c.goal, verdict, c.got)
 		}
 	}
+	fmt.Fprintln(w)
 }
 
 // check is one performance target and how this run did.
@@ -205,13 +309,15 @@ type check struct {
 	met  bool
 }
 
-// targets compares the run with the goals set for the service. They are
+// targets compares the setup's run with the goals set for it. They are
 // reported, never enforced: timings on a shared machine are too noisy to
-// fail a build on.
-func (rep *report) targets() []check {
+// fail a build on. The goals of a single SQLite process were set first;
+// PostgreSQL with one replica has goals of its own, and the metrics' cost
+// has one in every setup.
+func (s *setupReport) targets() []check {
 	var checks []check
 	byName := map[string]row{}
-	for _, r := range rep.rows {
+	for _, r := range s.rows {
 		byName[r.name] = r
 	}
 	ratioCheck := func(name, goal string, least float64) {
@@ -225,8 +331,47 @@ func (rep *report) targets() []check {
 		}
 		checks = append(checks, check{goal: goal, got: fmt.Sprintf("%.2f×", ratio), met: ratio >= least})
 	}
+	switch s.setup.name {
+	case setupSQLite:
+		checks = s.sqliteTargets(byName, ratioCheck)
+	case setupPostgres:
+		ratioCheck("GET /me", "GET /me at least 0.3× the bare handler", 0.3)
+		ratioCheck("POST /refresh", "POST /refresh at least 0.15× the bare handler", 0.15)
+		ratioCheck("POST /login", "POST /login at least 0.85× the raw hash rate", 0.85)
+		var loads []string
+		errs := 0
+		for _, name := range []string{"GET /me", "POST /login", "POST /signup", "POST /refresh", mixedName} {
+			if r, ok := byName[name]; ok {
+				loads = append(loads, name)
+				errs += r.res.errorCount()
+				if r.res.concurrency != 64 {
+					loads[len(loads)-1] += fmt.Sprintf(" at %d clients", r.res.concurrency)
+				}
+			}
+		}
+		if len(loads) > 0 {
+			checks = append(checks, check{
+				goal: "no errors at 64 clients",
+				got:  fmt.Sprintf("%d errors in %s", errs, strings.Join(loads, ", ")),
+				met:  errs == 0,
+			})
+		}
+	}
+	if m := s.metrics; m != nil {
+		checks = append(checks, check{
+			goal: "GET /me with metrics on at least 0.95× its rate with metrics off",
+			got:  fmt.Sprintf("%.3f×", m.ratio()),
+			met:  m.ratio() >= 0.95,
+		})
+	}
+	return checks
+}
+
+// sqliteTargets are the goals of a single process on SQLite.
+func (s *setupReport) sqliteTargets(byName map[string]row, ratioCheck func(name, goal string, least float64)) []check {
 	ratioCheck("GET /me", "GET /me at least 0.5× the bare handler", 0.5)
 	ratioCheck("POST /login", "POST /login at least 0.9× the raw hash rate", 0.9)
+	var checks []check
 	if r, ok := byName["POST /signup"]; ok {
 		if ratio, ok := r.ratio(); ok {
 			errs := r.res.errorCount()
@@ -238,7 +383,7 @@ func (rep *report) targets() []check {
 		}
 	}
 	ratioCheck("POST /refresh", "POST /refresh at least 0.3× the bare handler", 0.3)
-	if ov := rep.overload; ov != nil {
+	if ov := s.overload; ov != nil {
 		const limit = 50 * time.Millisecond
 		checks = append(checks,
 			check{
@@ -253,18 +398,17 @@ func (rep *report) targets() []check {
 				met: ov.logins.res.errs["timeout"] == 0 && ov.logins.res.errs["transport"] == 0 && ov.logins.res.errs["reset"] == 0},
 		)
 	}
-	if f := rep.flood; f != nil && f.memoryLimit > 0 {
+	if f := s.flood; f != nil && f.memoryLimit > 0 {
 		checks = append(checks, check{
 			goal: "live heap under the memory limit during the flood",
 			got:  fmt.Sprintf("%d MiB of %d MiB", f.liveHeap, f.memoryLimit),
 			met:  f.liveHeap < f.memoryLimit,
 		})
 	}
-	checks = append(checks,
-		check{goal: "idle RSS under 30 MiB", got: fmt.Sprintf("%.1f MiB", float64(rep.idleRSS)/mib), met: rep.idleRSS < 30*mib},
-		check{goal: "ready within 200 ms of start", got: ms(rep.readyIn), met: rep.readyIn <= 200*time.Millisecond},
+	return append(checks,
+		check{goal: "idle RSS under 30 MiB", got: fmt.Sprintf("%.1f MiB", float64(s.idleRSS)/mib), met: s.idleRSS < 30*mib},
+		check{goal: "ready within 200 ms of start", got: ms(s.readyIn), met: s.readyIn <= 200*time.Millisecond},
 	)
-	return checks
 }
 
 // clients names a concurrency, and the one a goal was set for if it differs.
@@ -279,9 +423,11 @@ func clients(n, goal int) string {
 // then the benchmark itself is broken, whatever the timings.
 func (rep *report) harnessError() error {
 	var errs []error
-	for _, r := range rep.rows {
-		if r.res.ok == 0 {
-			errs = append(errs, fmt.Errorf("%s got no successful answer (errors: %s)", r.name, errorsText(r.res.errs)))
+	for _, s := range rep.setups {
+		for _, r := range s.rows {
+			if r.res.ok == 0 {
+				errs = append(errs, fmt.Errorf("%s: %s got no successful answer (errors: %s)", s.setup.title, r.name, errorsText(r.res.errs)))
+			}
 		}
 	}
 	if rep.bare != nil && rep.bare.ok == 0 {
