@@ -276,3 +276,43 @@ func TestDriveHonoursRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+func TestParseProcessCPU(t *testing.T) {
+	tests := []struct {
+		name    string
+		stat    string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"plain", "42 (authapi) S 1 42 42 0 -1 4194560 100 0 0 0 150 25 0 0 20 0 8 0", 1750 * time.Millisecond, false},
+		{"name with spaces and parentheses", "7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0", 70 * time.Millisecond, false},
+		{"truncated", "7 (x) R 1 7", 0, true},
+		{"no name", "7 x R", 0, true},
+		{"not a number", "7 (x) R 1 7 7 0 -1 0 0 0 0 0 many 4 0", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseProcessCPU([]byte(tt.stat))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("parseProcessCPU error = %v, want error %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("parseProcessCPU = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseMachineBusy(t *testing.T) {
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	got, err := parseMachineBusy([]byte("cpu  100 2 30 5000 70 1 2 3 9 0\ncpu0 50 1 15 2500 35 0 1 1 0 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 138 * clockTick; got != want {
+		t.Errorf("parseMachineBusy = %v, want %v (idle, iowait and guest left out)", got, want)
+	}
+	if _, err := parseMachineBusy([]byte("intr 1 2 3\n")); err == nil {
+		t.Error("parseMachineBusy accepted a file without the cpu line")
+	}
+}

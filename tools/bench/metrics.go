@@ -38,6 +38,8 @@ func (b *bench) metricsCost(ctx context.Context, rep *report, r *setupRun, off *
 		client  *http.Client
 		res     loadResult
 		peak    uint64
+		cpu     cpuUse
+		cpuOK   bool
 	}{
 		{cluster: r.cluster, target: off, client: newClient(b.opts.concurrency)},
 		{cluster: c, target: on, client: newClient(b.opts.concurrency)},
@@ -50,7 +52,10 @@ func (b *bench) metricsCost(ctx context.Context, rep *report, r *setupRun, off *
 			wait = b.startProfile(ctx, s.cluster, fmt.Sprintf("%s-metrics-%s", r.setup.name, [2]string{"off", "on"}[side]))
 		}
 		stopRSS := s.cluster.sampleRSS(rssInterval)
+		stopCPU := b.cpuMeter(r, s.cluster).start(ctx)
 		res, err := drive(ctx, s.client, loadSpec{concurrency: b.opts.concurrency, duration: turn, next: s.target.me})
+		cpu, cpuOK := stopCPU()
+		s.cpu, s.cpuOK = s.cpu.add(cpu), cpuOK && (i < 2 || s.cpuOK)
 		s.peak = max(s.peak, stopRSS())
 		if err := errors.Join(err, wait()); err != nil {
 			return err
@@ -75,7 +80,7 @@ func (b *bench) metricsCost(ctx context.Context, rep *report, r *setupRun, off *
 		if i == 1 {
 			name = "GET /me, metrics on (AUTH_METRICS_ADDR)"
 		}
-		rows[i] = row{name: name, res: s.res, peakRSS: s.peak, hwm: hwm, ceiling: rep.bareCeiling()}
+		rows[i] = row{name: name, res: s.res, peakRSS: s.peak, hwm: hwm, ceiling: rep.bareCeiling(), cpu: s.cpu, cpuKnown: s.cpuOK}
 	}
 	r.report.rows = append(r.report.rows, rows[0], rows[1])
 	r.report.metrics = &metricsResult{off: rows[0], on: rows[1]}

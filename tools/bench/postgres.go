@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -37,6 +38,9 @@ type postgresServer struct {
 	admin string // the server's URL, as given
 	conn  *pgx.Conn
 	run   string // a name part that keeps this run's databases apart
+	// local is set when the server runs on this machine, whose /proc then
+	// tells the CPU time of its backends.
+	local bool
 }
 
 // connectPostgres connects to the server at adminURL, whose user must be
@@ -53,7 +57,12 @@ func connectPostgres(ctx context.Context, adminURL string) (*postgresServer, err
 	}
 	b := make([]byte, 4)
 	rand.Read(b)
-	pg := &postgresServer{admin: adminURL, conn: conn, run: hex.EncodeToString(b)}
+	host := conn.Config().Host
+	local := strings.HasPrefix(host, "/") || host == "localhost"
+	if ip := net.ParseIP(host); ip != nil {
+		local = ip.IsLoopback()
+	}
+	pg := &postgresServer{admin: adminURL, conn: conn, run: hex.EncodeToString(b), local: local}
 	pg.dropStale(ctx)
 	return pg, nil
 }
@@ -72,13 +81,18 @@ const benchDatabasePrefix = "authapi_bench_"
 // benchmark drops it: older than any run.
 const staleAfter = 6 * time.Hour
 
-// createDatabase creates an empty database for setup and returns its URL
-// and a function that drops it.
-func (pg *postgresServer) createDatabase(ctx context.Context, setup string) (string, func() error, error) {
+// benchDatabase is a database that the benchmark created.
+type benchDatabase struct {
+	name, url string
+	drop      func() error
+}
+
+// createDatabase creates an empty database for setup.
+func (pg *postgresServer) createDatabase(ctx context.Context, setup string) (benchDatabase, error) {
 	name := benchDatabasePrefix + pg.run + "_" + strings.ReplaceAll(setup, "-", "_")
 	ident := pgx.Identifier{name}.Sanitize()
 	if _, err := pg.conn.Exec(ctx, "CREATE DATABASE "+ident); err != nil {
-		return "", nil, fmt.Errorf("create the database %s: %w", name, err)
+		return benchDatabase{}, fmt.Errorf("create the database %s: %w", name, err)
 	}
 	comment := fmt.Sprintf("COMMENT ON DATABASE %s IS 'created %d'", ident, time.Now().Unix())
 	drop := func() error {
@@ -90,14 +104,14 @@ func (pg *postgresServer) createDatabase(ctx context.Context, setup string) (str
 		return nil
 	}
 	if _, err := pg.conn.Exec(ctx, comment); err != nil {
-		return "", nil, errors.Join(fmt.Errorf("create the database %s: %w", name, err), drop())
+		return benchDatabase{}, errors.Join(fmt.Errorf("create the database %s: %w", name, err), drop())
 	}
 	u, err := url.Parse(pg.admin)
 	if err != nil {
-		return "", nil, errors.Join(fmt.Errorf("-postgres: %w", err), drop())
+		return benchDatabase{}, errors.Join(fmt.Errorf("-postgres: %w", err), drop())
 	}
 	u.Path = "/" + name
-	return u.String(), drop, nil
+	return benchDatabase{name: name, url: u.String(), drop: drop}, nil
 }
 
 // dropStale drops the benchmark databases older than staleAfter.
@@ -130,4 +144,15 @@ func redactURL(raw string) string {
 		return "the -postgres URL"
 	}
 	return u.Redacted()
+}
+
+// backends returns the process ids of the server's backends connected to
+// database, whose CPU time /proc tells when the server runs on this
+// machine.
+func (pg *postgresServer) backends(ctx context.Context, database string) ([]int, error) {
+	rows, err := pg.conn.Query(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = $1", database)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int])
 }

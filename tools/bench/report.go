@@ -65,6 +65,9 @@ type row struct {
 	peakRSS uint64 // largest VmRSS sampled during the load
 	hwm     uint64 // VmHWM after the load: the peak since the service started
 	ceiling ceiling
+	// cpu is where the CPU time went during the load, when known.
+	cpu      cpuUse
+	cpuKnown bool
 }
 
 func (r row) ratio() (float64, bool) {
@@ -197,7 +200,7 @@ func (rep *report) write(w io.Writer) {
 
 	rep.writeSummary(w)
 	for _, s := range rep.setups {
-		s.write(w)
+		s.write(w, m.cpus)
 	}
 }
 
@@ -261,7 +264,7 @@ func (rep *report) writeSummary(w io.Writer) {
 }
 
 // write prints the setup's own table, notes and targets.
-func (s *setupReport) write(w io.Writer) {
+func (s *setupReport) write(w io.Writer, cpus int) {
 	fmt.Fprintf(w, "### %s\n\n", s.setup.title)
 	fmt.Fprintf(w, "Ready %s after the process started (fresh database, so migrations and key generation included); "+
 		"idle RSS %.1f MiB one second later", ms(s.readyIn), float64(s.idleRSS)/mib)
@@ -281,6 +284,7 @@ func (s *setupReport) write(w io.Writer) {
 			r.name, r.res.concurrency, rate(r.res.rate()), ms(r.res.p(50)), ms(r.res.p(99)), errorsText(r.res.errs),
 			float64(r.peakRSS)/mib, float64(r.hwm)/mib, ceilingText, ratioText)
 	}
+	s.writeCPU(w, cpus)
 	if m := s.metrics; m != nil {
 		fmt.Fprintf(w, "\nMetrics: GET /me answered %s req/s with metrics on and %s req/s with them off, in turns: %.3f× (%+.1f%%).\n",
 			rate(m.on.res.rate()), rate(m.off.res.rate()), m.ratio(), (m.ratio()-1)*100)
@@ -300,6 +304,38 @@ func (s *setupReport) write(w io.Writer) {
 		}
 	}
 	fmt.Fprintln(w)
+}
+
+// writeCPU prints where the CPU time of each load went, per successful
+// request, and how busy other processes kept the machine meanwhile.
+func (s *setupReport) writeCPU(w io.Writer, cpus int) {
+	if !slices.ContainsFunc(s.rows, func(r row) bool { return r.cpuKnown }) {
+		return
+	}
+	fmt.Fprintln(w, "\nCPU time per successful request, from /proc:")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| Workload | Service | PostgreSQL backends | Load generator | Other processes' share of the CPUs |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+	for _, r := range s.rows {
+		if !r.cpuKnown || r.res.ok == 0 {
+			continue
+		}
+		per := func(d time.Duration) string { return us(d / time.Duration(r.res.ok)) }
+		db := "—"
+		if s.setup.postgres {
+			db = per(r.cpu.database)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %.0f%% |\n", r.name, per(r.cpu.service), db, per(r.cpu.generator),
+			100*r.cpu.others.Seconds()/(float64(cpus)*r.res.duration.Seconds()))
+	}
+}
+
+// us prints a duration in microseconds, or milliseconds when long.
+func us(d time.Duration) string {
+	if d >= 10*time.Millisecond {
+		return ms(d)
+	}
+	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 0, 64) + " µs"
 }
 
 // check is one performance target and how this run did.

@@ -38,6 +38,7 @@ type bench struct {
 type setupRun struct {
 	setup    setup
 	database string // a SQLite file or a PostgreSQL URL
+	pgName   string // the PostgreSQL database's name
 	dir      string // its working directory, with the key files
 	cluster  *cluster
 	// side are the replicas that a workload started beside cluster, while
@@ -72,18 +73,18 @@ func (b *bench) runSetup(ctx context.Context, s setup, rep *report, stderr io.Wr
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return err
 	}
-	database := filepath.Join(dir, "auth.db")
+	database, pgName := filepath.Join(dir, "auth.db"), ""
 	if s.postgres {
-		url, drop, err := b.pg.createDatabase(ctx, s.name)
+		db, err := b.pg.createDatabase(ctx, s.name)
 		if err != nil {
 			return err
 		}
 		defer func() {
-			if err := drop(); err != nil {
+			if err := db.drop(); err != nil {
 				b.progress("%v", err)
 			}
 		}()
-		database = url
+		database, pgName = db.url, db.name
 	}
 	c, err := startCluster(ctx, clusterSpec{bin: b.bin, database: database, dir: dir, replicas: s.replicas, pprof: b.profiling()})
 	if err != nil {
@@ -101,7 +102,7 @@ func (b *bench) runSetup(ctx context.Context, s setup, rep *report, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	r := &setupRun{setup: s, database: database, dir: dir, cluster: c,
+	r := &setupRun{setup: s, database: database, pgName: pgName, dir: dir, cluster: c,
 		report: &setupReport{setup: s, readyIn: c.replicas[0].readyIn, idleRSS: idle}}
 	if err := b.runAll(ctx, rep, r); err != nil {
 		if tail := c.logTail(20); tail != "" && ctx.Err() == nil {
@@ -209,7 +210,9 @@ func (b *bench) closedLoop(ctx context.Context, r *setupRun, workload, name stri
 	defer client.CloseIdleConnections()
 	stopProfile := b.startProfile(ctx, r.cluster, r.setup.name+"-"+workload)
 	stopRSS := r.cluster.sampleRSS(rssInterval)
+	stopCPU := b.cpuMeter(r, r.cluster).start(ctx)
 	res, err := drive(ctx, client, loadSpec{concurrency: b.opts.concurrency, duration: b.opts.duration, next: next})
+	cpu, cpuKnown := stopCPU()
 	peak := stopRSS()
 	if err := errors.Join(err, stopProfile()); err != nil {
 		return err
@@ -218,8 +221,17 @@ func (b *bench) closedLoop(ctx context.Context, r *setupRun, workload, name stri
 	if err != nil {
 		return err
 	}
-	r.report.rows = append(r.report.rows, row{name: name, res: res, peakRSS: peak, hwm: hwm, ceiling: c})
+	r.report.rows = append(r.report.rows, row{name: name, res: res, peakRSS: peak, hwm: hwm, ceiling: c, cpu: cpu, cpuKnown: cpuKnown})
 	return nil
+}
+
+// cpuMeter measures the CPU time of c, which runs on the setup's database.
+func (b *bench) cpuMeter(r *setupRun, c *cluster) cpuMeter {
+	m := cpuMeter{cluster: c}
+	if r.setup.postgres && b.pg.local {
+		m.pg, m.database = b.pg, r.pgName
+	}
+	return m
 }
 
 // overload sends -overload concurrent logins, far more than the hasher has
