@@ -21,14 +21,31 @@ const clockTick = 10 * time.Millisecond
 // process, which on a shared machine is noise.
 type cpuUse struct {
 	service, database, generator, others time.Duration
+	// wall is the time between the two samples: the load's window and the
+	// wait for the answers still in flight at its end.
+	wall time.Duration
 }
 
 func (u cpuUse) add(v cpuUse) cpuUse {
-	return cpuUse{u.service + v.service, u.database + v.database, u.generator + v.generator, u.others + v.others}
+	return cpuUse{u.service + v.service, u.database + v.database, u.generator + v.generator, u.others + v.others, u.wall + v.wall}
+}
+
+// ours is the CPU time of the service, its database and the load generator
+// together.
+func (u cpuUse) ours() time.Duration { return u.service + u.database + u.generator }
+
+// othersShare is the share of the machine's CPUs that other processes
+// used.
+func (u cpuUse) othersShare(cpus int) float64 {
+	if u.wall <= 0 || cpus <= 0 {
+		return 0
+	}
+	return u.others.Seconds() / (float64(cpus) * u.wall.Seconds())
 }
 
 // cpuSample is the CPU times read at one moment.
 type cpuSample struct {
+	at        time.Time
 	service   time.Duration
 	database  map[int]time.Duration // by backend pid
 	generator time.Duration
@@ -57,6 +74,7 @@ func (m cpuMeter) start(ctx context.Context) (stop func() (cpuUse, bool)) {
 			return cpuUse{}, false
 		}
 		var u cpuUse
+		u.wall = after.at.Sub(before.at)
 		u.service = after.service - before.service
 		u.generator = after.generator - before.generator
 		for pid, t := range after.database {
@@ -70,8 +88,14 @@ func (m cpuMeter) start(ctx context.Context) (stop func() (cpuUse, bool)) {
 	}
 }
 
+// ownCPU measures the CPU time of this process alone, as the generator's:
+// for the ceilings, which run in it.
+func ownCPU(ctx context.Context) (stop func() (cpuUse, bool)) {
+	return cpuMeter{cluster: &cluster{}}.start(ctx)
+}
+
 func (m cpuMeter) sample(ctx context.Context) (cpuSample, error) {
-	var s cpuSample
+	s := cpuSample{at: time.Now()}
 	var err error
 	if s.busy, err = machineBusy(); err != nil {
 		return s, err

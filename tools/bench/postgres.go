@@ -44,14 +44,15 @@ type postgresServer struct {
 }
 
 // connectPostgres connects to the server at adminURL, whose user must be
-// allowed to create databases, and drops the databases that benchmarks
+// allowed to create databases (pool settings in the URL are for the
+// service's pool, and the databases' URLs keep them), and drops the databases that benchmarks
 // killed before they could clean up left behind.
 func connectPostgres(ctx context.Context, adminURL string) (*postgresServer, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(cctx, adminURL)
+	conn, err := pgx.Connect(cctx, withoutPoolSettings(adminURL))
 	if err != nil {
-		return nil, fmt.Errorf("no PostgreSQL answers at %s (-postgres, default $%s): %v; "+
+		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s (-postgres, default $%s): %v; "+
 			"start it (bash tools/scripts/postgres.sh), point -postgres at a server whose user may create databases, "+
 			"or leave PostgreSQL out with -setups sqlite", redactURL(adminURL), postgresURLEnv, err)
 	}
@@ -135,6 +136,24 @@ func (pg *postgresServer) dropStale(ctx context.Context) {
 		}
 		pg.conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{r[0]}.Sanitize()+" WITH (FORCE)")
 	}
+}
+
+// withoutPoolSettings removes the settings of pgx's pool (pool_max_conns
+// and the like) from a URL, which the service's pool takes but a single
+// connection refuses: the benchmark passes them on to the service.
+func withoutPoolSettings(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	for k := range q {
+		if strings.HasPrefix(k, "pool_") {
+			q.Del(k)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // redactURL masks the password of a URL for messages.

@@ -56,6 +56,9 @@ func cpuModel() string {
 type ceiling struct {
 	name string
 	rate float64 // per second; zero when not measured
+	// cpu is the CPU time the ceiling took per operation, load generator
+	// included; zero when unknown.
+	cpu time.Duration
 }
 
 // row is one line of the results table.
@@ -75,6 +78,27 @@ func (r row) ratio() (float64, bool) {
 		return 0, false
 	}
 	return r.res.rate() / r.ceiling.rate, true
+}
+
+// cpuPerOp is the CPU time of the service, its database and the load
+// generator per successful request.
+func (r row) cpuPerOp() (time.Duration, bool) {
+	if !r.cpuKnown || r.res.ok == 0 {
+		return 0, false
+	}
+	return r.cpu.ours() / time.Duration(r.res.ok), true
+}
+
+// cpuRatio is the ceiling's CPU time per operation over the workload's:
+// what the ratio would be if the benchmark had the machine's CPUs to
+// itself and used them all, which other processes on a shared machine
+// disturb far less than they do rates.
+func (r row) cpuRatio() (float64, bool) {
+	per, ok := r.cpuPerOp()
+	if !ok || r.ceiling.cpu <= 0 || per <= 0 {
+		return 0, false
+	}
+	return float64(r.ceiling.cpu) / float64(per), true
 }
 
 // overloadRows are the overload scenario's three loads.
@@ -112,6 +136,9 @@ type report struct {
 	bare             *loadResult
 	hash             *hashResult
 	setups           []*setupReport
+	// The CPU time the ceilings took, when known.
+	bareCPU, hashCPU           cpuUse
+	bareCPUKnown, hashCPUKnown bool
 }
 
 // setupReport is what one setup measured.
@@ -129,25 +156,38 @@ func (rep *report) bareCeiling() ceiling {
 	if rep.bare == nil {
 		return ceiling{}
 	}
-	return ceiling{name: "bare handler", rate: rep.bare.rate()}
+	c := ceiling{name: "bare handler", rate: rep.bare.rate()}
+	if rep.bareCPUKnown && rep.bare.ok > 0 {
+		c.cpu = rep.bareCPU.generator / time.Duration(rep.bare.ok)
+	}
+	return c
 }
 
 func (rep *report) hashCeiling() ceiling {
 	if rep.hash == nil {
 		return ceiling{}
 	}
-	return ceiling{name: "raw argon2id", rate: rep.hash.rate()}
+	c := ceiling{name: "raw argon2id", rate: rep.hash.rate()}
+	if rep.hashCPUKnown && rep.hash.hashes > 0 {
+		c.cpu = rep.hashCPU.generator / time.Duration(rep.hash.hashes)
+	}
+	return c
 }
 
 // mixedCeiling blends the two ceilings by the mix's shares: the rate if
-// every request cost exactly what its ceiling allows, 1 / sum(share/ceiling).
+// every request cost exactly what its ceiling allows, 1 / sum(share/ceiling),
+// and likewise the CPU time.
 func (rep *report) mixedCeiling() ceiling {
-	bare, hash := rep.bareCeiling().rate, rep.hashCeiling().rate
-	if bare <= 0 || hash <= 0 {
+	bare, hash := rep.bareCeiling(), rep.hashCeiling()
+	if bare.rate <= 0 || hash.rate <= 0 {
 		return ceiling{}
 	}
-	perRequest := float64(mixMe+mixRefresh)/100/bare + float64(mixLogin+mixSignup)/100/hash
-	return ceiling{name: "blend of both", rate: 1 / perRequest}
+	cheap, costly := float64(mixMe+mixRefresh)/100, float64(mixLogin+mixSignup)/100
+	c := ceiling{name: "blend of both", rate: 1 / (cheap/bare.rate + costly/hash.rate)}
+	if bare.cpu > 0 && hash.cpu > 0 {
+		c.cpu = time.Duration(cheap*float64(bare.cpu) + costly*float64(hash.cpu))
+	}
+	return c
 }
 
 // write prints the report as markdown.
@@ -185,15 +225,23 @@ func (rep *report) write(w io.Writer) {
 	fmt.Fprintln(w)
 
 	if rep.bare != nil || rep.hash != nil {
-		fmt.Fprintln(w, "| Ceiling | Clients | Rate | p50 | p99 |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+		fmt.Fprintln(w, "| Ceiling | Clients | Rate | p50 | p99 | CPU per operation | Other processes' share of the CPUs |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+		cpuText := func(c ceiling, u cpuUse, known bool) (string, string) {
+			if !known || c.cpu <= 0 {
+				return "", ""
+			}
+			return us(c.cpu), fmt.Sprintf("%.0f%%", 100*u.othersShare(m.cpus))
+		}
 		if b := rep.bare; b != nil {
-			fmt.Fprintf(w, "| bare net/http handler, %d-byte JSON body (GET /me's size) | %d | %s req/s | %s | %s |\n",
-				rep.meBodySize, b.concurrency, rate(b.rate()), ms(b.p(50)), ms(b.p(99)))
+			per, others := cpuText(rep.bareCeiling(), rep.bareCPU, rep.bareCPUKnown)
+			fmt.Fprintf(w, "| bare net/http handler, %d-byte JSON body (GET /me's size) | %d | %s req/s | %s | %s | %s | %s |\n",
+				rep.meBodySize, b.concurrency, rate(b.rate()), ms(b.p(50)), ms(b.p(99)), per, others)
 		}
 		if h := rep.hash; h != nil {
-			fmt.Fprintf(w, "| raw argon2id (m=%d KiB, t=%d, p=%d), one goroutine per CPU | %d | %s hashes/s | | |\n",
-				h.params.Memory, h.params.Iterations, h.params.Parallelism, h.workers, rate(h.rate()))
+			per, others := cpuText(rep.hashCeiling(), rep.hashCPU, rep.hashCPUKnown)
+			fmt.Fprintf(w, "| raw argon2id (m=%d KiB, t=%d, p=%d), one goroutine per CPU | %d | %s hashes/s | | | %s | %s |\n",
+				h.params.Memory, h.params.Iterations, h.params.Parallelism, h.workers, rate(h.rate()), per, others)
 		}
 		fmt.Fprintln(w)
 	}
@@ -213,12 +261,34 @@ func setupTitles(setups []*setupReport) string {
 	return strings.Join(titles, "; ")
 }
 
-// writeSummary prints each workload's ratio in each setup, side by side.
+// writeSummary prints each workload's ratio in each setup, side by side:
+// by rate, and by CPU time when /proc told it.
 func (rep *report) writeSummary(w io.Writer) {
 	if len(rep.setups) == 0 {
 		return
 	}
-	fmt.Fprint(w, "| Workload (ratio to its ceiling, req/s) |")
+	rep.writeSideBySide(w, "Workload: ratio to its ceiling (req/s)", func(r row) (string, bool) {
+		ratio, ok := r.ratio()
+		return fmt.Sprintf("%.2f (%s)", ratio, rate(r.res.rate())), ok
+	}, true)
+	if slices.ContainsFunc(rep.setups, func(s *setupReport) bool {
+		return slices.ContainsFunc(s.rows, func(r row) bool { _, ok := r.cpuRatio(); return ok })
+	}) {
+		fmt.Fprintln(w, "The same by CPU time: the ceiling's CPU time per operation over the workload's (service, PostgreSQL and load generator), "+
+			"the ratio the rates would show if nothing else ran on the machine and the load kept every CPU busy:")
+		fmt.Fprintln(w)
+		rep.writeSideBySide(w, "Workload: ratio by CPU time (CPU per request)", func(r row) (string, bool) {
+			ratio, ok := r.cpuRatio()
+			per, _ := r.cpuPerOp()
+			return fmt.Sprintf("%.2f (%s)", ratio, us(per)), ok
+		}, false)
+	}
+}
+
+// writeSideBySide prints a table of the rows that cell gives a value for,
+// a column per setup; with metrics, a last line gives their cost.
+func (rep *report) writeSideBySide(w io.Writer, title string, cell func(row) (string, bool), metrics bool) {
+	fmt.Fprintf(w, "| %s |", title)
 	for _, s := range rep.setups {
 		fmt.Fprintf(w, " %s |", s.setup.title)
 	}
@@ -230,7 +300,7 @@ func (rep *report) writeSummary(w io.Writer) {
 	var names []string
 	for _, s := range rep.setups {
 		for _, r := range s.rows {
-			if _, ok := r.ratio(); ok && !slices.Contains(names, r.name) {
+			if _, ok := cell(r); ok && !slices.Contains(names, r.name) {
 				names = append(names, r.name)
 			}
 		}
@@ -239,17 +309,18 @@ func (rep *report) writeSummary(w io.Writer) {
 		fmt.Fprintf(w, "| %s |", name)
 		for _, s := range rep.setups {
 			i := slices.IndexFunc(s.rows, func(r row) bool { return r.name == name })
-			if i < 0 {
-				fmt.Fprint(w, " |")
-				continue
+			text, ok := "", false
+			if i >= 0 {
+				text, ok = cell(s.rows[i])
 			}
-			r := s.rows[i]
-			ratio, _ := r.ratio()
-			fmt.Fprintf(w, " %.2f (%s) |", ratio, rate(r.res.rate()))
+			if !ok {
+				text = ""
+			}
+			fmt.Fprintf(w, " %s |", text)
 		}
 		fmt.Fprintln(w)
 	}
-	if slices.ContainsFunc(rep.setups, func(s *setupReport) bool { return s.metrics != nil }) {
+	if metrics && slices.ContainsFunc(rep.setups, func(s *setupReport) bool { return s.metrics != nil }) {
 		fmt.Fprint(w, "| GET /me with metrics on ÷ off |")
 		for _, s := range rep.setups {
 			if s.metrics == nil {
@@ -314,8 +385,8 @@ func (s *setupReport) writeCPU(w io.Writer, cpus int) {
 	}
 	fmt.Fprintln(w, "\nCPU time per successful request, from /proc:")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| Workload | Service | PostgreSQL backends | Load generator | Other processes' share of the CPUs |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| Workload | Service | PostgreSQL backends | Load generator | Ratio by CPU time | Other processes' share of the CPUs |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
 	for _, r := range s.rows {
 		if !r.cpuKnown || r.res.ok == 0 {
 			continue
@@ -325,8 +396,12 @@ func (s *setupReport) writeCPU(w io.Writer, cpus int) {
 		if s.setup.postgres {
 			db = per(r.cpu.database)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %.0f%% |\n", r.name, per(r.cpu.service), db, per(r.cpu.generator),
-			100*r.cpu.others.Seconds()/(float64(cpus)*r.res.duration.Seconds()))
+		ratio := ""
+		if v, ok := r.cpuRatio(); ok {
+			ratio = fmt.Sprintf("%.2f", v)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %.0f%% |\n", r.name, per(r.cpu.service), db, per(r.cpu.generator),
+			ratio, 100*r.cpu.othersShare(cpus))
 	}
 }
 

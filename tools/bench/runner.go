@@ -187,19 +187,23 @@ func (b *bench) measureCeilings(ctx context.Context, rep *report, control *http.
 	if b.opts.wants(workMe, workMetrics, workRefresh, workMixed) {
 		b.progress("ceiling: bare net/http handler, %d-byte body, %d clients", len(meBody), b.opts.concurrency)
 		// The Content-Type Gin gives GET /me's answer.
+		stopCPU := ownCPU(ctx)
 		bare, err := bareBaseline(ctx, meBody, "application/json; charset=utf-8", b.opts.concurrency, b.opts.duration)
 		if err != nil {
 			return err
 		}
 		rep.bare = &bare
+		rep.bareCPU, rep.bareCPUKnown = stopCPU()
 	}
 	if b.opts.wants(workLogin, workSignup, workMixed, workOverload) {
 		b.progress("ceiling: raw argon2id rate")
+		stopCPU := ownCPU(ctx)
 		hash, err := hashBaseline(ctx, b.opts.duration)
 		if err != nil {
 			return err
 		}
 		rep.hash = &hash
+		rep.hashCPU, rep.hashCPUKnown = stopCPU()
 	}
 	return nil
 }
