@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
 	"net/http"
 	"slices"
 	"strings"
@@ -14,25 +13,14 @@ import (
 // meServed is the line of the metrics that counts GET /me's successes.
 const meServed = `authapi_http_requests_total{method="GET",route="/me",status="200"}`
 
-// metricsCost measures what the Prometheus metrics cost GET /me: the setup's
-// replicas (metrics off) and as many more with AUTH_METRICS_ADDR set, each
-// with accounts of its own, take GET /me in turns (metricsTurns), each
-// side for the workload's duration in all, so that whatever else the
-// machine does weighs on both alike. The replicas with metrics on are then scraped,
-// to show that they counted the requests.
-func (b *bench) metricsCost(ctx context.Context, rep *report, r *setupRun, off *target, control *http.Client) error {
-	c, err := b.sideCluster(ctx, r, "metrics", true)
-	if err != nil {
-		return err
-	}
-	defer r.stopSide(c)
-	accounts, err := prepareAccounts(ctx, control, c.bases(), r.mailedCodes, "bench-metrics-user", b.opts.users)
-	if err != nil {
-		return err
-	}
-	on := &target{bases: c.bases(), accounts: accounts}
-
-	sides := [2]struct {
+// metricsCost measures what the Prometheus metrics cost GET /me: two sets of
+// replicas of their own, alike but for AUTH_METRICS_ADDR, each with accounts
+// of its own, take GET /me in turns (metricsTurns), each side for the
+// workload's duration in all, so that whatever else the machine does
+// weighs on both alike. The replicas with metrics on are then scraped, to
+// show that they counted the requests.
+func (b *bench) metricsCost(ctx context.Context, rep *report, r *setupRun, control *http.Client) error {
+	type side struct {
 		cluster *cluster
 		target  *target
 		client  *http.Client
@@ -40,16 +28,30 @@ func (b *bench) metricsCost(ctx context.Context, rep *report, r *setupRun, off *
 		peak    uint64
 		cpu     cpuUse
 		cpuOK   bool
-	}{
-		{cluster: r.cluster, target: off, client: newClient(b.opts.concurrency)},
-		{cluster: c, target: on, client: newClient(b.opts.concurrency)},
 	}
+	var sides [2]side
+	for i, name := range [2]string{"off", "on"} {
+		c, err := b.sideCluster(ctx, r, "metrics-"+name, i == 1)
+		if err != nil {
+			return err
+		}
+		defer r.stopSide(c)
+		accounts, err := prepareAccounts(ctx, control, c.bases(), r.mailedCodes, "bench-metrics-"+name, b.opts.users)
+		if err != nil {
+			return err
+		}
+		client := newClient(b.opts.concurrency)
+		defer client.CloseIdleConnections()
+		sides[i] = side{cluster: c, target: &target{bases: c.bases(), accounts: accounts}, client: client}
+	}
+	c := sides[1].cluster
+
 	turn := metricsTurn(b.opts.duration)
 	for i, side := range metricsTurns {
 		s := &sides[side]
 		wait := func() error { return nil }
 		if i < 2 {
-			wait = b.startProfile(ctx, s.cluster, fmt.Sprintf("%s-metrics-%s", r.setup.name, [2]string{"off", "on"}[side]))
+			wait = b.startProfile(ctx, s.cluster, fmt.Sprintf("%s-metrics-%s", r.setup.name, [2]string{"off", "on"}[side]), turn)
 		}
 		stopRSS := s.cluster.sampleRSS(rssInterval)
 		stopCPU := b.cpuMeter(r, s.cluster).start(ctx)
@@ -61,9 +63,6 @@ func (b *bench) metricsCost(ctx context.Context, rep *report, r *setupRun, off *
 			return err
 		}
 		s.res = mergeResults(s.res, res)
-	}
-	for i := range sides {
-		sides[i].client.CloseIdleConnections()
 	}
 	for i, s := range c.replicas {
 		if err := checkScrape(ctx, control, s.metrics); err != nil {

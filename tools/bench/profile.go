@@ -15,16 +15,16 @@ import (
 // profiling reports whether the run takes CPU profiles (-cpuprofile).
 func (b *bench) profiling() bool { return b.opts.cpuProfiles != "" }
 
-// startProfile starts a CPU profile of every replica of c for the length of
-// a workload, when the run takes them, and returns a function that waits
+// startProfile starts a CPU profile of every replica of c for d, the length
+// of a load, when the run takes them, and returns a function that waits
 // for the profiles and writes them to the -cpuprofile directory as
 // name.pprof, or name-rN.pprof for replica N of several.
-func (b *bench) startProfile(ctx context.Context, c *cluster, name string) (wait func() error) {
+func (b *bench) startProfile(ctx context.Context, c *cluster, name string, d time.Duration) (wait func() error) {
 	if !b.profiling() {
 		return func() error { return nil }
 	}
 	// The profiler counts whole seconds.
-	seconds := max(1, int(b.opts.duration/time.Second))
+	seconds := max(1, int(d/time.Second))
 	client := &http.Client{Transport: &http.Transport{Proxy: nil}, Timeout: time.Duration(seconds)*time.Second + 30*time.Second}
 	var (
 		wg   sync.WaitGroup

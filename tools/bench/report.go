@@ -204,7 +204,7 @@ func (rep *report) write(w io.Writer) {
 	fmt.Fprintf(w, "- req/s counts successful answers received within the window; p50 and p99 cover every answer. "+
 		"Peak RSS is the largest VmRSS sampled every %v during the workload; VmHWM is the peak since start.\n", rssInterval)
 	if o.wants(workMetrics) {
-		fmt.Fprintf(w, "- Metrics: the setup's replicas and as many more with AUTH_METRICS_ADDR set take GET /me in %d turns of %v "+
+		fmt.Fprintf(w, "- Metrics: two sets of replicas as the setup has, fresh and alike but for AUTH_METRICS_ADDR, take GET /me in %d turns of %v "+
 			"(off, on, on, off, on, off, off, on); the replicas with metrics on are then scraped.\n", len(metricsTurns), metricsTurn(o.duration))
 	}
 	if o.wants(workOverload) {

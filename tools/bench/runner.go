@@ -142,7 +142,7 @@ func (b *bench) runAll(ctx context.Context, rep *report, r *setupRun) error {
 		case workMe:
 			err = b.closedLoop(ctx, r, name, "GET /me", t.me, rep.bareCeiling())
 		case workMetrics:
-			err = b.metricsCost(ctx, rep, r, t, control)
+			err = b.metricsCost(ctx, rep, r, control)
 		case workLogin:
 			err = b.closedLoop(ctx, r, name, "POST /login", t.login, rep.hashCeiling())
 		case workSignup:
@@ -212,7 +212,7 @@ func (b *bench) measureCeilings(ctx context.Context, rep *report, control *http.
 func (b *bench) closedLoop(ctx context.Context, r *setupRun, workload, name string, next func(context.Context, *worker) (call, error), c ceiling) error {
 	client := newClient(b.opts.concurrency)
 	defer client.CloseIdleConnections()
-	stopProfile := b.startProfile(ctx, r.cluster, r.setup.name+"-"+workload)
+	stopProfile := b.startProfile(ctx, r.cluster, r.setup.name+"-"+workload, b.opts.duration)
 	stopRSS := r.cluster.sampleRSS(rssInterval)
 	stopCPU := b.cpuMeter(r, r.cluster).start(ctx)
 	res, err := drive(ctx, client, loadSpec{concurrency: b.opts.concurrency, duration: b.opts.duration, next: next})
