@@ -227,6 +227,13 @@ type SessionStore interface {
 	// domain.ErrSessionNotFound. It reads without taking the write lock.
 	Session(ctx context.Context, id string) (domain.Session, error)
 
+	// SessionWithUser returns the session with the given id and the
+	// account it belongs to, read together, or domain.ErrSessionNotFound.
+	// It reads without taking the write lock. A refresh checks both, and a
+	// database that replicas reach over the network answers both in one
+	// round trip.
+	SessionWithUser(ctx context.Context, id string) (domain.Session, domain.User, error)
+
 	// UpdateSession loads the session with the given id inside one write
 	// transaction and passes it to update; if update returns a nil error the
 	// changed session is saved, with the events update returned, and

@@ -5,14 +5,16 @@
 // database's connections, and the Go runtime's and the process's own.
 //
 // Everything on the request path is a counter increment or a histogram
-// observation on label values resolved ahead where they can be; what costs
-// a query (the outbox, the pool) is read only when Prometheus scrapes.
+// observation on series resolved once per label values and kept; what
+// costs a query (the outbox, the pool) is read only when Prometheus
+// scrapes.
 package metrics
 
 import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +37,24 @@ type Metrics struct {
 	refreshes  *prometheus.CounterVec
 	rejections *prometheus.CounterVec
 	hashWaits  prometheus.Histogram
+
+	// series holds the requests' series by requestKey, resolved on first
+	// use: a lookup by label values hashes and locks on every call.
+	series sync.Map
+}
+
+// requestKey is the label values of a request's series. Each part comes
+// from a bounded set: route patterns, the methods HTTP defines, and the
+// statuses the handlers answer with.
+type requestKey struct {
+	route, method string
+	status        int
+}
+
+// requestSeries are a request's counter and histogram.
+type requestSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
 }
 
 // New returns the metrics, registered with the Go runtime's and the
@@ -85,13 +105,34 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // ObserveRequest counts and times a request by its route's pattern (not
-// its path, so that the labels stay few whatever paths clients send).
+// its path, so that the labels stay few whatever paths clients send) and
+// its method, which is OTHER for a method HTTP does not define, since a
+// client may send any token there.
 func (m *Metrics) ObserveRequest(route, method string, status int, took time.Duration) {
 	if route == "" {
 		route = "unmatched"
 	}
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.durations.WithLabelValues(route, method).Observe(took.Seconds())
+	key := requestKey{route: route, method: knownMethod(method), status: status}
+	v, ok := m.series.Load(key)
+	if !ok {
+		v, _ = m.series.LoadOrStore(key, &requestSeries{
+			count:    m.requests.WithLabelValues(key.route, key.method, strconv.Itoa(status)),
+			duration: m.durations.WithLabelValues(key.route, key.method),
+		})
+	}
+	s := v.(*requestSeries)
+	s.count.Inc()
+	s.duration.Observe(took.Seconds())
+}
+
+// knownMethod is method if HTTP defines it, and OTHER otherwise.
+func knownMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "OTHER"
 }
 
 // LoginOutcome counts a login by outcome.

@@ -57,6 +57,19 @@ func (s *Store) Session(ctx context.Context, id string) (domain.Session, error) 
 	return sessionFromRow(row), nil
 }
 
+// SessionWithUser reads a session and its account in one query: one round
+// trip for what a refresh checks.
+func (s *Store) SessionWithUser(ctx context.Context, id string) (domain.Session, domain.User, error) {
+	if !storable(id) {
+		return domain.Session{}, domain.User{}, domain.ErrSessionNotFound
+	}
+	row, err := s.db.q.GetSessionWithUser(ctx, id)
+	if err != nil {
+		return domain.Session{}, domain.User{}, translateSession(ctx, "get session with user", err)
+	}
+	return sessionFromRow(row.Session), userFromRow(row.User), nil
+}
+
 // UpdateSession locks, changes and saves a session in one transaction.
 func (s *Store) UpdateSession(ctx context.Context, id string, update func(*domain.Session) ([]domain.AuditEvent, error)) (domain.Session, error) {
 	if !storable(id) {

@@ -59,6 +59,24 @@ func brokenStores() []brokenStore {
 			wrap:  func(s contractStore) porttest.Store { return &forgetfulSessions{contractStore: s, path: path} },
 		})
 	}
+	for _, path := range leafFields(reflect.TypeOf(domain.Session{}), nil) {
+		stores = append(stores, brokenStore{
+			name:  "session with user forgets the session's " + fieldName(reflect.TypeOf(domain.Session{}), path),
+			suite: porttest.TestSessionStore,
+			wrap: func(s contractStore) porttest.Store {
+				return &forgetfulSessionWithUser{contractStore: s, sessionPath: path}
+			},
+		})
+	}
+	for _, path := range leafFields(reflect.TypeOf(domain.User{}), nil) {
+		stores = append(stores, brokenStore{
+			name:  "session with user forgets the account's " + fieldName(reflect.TypeOf(domain.User{}), path),
+			suite: porttest.TestSessionStore,
+			wrap: func(s contractStore) porttest.Store {
+				return &forgetfulSessionWithUser{contractStore: s, userPath: path}
+			},
+		})
+	}
 	for _, path := range leafFields(reflect.TypeOf(ports.QueuedMail{}), nil) {
 		stores = append(stores, brokenStore{
 			name:  "outbox forgets " + fieldName(reflect.TypeOf(ports.QueuedMail{}), path),
@@ -410,6 +428,24 @@ func (s *racyPasskeys) AddPasskey(ctx context.Context, p domain.Passkey, fx port
 		return applyEffects(ctx, q, userFromRow(owner), fx)
 	})
 	return translate(ctx, "add passkey", err)
+}
+
+// forgetfulSessionWithUser forgets one field of the session or of the
+// account that SessionWithUser hands out, and nothing elsewhere.
+type forgetfulSessionWithUser struct {
+	contractStore
+	sessionPath, userPath []int
+}
+
+func (s *forgetfulSessionWithUser) SessionWithUser(ctx context.Context, id string) (domain.Session, domain.User, error) {
+	sess, user, err := s.contractStore.SessionWithUser(ctx, id)
+	if s.sessionPath != nil {
+		forget(&sess, s.sessionPath)
+	}
+	if s.userPath != nil {
+		forget(&user, s.userPath)
+	}
+	return sess, user, err
 }
 
 // forgetfulOutbox forgets one field of every message it hands out.

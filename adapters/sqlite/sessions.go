@@ -53,6 +53,16 @@ func (s *Store) Session(ctx context.Context, id string) (domain.Session, error) 
 	return sessionFromRow(row), nil
 }
 
+// SessionWithUser reads a session and its account in one query from the
+// reader pool.
+func (s *Store) SessionWithUser(ctx context.Context, id string) (domain.Session, domain.User, error) {
+	row, err := s.reads.GetSessionWithUser(pointRead(ctx), id)
+	if err != nil {
+		return domain.Session{}, domain.User{}, translateSession(ctx, "get session with user", err)
+	}
+	return sessionFromRow(row.Session), userFromRow(row.User), nil
+}
+
 // UpdateSession loads, changes and saves a session in one write transaction.
 func (s *Store) UpdateSession(ctx context.Context, id string, update func(*domain.Session) ([]domain.AuditEvent, error)) (domain.Session, error) {
 	var (

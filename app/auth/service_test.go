@@ -624,11 +624,26 @@ func TestRefreshRejections(t *testing.T) {
 			f.clock.Advance(721 * time.Hour)
 			return pair.Refresh.Token
 		}},
-		// The session is live and the token its own: only the account
-		// is missing, as when it goes between the token's check and the
-		// session's.
+		// Deleting the account deletes its sessions with it.
 		{"user no longer exists", func(t *testing.T, f *fixture, pair ports.TokenPair) string {
+			if err := f.users.DeleteUser(context.Background(), f.userID(t), ports.Effects{}); err != nil {
+				t.Fatal(err)
+			}
+			return pair.Refresh.Token
+		}},
+		// With rotation, the account is read on its own before the session
+		// is locked: here the session is live and the token its own, and
+		// only the account is missing, as when it goes between the two.
+		{"user no longer exists, with rotation", func(t *testing.T, f *fixture, pair ports.TokenPair) string {
+			f.svc.cfg.RotateRefreshTokens = true
 			f.svc.users = missingUser{UserStore: f.users, id: f.userID(t)}
+			return pair.Refresh.Token
+		}},
+		{"user disabled", func(t *testing.T, f *fixture, pair ports.TokenPair) string {
+			// Straight in the store, without the revocation of sessions
+			// that disabling an account brings: the account's own state
+			// is checked too.
+			f.update(t, func(u *domain.User) { u.DisabledAt = f.clock.Now() })
 			return pair.Refresh.Token
 		}},
 		{"user not active", func(t *testing.T, f *fixture, pair ports.TokenPair) string {

@@ -59,27 +59,20 @@ func (s *Service) refresh(ctx context.Context, refreshToken string, client domai
 	if err != nil {
 		return ports.TokenPair{}, err
 	}
-	user, err := s.users.UserByID(ctx, claims.UserID)
-	if errors.Is(err, domain.ErrUserNotFound) {
-		return ports.TokenPair{}, domain.ErrInvalidToken
-	}
-	if err != nil {
-		return ports.TokenPair{}, fmt.Errorf("look up user: %w", err)
-	}
-	if err := user.CheckCanLogin(); err != nil {
-		return ports.TokenPair{}, domain.ErrInvalidToken
-	}
 
 	// Without rotation, a refresh of a live session changes nothing but its
 	// last use, which is recorded at most once a minute: most refreshes are
-	// then a read, not a synced write queued behind every other writer.
+	// then one read of the session and its account, not a synced write
+	// queued behind every other writer.
 	if !s.cfg.RotateRefreshTokens {
-		sess, err := s.sessions.Session(ctx, claims.SessionID)
+		sess, user, err := s.sessions.SessionWithUser(ctx, claims.SessionID)
 		switch {
 		case errors.Is(err, domain.ErrSessionNotFound):
 			return ports.TokenPair{}, domain.ErrInvalidToken
 		case err != nil:
 			return ports.TokenPair{}, fmt.Errorf("read session: %w", err)
+		case user.ID != claims.UserID || user.CheckCanLogin() != nil:
+			return ports.TokenPair{}, domain.ErrInvalidToken
 		case sess.UserID != claims.UserID || !sess.Live(now) || sess.RefreshTokenID != claims.ID:
 			// Reuse is impossible without rotation, so any mismatch is
 			// simply an invalid token; the update below would say the same.
@@ -87,6 +80,17 @@ func (s *Service) refresh(ctx context.Context, refreshToken string, client domai
 		case now.Sub(sess.LastUsedAt) < lastUsedResolution:
 			access, _, err := s.issue(ports.TokenSpec{Kind: domain.AccessToken, UserID: sess.UserID, SessionID: sess.ID, AMR: sess.AMR}, now)
 			return ports.TokenPair{Access: access}, err
+		}
+	} else {
+		user, err := s.users.UserByID(ctx, claims.UserID)
+		if errors.Is(err, domain.ErrUserNotFound) {
+			return ports.TokenPair{}, domain.ErrInvalidToken
+		}
+		if err != nil {
+			return ports.TokenPair{}, fmt.Errorf("look up user: %w", err)
+		}
+		if err := user.CheckCanLogin(); err != nil {
+			return ports.TokenPair{}, domain.ErrInvalidToken
 		}
 	}
 

@@ -15,6 +15,7 @@ import (
 func TestSessionStore(t *testing.T, newStore NewStore) {
 	t.Run("fixtures set every field", func(t *testing.T) { assertEveryFieldSet(t, "session", fullSession("s1", "u1", baseTime())) })
 	t.Run("create then read back", func(t *testing.T) { testSessionRoundTrip(t, newStore) })
+	t.Run("a session read with its account", func(t *testing.T) { testSessionWithUser(t, newStore) })
 	t.Run("unknown session", func(t *testing.T) { testSessionUnknown(t, newStore) })
 	t.Run("update error saves nothing", func(t *testing.T) { testSessionUpdateError(t, newStore) })
 	t.Run("live sessions of a user", func(t *testing.T) { testLiveSessions(t, newStore) })
@@ -108,6 +109,66 @@ func testSessionRoundTrip(t *testing.T, newStore NewStore) {
 	assertEqual(t, "the revoked session", read, want)
 }
 
+// testSessionWithUser checks that SessionWithUser reads the session and its
+// account whole, as Session and UserByID read them, and as they are now.
+func testSessionWithUser(t *testing.T, newStore NewStore) {
+	ctx := t.Context()
+	s := newStore(t)
+	// fullUser is inactive: the other account is active, so that a store
+	// that forgets Active is caught too.
+	owner, other := fullUser(t, 1, "owner@example.com"), withUpdate(t, newTestUser(t, 2, "other@example.com"), activate)
+	for _, u := range []domain.User{owner, other} {
+		if err := s.CreateUser(ctx, u, ports.Effects{}); err != nil {
+			t.Fatalf("CreateUser: %v", err)
+		}
+	}
+	full := fullSession("full", owner.ID, baseTime())
+	for _, sess := range []domain.Session{full, newTestSession("other", other.ID, baseTime())} {
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+	}
+	check := func(what string, wantSession domain.Session) {
+		t.Helper()
+		wantUser, err := s.UserByID(ctx, wantSession.UserID)
+		if err != nil {
+			t.Fatalf("UserByID: %v", err)
+		}
+		sess, user, err := s.SessionWithUser(ctx, wantSession.ID)
+		if err != nil {
+			t.Fatalf("SessionWithUser: %v", err)
+		}
+		assertEqual(t, what+": the session", sess, wantSession)
+		assertEqual(t, what+": the account", user, wantUser)
+	}
+	check("a session and an account with every field set", full)
+
+	// Changes of either show at once.
+	later := baseTime().Add(time.Hour)
+	if _, err := s.UpdateSession(ctx, "full", func(sess *domain.Session) ([]domain.AuditEvent, error) {
+		sess.Revoke(later)
+		return nil, nil
+	}); err != nil {
+		t.Fatalf("UpdateSession: %v", err)
+	}
+	full.Revoke(later)
+	if _, err := s.UpdateUser(ctx, ports.UserID(owner.ID), NoEffects(func(u *domain.User) error {
+		u.FirstName = "Renamed"
+		return nil
+	})); err != nil {
+		t.Fatalf("UpdateUser: %v", err)
+	}
+	check("after a change of both", full)
+	check("another account's session", newTestSession("other", other.ID, baseTime()))
+
+	if err := s.DeleteUser(ctx, owner.ID, ports.Effects{}); err != nil {
+		t.Fatalf("DeleteUser: %v", err)
+	}
+	if _, _, err := s.SessionWithUser(ctx, "full"); !errors.Is(err, domain.ErrSessionNotFound) {
+		t.Errorf("SessionWithUser of a deleted account's session = %v, want ErrSessionNotFound", err)
+	}
+}
+
 func testSessionUnknown(t *testing.T, newStore NewStore) {
 	s := newStore(t)
 	_, err := s.UpdateSession(t.Context(), "nope", func(*domain.Session) ([]domain.AuditEvent, error) { return nil, nil })
@@ -117,9 +178,15 @@ func testSessionUnknown(t *testing.T, newStore NewStore) {
 	if _, err := s.Session(t.Context(), "nope"); !errors.Is(err, domain.ErrSessionNotFound) {
 		t.Errorf("Session = %v, want ErrSessionNotFound", err)
 	}
+	if _, _, err := s.SessionWithUser(t.Context(), "nope"); !errors.Is(err, domain.ErrSessionNotFound) {
+		t.Errorf("SessionWithUser = %v, want ErrSessionNotFound", err)
+	}
 	for _, odd := range oddKeys {
 		if _, err := s.Session(t.Context(), odd.key); !errors.Is(err, domain.ErrSessionNotFound) {
 			t.Errorf("Session(id %s) = %v, want ErrSessionNotFound", odd.name, err)
+		}
+		if _, _, err := s.SessionWithUser(t.Context(), odd.key); !errors.Is(err, domain.ErrSessionNotFound) {
+			t.Errorf("SessionWithUser(id %s) = %v, want ErrSessionNotFound", odd.name, err)
 		}
 		_, err := s.UpdateSession(t.Context(), odd.key, func(*domain.Session) ([]domain.AuditEvent, error) { return nil, nil })
 		if !errors.Is(err, domain.ErrSessionNotFound) {

@@ -88,28 +88,41 @@ func TestErrorsText(t *testing.T) {
 }
 
 func TestParseOptions(t *testing.T) {
+	all := setupNames()
 	tests := []struct {
-		name    string
-		args    []string
-		want    options
-		wantErr bool
+		name       string
+		args       []string
+		want       options
+		wantSetups []string
+		wantErr    bool
 	}{
 		{
-			name: "defaults",
-			want: options{duration: 10 * time.Second, concurrency: 64, overload: 256, users: 16, workloads: allWorkloads()},
+			name:       "defaults",
+			want:       options{duration: 10 * time.Second, concurrency: 64, overload: 256, users: 16, workloads: allWorkloads()},
+			wantSetups: all,
 		},
 		{
-			name: "brief shortens what was not given",
-			args: []string{"-brief", "-concurrency", "4"},
-			want: options{duration: 2 * time.Second, concurrency: 4, overload: 32, users: 8, workloads: allWorkloads(), brief: true},
+			name:       "brief shortens what was not given",
+			args:       []string{"-brief", "-concurrency", "4"},
+			want:       options{duration: 2 * time.Second, concurrency: 4, overload: 32, users: 8, workloads: allWorkloads(), brief: true},
+			wantSetups: all,
 		},
 		{
-			name: "workloads run in canonical order, once",
-			args: []string{"-workloads", "mixed, me,mixed"},
-			want: options{duration: 10 * time.Second, concurrency: 64, overload: 256, users: 16, workloads: []string{workMe, workMixed}},
+			name:       "workloads run in canonical order, once",
+			args:       []string{"-workloads", "mixed, me,mixed"},
+			want:       options{duration: 10 * time.Second, concurrency: 64, overload: 256, users: 16, workloads: []string{workMe, workMixed}},
+			wantSetups: all,
+		},
+		{
+			name:       "setups run in canonical order, once",
+			args:       []string{"-setups", "postgres-x2, sqlite,postgres-x2"},
+			want:       options{duration: 10 * time.Second, concurrency: 64, overload: 256, users: 16, workloads: allWorkloads()},
+			wantSetups: []string{setupSQLite, setupPostgresX2},
 		},
 		{name: "unknown workload", args: []string{"-workloads", "me,logout"}, wantErr: true},
 		{name: "no workload", args: []string{"-workloads", ","}, wantErr: true},
+		{name: "unknown setup", args: []string{"-setups", "mysql"}, wantErr: true},
+		{name: "no setup", args: []string{"-setups", ""}, wantErr: true},
 		{name: "zero duration", args: []string{"-duration", "0s"}, wantErr: true},
 		{name: "no clients", args: []string{"-concurrency", "0"}, wantErr: true},
 		{name: "too many clients", args: []string{"-overload", "100000"}, wantErr: true},
@@ -129,7 +142,64 @@ func TestParseOptions(t *testing.T) {
 				!slices.Equal(got.workloads, tt.want.workloads) {
 				t.Errorf("parseOptions(%q) = %+v, want %+v", tt.args, got, tt.want)
 			}
+			var setups []string
+			for _, s := range got.setups {
+				setups = append(setups, s.name)
+			}
+			if !slices.Equal(setups, tt.wantSetups) {
+				t.Errorf("parseOptions(%q) setups = %v, want %v", tt.args, setups, tt.wantSetups)
+			}
 		})
+	}
+}
+
+// TestTargetRoundRobin checks that a worker sends its requests to the
+// replicas in turn, and each account's requests to every replica.
+func TestTargetRoundRobin(t *testing.T) {
+	accounts := []account{{email: "a"}, {email: "b"}, {email: "c"}}
+	tg := &target{bases: []string{"r1", "r2"}, accounts: accounts}
+	seen := map[string]map[string]bool{}
+	var order []string
+	w := &worker{id: 0}
+	for w.n = 0; w.n < 12; w.n++ {
+		base, a := tg.base(w), tg.pick(w)
+		order = append(order, base)
+		if seen[a.email] == nil {
+			seen[a.email] = map[string]bool{}
+		}
+		seen[a.email][base] = true
+	}
+	for i := 1; i < len(order); i++ {
+		if order[i] == order[i-1] {
+			t.Fatalf("requests %d and %d both went to %s: %v", i-1, i, order[i], order)
+		}
+	}
+	for _, a := range accounts {
+		if len(seen[a.email]) != 2 {
+			t.Errorf("account %s reached replicas %v, want both", a.email, seen[a.email])
+		}
+	}
+	if got := tg.base(&worker{id: 1}); got != "r2" {
+		t.Errorf("worker 1 starts at %s, want r2: workers do not all start at one replica", got)
+	}
+	one := &target{bases: []string{"only"}, accounts: accounts}
+	if got := one.pick(&worker{id: 0, n: 1}); got.email != "b" {
+		t.Errorf("one replica: request 1 of worker 0 uses account %s, want b", got.email)
+	}
+}
+
+func TestMergeResults(t *testing.T) {
+	a := loadResult{concurrency: 4, duration: time.Second, ok: 10, okInWindow: 9, responses: 11,
+		errs: map[string]int{"500": 1}, latencies: []time.Duration{1, 3}}
+	b := loadResult{concurrency: 4, duration: time.Second, ok: 20, okInWindow: 19, responses: 20,
+		errs: map[string]int{}, latencies: []time.Duration{2}}
+	got := mergeResults(mergeResults(loadResult{}, a), b)
+	if got.duration != 2*time.Second || got.ok != 30 || got.okInWindow != 28 || got.responses != 31 ||
+		got.errs["500"] != 1 || got.concurrency != 4 || !slices.Equal(got.latencies, []time.Duration{1, 2, 3}) {
+		t.Errorf("mergeResults = %+v", got)
+	}
+	if got.rate() != 14 {
+		t.Errorf("merged rate = %v, want 14", got.rate())
 	}
 }
 
@@ -162,7 +232,8 @@ func TestHarnessError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := (&report{rows: tt.rows}).harnessError()
+			rep := &report{setups: []*setupReport{{setup: allSetups()[0], rows: tt.rows}}}
+			err := rep.harnessError()
 			if (err != nil) != tt.wantErr {
 				t.Errorf("harnessError() = %v, want error %v", err, tt.wantErr)
 			}
@@ -203,5 +274,45 @@ func TestDriveHonoursRetryAfter(t *testing.T) {
 		if res.errs["503"] != int(n) {
 			t.Errorf("polite=%v: errors %v, want every one of the %d answers counted as 503", polite, res.errs, n)
 		}
+	}
+}
+
+func TestParseProcessCPU(t *testing.T) {
+	tests := []struct {
+		name    string
+		stat    string
+		want    time.Duration
+		wantErr bool
+	}{
+		{"plain", "42 (authapi) S 1 42 42 0 -1 4194560 100 0 0 0 150 25 0 0 20 0 8 0", 1750 * time.Millisecond, false},
+		{"name with spaces and parentheses", "7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0", 70 * time.Millisecond, false},
+		{"truncated", "7 (x) R 1 7", 0, true},
+		{"no name", "7 x R", 0, true},
+		{"not a number", "7 (x) R 1 7 7 0 -1 0 0 0 0 0 many 4 0", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseProcessCPU([]byte(tt.stat))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("parseProcessCPU error = %v, want error %v", err, tt.wantErr)
+			}
+			if got != tt.want {
+				t.Errorf("parseProcessCPU = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseMachineBusy(t *testing.T) {
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	got, err := parseMachineBusy([]byte("cpu  100 2 30 5000 70 1 2 3 9 0\ncpu0 50 1 15 2500 35 0 1 1 0 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 138 * clockTick; got != want {
+		t.Errorf("parseMachineBusy = %v, want %v (idle, iowait and guest left out)", got, want)
+	}
+	if _, err := parseMachineBusy([]byte("intr 1 2 3\n")); err == nil {
+		t.Error("parseMachineBusy accepted a file without the cpu line")
 	}
 }

@@ -42,10 +42,16 @@ func moduleRoot() (string, error) {
 }
 
 // buildService builds the binary that ships (no race detector, no test
-// hooks) into dir, so that the benchmark measures what runs in production.
-func buildService(ctx context.Context, root, dir string, stderr io.Writer) (string, error) {
+// hooks) into dir, so that the benchmark measures what runs in production;
+// or, for CPU profiles, the same service with a profiler on a loopback
+// port of its own (tools/bench/profiled).
+func buildService(ctx context.Context, root, dir string, profiled bool, stderr io.Writer) (string, error) {
 	bin := filepath.Join(dir, "authapi")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	pkg := "."
+	if profiled {
+		pkg = "./tools/bench/profiled"
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
 	cmd.Dir = root
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Run(); err != nil {
@@ -62,6 +68,10 @@ type service struct {
 	logPath string // its stdout and stderr
 	exited  chan struct{}
 	readyIn time.Duration // from process start to the first 200 on /readyz
+	// metrics is the URL of its Prometheus metrics, when they are on.
+	metrics string
+	// pprof is the base URL of its profiler, in a build that has one.
+	pprof string
 }
 
 // freePort asks the kernel for an unused loopback port. Another process
@@ -76,14 +86,18 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-// benchEnv is the service's configuration. Every client of the benchmark is
-// 127.0.0.1, so the per-address abuse limits would answer most requests 429
-// within a second; they are off, and the report says so.
-func benchEnv(addr, dir string) []string {
+// benchEnv is the service's configuration: its address, the URL its users
+// reach it at, its database (a SQLite file or a PostgreSQL URL) and, in
+// dir, its key files. Replicas of one database are given the same public
+// URL, since it is the issuer and audience of their tokens, and the same
+// dir, since they need the same server secret. Every client of the benchmark is 127.0.0.1, so the per-address
+// abuse limits would answer most requests 429 within a second; they are
+// off, and the report says so.
+func benchEnv(addr, publicURL, database, dir string) []string {
 	return []string{
 		"AUTH_ADDR=" + addr,
-		"AUTH_PUBLIC_URL=http://" + addr,
-		"AUTH_DATABASE_URL=" + filepath.Join(dir, "auth.db"),
+		"AUTH_PUBLIC_URL=" + publicURL,
+		"AUTH_DATABASE_URL=" + database,
 		"AUTH_SIGNING_KEY_FILE=" + filepath.Join(dir, "signing-key.pem"),
 		"AUTH_SECRET_KEY_FILE=" + filepath.Join(dir, "secret.key"),
 		"AUTH_MAILER=log",
@@ -123,38 +137,78 @@ func floodEnv() []string {
 	}
 }
 
-// startService starts bin with a fresh database in dir, with benchEnv and
-// then extra (a later setting wins), and waits until /readyz answers 200. On
-// error nothing is left running.
-func startService(ctx context.Context, bin, dir string, extra ...string) (*service, error) {
+// serviceSpec says how to start one service.
+type serviceSpec struct {
+	bin      string
+	database string // a SQLite file or a PostgreSQL URL
+	dir      string // the key files, shared by the replicas of a database
+	logPath  string
+	// publicURL is where users reach the service (a load balancer, for
+	// replicas); empty: the service's own address.
+	publicURL string
+	// metrics serves Prometheus metrics on a port of their own.
+	metrics bool
+	// pprof serves the profiler of a build that has one (see buildService)
+	// on a port of its own.
+	pprof bool
+	// env is more settings, as NAME=value; a later setting wins.
+	env []string
+}
+
+// startService starts a service as spec says and waits until /readyz
+// answers 200. On error nothing is left running.
+func startService(ctx context.Context, spec serviceSpec) (*service, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	logPath := filepath.Join(dir, "service.log")
-	logFile, err := os.Create(logPath)
+	logFile, err := os.Create(spec.logPath)
 	if err != nil {
 		return nil, fmt.Errorf("create the service log: %w", err)
 	}
 	defer logFile.Close() // the child has its own descriptor
 
-	cmd := exec.Command(bin)
+	cmd := exec.Command(spec.bin)
 	// The caller's own AUTH_ settings would change what is measured.
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "AUTH_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, benchEnv(addr, dir)...)
-	cmd.Env = append(cmd.Env, extra...)
+	publicURL := spec.publicURL
+	if publicURL == "" {
+		publicURL = "http://" + addr
+	}
+	cmd.Env = append(cmd.Env, benchEnv(addr, publicURL, spec.database, spec.dir)...)
+	var metricsURL string
+	if spec.metrics {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		metricsAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		cmd.Env = append(cmd.Env, "AUTH_METRICS_ADDR="+metricsAddr)
+		metricsURL = "http://" + metricsAddr + "/metrics"
+	}
+	var pprofURL string
+	if spec.pprof {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		pprofAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		cmd.Env = append(cmd.Env, "AUTHAPI_PPROF_ADDR="+pprofAddr)
+		pprofURL = "http://" + pprofAddr
+	}
+	cmd.Env = append(cmd.Env, spec.env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = childAttr()
 	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start the service: %w", err)
 	}
-	s := &service{cmd: cmd, pid: cmd.Process.Pid, base: "http://" + addr, logPath: logPath, exited: make(chan struct{})}
+	s := &service{cmd: cmd, pid: cmd.Process.Pid, base: "http://" + addr, logPath: spec.logPath, exited: make(chan struct{}), metrics: metricsURL, pprof: pprofURL}
 	go func() {
 		cmd.Wait()
 		close(s.exited)
@@ -265,33 +319,6 @@ func parseStatusField(status []byte, field string) (uint64, error) {
 		return kb * 1024, nil
 	}
 	return 0, fmt.Errorf("no %s in /proc status", field)
-}
-
-// sampleRSS records the service's VmRSS every interval until the returned
-// function is called, which returns the largest value seen.
-func (s *service) sampleRSS(interval time.Duration) (stop func() uint64) {
-	done := make(chan struct{})
-	peak := make(chan uint64, 1)
-	go func() {
-		var most uint64
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		for {
-			if v, err := s.rss(); err == nil {
-				most = max(most, v)
-			}
-			select {
-			case <-done:
-				peak <- most
-				return
-			case <-tick.C:
-			}
-		}
-	}()
-	return func() uint64 {
-		close(done)
-		return <-peak
-	}
 }
 
 // logTail returns the last n lines of the service's log.

@@ -24,19 +24,28 @@ type account struct {
 	bearer      string // Authorization header value for /me
 }
 
-// target builds the requests of every workload against one service.
+// target builds the requests of every workload against the replicas of
+// one database.
 type target struct {
-	base     string
+	bases    []string // the replicas' base URLs
 	accounts []account
 }
 
-// pick spreads a worker's requests over the accounts.
+// base spreads a worker's requests over the replicas in turn, as a
+// round-robin load balancer would, starting from a different replica for
+// each worker.
+func (t *target) base(w *worker) string {
+	return t.bases[(w.id+w.n)%len(t.bases)]
+}
+
+// pick spreads a worker's requests over the accounts, each account's
+// requests over every replica.
 func (t *target) pick(w *worker) account {
-	return t.accounts[(w.id+w.n)%len(t.accounts)]
+	return t.accounts[(w.id+w.n/len(t.bases))%len(t.accounts)]
 }
 
 func (t *target) me(ctx context.Context, w *worker) (call, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base+"/me", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base(w)+"/me", nil)
 	if err != nil {
 		return call{}, err
 	}
@@ -44,17 +53,17 @@ func (t *target) me(ctx context.Context, w *worker) (call, error) {
 	return call{req: req, want: http.StatusOK}, nil
 }
 
-func (t *target) healthz(ctx context.Context, _ *worker) (call, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base+"/healthz", nil)
+func (t *target) healthz(ctx context.Context, w *worker) (call, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.base(w)+"/healthz", nil)
 	return call{req: req, want: http.StatusOK}, err
 }
 
 func (t *target) login(ctx context.Context, w *worker) (call, error) {
-	return t.post(ctx, "/login", t.pick(w).loginBody, http.StatusOK)
+	return t.post(ctx, t.base(w)+"/login", t.pick(w).loginBody, http.StatusOK)
 }
 
 func (t *target) refresh(ctx context.Context, w *worker) (call, error) {
-	return t.post(ctx, "/refresh", t.pick(w).refreshBody, http.StatusOK)
+	return t.post(ctx, t.base(w)+"/refresh", t.pick(w).refreshBody, http.StatusOK)
 }
 
 // signup returns a request builder that signs up a new address on every
@@ -62,7 +71,7 @@ func (t *target) refresh(ctx context.Context, w *worker) (call, error) {
 func (t *target) signup(tag string) func(context.Context, *worker) (call, error) {
 	return func(ctx context.Context, w *worker) (call, error) {
 		email := fmt.Sprintf("load-%s-%d-%d@example.com", tag, w.id, w.n)
-		return t.post(ctx, "/signup", signupBody(email), http.StatusCreated)
+		return t.post(ctx, t.base(w)+"/signup", signupBody(email), http.StatusCreated)
 	}
 }
 
@@ -92,8 +101,9 @@ func (t *target) mixed() func(context.Context, *worker) (call, error) {
 	}
 }
 
-func (t *target) post(ctx context.Context, path string, body []byte, want int) (call, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+path, bytes.NewReader(body))
+// post builds a POST of a JSON body to url.
+func (t *target) post(ctx context.Context, url string, body []byte, want int) (call, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return call{}, err
 	}
@@ -156,15 +166,19 @@ func expect(ctx context.Context, client *http.Client, what string, want int, met
 	return data, nil
 }
 
-// prepareAccounts signs up n accounts, reads their activation codes from the
-// log mailer's output, activates them and logs each in once.
-func prepareAccounts(ctx context.Context, client *http.Client, svc *service, n int) ([]account, error) {
+// prepareAccounts signs up n accounts whose addresses begin with prefix,
+// reads their activation codes from the log mailers' output (mailed, since
+// with PostgreSQL any replica on the database may deliver an email),
+// activates them and logs each in once, each step on the replicas of bases
+// in turn.
+func prepareAccounts(ctx context.Context, client *http.Client, bases []string, mailed func() (map[string]string, error), prefix string, n int) ([]account, error) {
+	on := func(i int) string { return bases[i%len(bases)] }
 	accounts := make([]account, n)
 	for i := range accounts {
-		email := fmt.Sprintf("bench-user-%03d@example.com", i)
+		email := fmt.Sprintf("%s-%03d@example.com", prefix, i)
 		accounts[i].email = email
 		if _, err := expect(ctx, client, "prepare: sign up "+email, http.StatusCreated,
-			http.MethodPost, svc.base+"/signup", signupBody(email), nil); err != nil {
+			http.MethodPost, on(i)+"/signup", signupBody(email), nil); err != nil {
 			return nil, err
 		}
 	}
@@ -174,7 +188,7 @@ func prepareAccounts(ctx context.Context, client *http.Client, svc *service, n i
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var err error
-		codes, err = svc.mailedCodes()
+		codes, err = mailed()
 		if err != nil {
 			return nil, err
 		}
@@ -199,12 +213,12 @@ func prepareAccounts(ctx context.Context, client *http.Client, svc *service, n i
 		a := &accounts[i]
 		verify := mustJSON(map[string]string{"email": a.email, "activation_code": codes[a.email]})
 		if _, err := expect(ctx, client, "prepare: activate "+a.email, http.StatusOK,
-			http.MethodPost, svc.base+"/verify", verify, nil); err != nil {
+			http.MethodPost, on(i)+"/verify", verify, nil); err != nil {
 			return nil, err
 		}
 		a.loginBody = mustJSON(map[string]string{"email": a.email, "password": benchPassword})
 		data, err := expect(ctx, client, "prepare: log in "+a.email, http.StatusOK,
-			http.MethodPost, svc.base+"/login", a.loginBody, nil)
+			http.MethodPost, on(i+1)+"/login", a.loginBody, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -232,10 +246,11 @@ var (
 
 // floodRequest returns a request builder for the flood workload: each
 // request is one that fails, with the largest input its route takes, sent
-// as if from a new client address through a trusted proxy. The status it
-// wants is the failure the route answers such a request with.
-func floodRequest(base string) func(context.Context, *worker) (call, error) {
-	t := &target{base: base}
+// as if from a new client address through a trusted proxy, to the replicas
+// of bases in turn. The status it wants is the failure the route answers
+// such a request with.
+func floodRequest(bases []string) func(context.Context, *worker) (call, error) {
+	t := &target{bases: bases}
 	return func(ctx context.Context, w *worker) (call, error) {
 		email := fmt.Sprintf("%06d%s", w.rng.IntN(1_000_000), floodEmail)
 		var (
@@ -264,7 +279,7 @@ func floodRequest(base string) func(context.Context, *worker) (call, error) {
 			path, want = "/unlock", http.StatusBadRequest
 			body = map[string]string{"email": email, "token": floodToken}
 		}
-		c, err := t.post(ctx, path, mustJSON(body), want)
+		c, err := t.post(ctx, t.base(w)+path, mustJSON(body), want)
 		if err != nil {
 			return call{}, err
 		}

@@ -14,6 +14,14 @@ SELECT *
 FROM sessions
 WHERE id = sqlc.arg(id);
 
+-- name: GetSessionWithUser :one
+-- A session and the account it belongs to, in one read: what a refresh
+-- checks.
+SELECT sqlc.embed(s), sqlc.embed(u)
+FROM sessions AS s
+JOIN users AS u ON u.id = s.user_id
+WHERE s.id = sqlc.arg(id);
+
 -- name: UpdateSession :execrows
 -- Saves the mutable columns of a session.
 UPDATE sessions

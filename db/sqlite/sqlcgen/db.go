@@ -78,6 +78,9 @@ func Prepare(ctx context.Context, db DBTX) (*Queries, error) {
 	if q.getSessionStmt, err = db.PrepareContext(ctx, getSession); err != nil {
 		return nil, fmt.Errorf("error preparing query GetSession: %w", err)
 	}
+	if q.getSessionWithUserStmt, err = db.PrepareContext(ctx, getSessionWithUser); err != nil {
+		return nil, fmt.Errorf("error preparing query GetSessionWithUser: %w", err)
+	}
 	if q.getUserByEmailStmt, err = db.PrepareContext(ctx, getUserByEmail); err != nil {
 		return nil, fmt.Errorf("error preparing query GetUserByEmail: %w", err)
 	}
@@ -270,6 +273,11 @@ func (q *Queries) Close() error {
 	if q.getSessionStmt != nil {
 		if cerr := q.getSessionStmt.Close(); cerr != nil {
 			err = fmt.Errorf("error closing getSessionStmt: %w", cerr)
+		}
+	}
+	if q.getSessionWithUserStmt != nil {
+		if cerr := q.getSessionWithUserStmt.Close(); cerr != nil {
+			err = fmt.Errorf("error closing getSessionWithUserStmt: %w", cerr)
 		}
 	}
 	if q.getUserByEmailStmt != nil {
@@ -494,6 +502,7 @@ type Queries struct {
 	getPasskeyByCredentialIDStmt *sql.Stmt
 	getPasskeyOfUserStmt         *sql.Stmt
 	getSessionStmt               *sql.Stmt
+	getSessionWithUserStmt       *sql.Stmt
 	getUserByEmailStmt           *sql.Stmt
 	getUserByIDStmt              *sql.Stmt
 	insertAdminKeyStmt           *sql.Stmt
@@ -551,6 +560,7 @@ func (q *Queries) WithTx(tx *sql.Tx) *Queries {
 		getPasskeyByCredentialIDStmt: q.getPasskeyByCredentialIDStmt,
 		getPasskeyOfUserStmt:         q.getPasskeyOfUserStmt,
 		getSessionStmt:               q.getSessionStmt,
+		getSessionWithUserStmt:       q.getSessionWithUserStmt,
 		getUserByEmailStmt:           q.getUserByEmailStmt,
 		getUserByIDStmt:              q.getUserByIDStmt,
 		insertAdminKeyStmt:           q.insertAdminKeyStmt,

@@ -84,6 +84,71 @@ func (q *Queries) GetSession(ctx context.Context, id string) (Session, error) {
 	return i, err
 }
 
+const getSessionWithUser = `-- name: GetSessionWithUser :one
+SELECT s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.user_agent, s.ip, s.refresh_token_id, s.previous_refresh_token_id, s.rotated_at, s.amr, s.second_factor_at, u.id, u.email, u.first_name, u.last_name, u.password_hash, u.is_active, u.activation_code_hash, u.activation_expires_at, u.activation_attempts, u.created_at, u.updated_at, u.activated_at, u.reset_code_hash, u.reset_expires_at, u.reset_attempts, u.activation_link_hash, u.reset_link_hash, u.wrong_codes, u.wrong_codes_at, u.unlock_link_hash, u.unlock_expires_at, u.disabled_at, u.last_login_at, u.login_key, u.totp_secret, u.totp_enabled_at, u.pending_totp_secret, u.pending_totp_at, u.totp_last_step, u.recovery_codes
+FROM sessions AS s
+JOIN users AS u ON u.id = s.user_id
+WHERE s.id = ?1
+`
+
+type GetSessionWithUserRow struct {
+	Session Session
+	User    User
+}
+
+// A session and the account it belongs to, in one read: what a refresh
+// checks.
+func (q *Queries) GetSessionWithUser(ctx context.Context, id string) (GetSessionWithUserRow, error) {
+	row := q.queryRow(ctx, q.getSessionWithUserStmt, getSessionWithUser, id)
+	var i GetSessionWithUserRow
+	err := row.Scan(
+		&i.Session.ID,
+		&i.Session.UserID,
+		&i.Session.CreatedAt,
+		&i.Session.LastUsedAt,
+		&i.Session.ExpiresAt,
+		&i.Session.RevokedAt,
+		&i.Session.UserAgent,
+		&i.Session.Ip,
+		&i.Session.RefreshTokenID,
+		&i.Session.PreviousRefreshTokenID,
+		&i.Session.RotatedAt,
+		&i.Session.Amr,
+		&i.Session.SecondFactorAt,
+		&i.User.ID,
+		&i.User.Email,
+		&i.User.FirstName,
+		&i.User.LastName,
+		&i.User.PasswordHash,
+		&i.User.IsActive,
+		&i.User.ActivationCodeHash,
+		&i.User.ActivationExpiresAt,
+		&i.User.ActivationAttempts,
+		&i.User.CreatedAt,
+		&i.User.UpdatedAt,
+		&i.User.ActivatedAt,
+		&i.User.ResetCodeHash,
+		&i.User.ResetExpiresAt,
+		&i.User.ResetAttempts,
+		&i.User.ActivationLinkHash,
+		&i.User.ResetLinkHash,
+		&i.User.WrongCodes,
+		&i.User.WrongCodesAt,
+		&i.User.UnlockLinkHash,
+		&i.User.UnlockExpiresAt,
+		&i.User.DisabledAt,
+		&i.User.LastLoginAt,
+		&i.User.LoginKey,
+		&i.User.TotpSecret,
+		&i.User.TotpEnabledAt,
+		&i.User.PendingTotpSecret,
+		&i.User.PendingTotpAt,
+		&i.User.TotpLastStep,
+		&i.User.RecoveryCodes,
+	)
+	return i, err
+}
+
 const liveSessionsAfter = `-- name: LiveSessionsAfter :many
 SELECT id, user_id, created_at, last_used_at, expires_at, revoked_at, user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at, amr, second_factor_at
 FROM sessions
