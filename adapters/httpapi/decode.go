@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"mime"
@@ -26,19 +27,25 @@ import (
 // make the service hold more than this of it.
 const MaxBodyBytes = 8 << 10
 
-// bodyTooLargeDetail is the detail of a body_too_large problem.
-const bodyTooLargeDetail = "the body must be at most 8 KiB"
-
 // MaxPasskeyBodyBytes bounds the bodies of the routes that take a browser's
 // WebAuthn response, which may carry an attestation with its certificate
 // chain and a credential id of up to 1,023 bytes: a few KiB at most, with
 // room to spare.
 const MaxPasskeyBodyBytes = 64 << 10
 
-const passkeyBodyTooLargeDetail = "the body must be at most 64 KiB"
+// bodyLimit is the most a request body to route may hold.
+func bodyLimit(route string) int64 {
+	switch route {
+	case "/me/passkeys", "/login/passkey", "/login/mfa":
+		return MaxPasskeyBodyBytes
+	}
+	return MaxBodyBytes
+}
 
-// passkeyRoutes are the routes whose bodies may be MaxPasskeyBodyBytes.
-var passkeyRoutes = map[string]bool{"/me/passkeys": true, "/login/passkey": true, "/login/mfa": true}
+// bodyTooLarge answers a body over limit.
+func bodyTooLarge(c *gin.Context, limit int64) {
+	writeProblem(c, codeBodyTooLarge, fmt.Sprintf("the body must be at most %d KiB", limit>>10), nil)
+}
 
 // decodeJSON reads the request body into dst, a pointer to a struct with
 // json tags, and reports whether it could. On failure it has already answered
@@ -101,11 +108,7 @@ func decodeBody(c *gin.Context, dst any, strict bool) bool {
 	)
 	switch {
 	case errors.As(err, &tooLarge):
-		detail := bodyTooLargeDetail
-		if tooLarge.Limit == MaxPasskeyBodyBytes {
-			detail = passkeyBodyTooLargeDetail
-		}
-		writeProblem(c, codeBodyTooLarge, detail, nil)
+		bodyTooLarge(c, tooLarge.Limit)
 	case errors.Is(err, io.EOF):
 		writeProblem(c, codeMalformedBody, "a JSON object body is required", nil)
 	case errors.As(err, &typeError):

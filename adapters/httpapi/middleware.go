@@ -119,16 +119,13 @@ func recoverPanics() gin.HandlerFunc {
 	}
 }
 
-// limitBody rejects bodies over MaxBodyBytes: up front when the length is
+// limitBody rejects bodies over the route's bodyLimit: up front when the length is
 // declared, and while reading when it is not.
 func limitBody() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		limit, detail := int64(MaxBodyBytes), bodyTooLargeDetail
-		if passkeyRoutes[c.FullPath()] {
-			limit, detail = MaxPasskeyBodyBytes, passkeyBodyTooLargeDetail
-		}
+		limit := bodyLimit(c.FullPath())
 		if c.Request.ContentLength > limit {
-			writeProblem(c, codeBodyTooLarge, detail, nil)
+			bodyTooLarge(c, limit)
 			return
 		}
 		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
