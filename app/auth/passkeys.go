@@ -41,6 +41,9 @@ func wellFormedChallenge(c string) bool {
 	return err == nil && len(b) == challengeBytes
 }
 
+// credentialRequired is what a request without the browser's answer lacks.
+const credentialRequired = "is required: the PublicKeyCredential the browser returned, as JSON"
+
 // holderOf is the account as its authenticators know it: by id, which is
 // no personal data, with its email and name for the user to recognise.
 func holderOf(u domain.User) ports.PasskeyHolder {
@@ -135,7 +138,7 @@ func (s *Service) AddPasskey(ctx context.Context, claims domain.Claims, credenti
 		return domain.Passkey{}, err
 	}
 	if len(credential) == 0 {
-		return domain.Passkey{}, domain.ValidationError("credential", "is required: the PublicKeyCredential the browser returned, as JSON")
+		return domain.Passkey{}, domain.ValidationError("credential", credentialRequired)
 	}
 	now := s.now()
 	user, err := s.currentUser(ctx, claims.UserID)
@@ -258,7 +261,7 @@ func (s *Service) LoginWithPasskey(ctx context.Context, credential []byte, clien
 		return ports.TokenPair{}, domain.ErrPasskeysOff
 	}
 	if len(credential) == 0 {
-		return ports.TokenPair{}, domain.ValidationError("credential", "is required: the PublicKeyCredential the browser returned, as JSON")
+		return ports.TokenPair{}, domain.ValidationError("credential", credentialRequired)
 	}
 	now := s.now()
 	failed := domain.NewAuditEvent(domain.EventLoginFailed, now, client)
@@ -307,7 +310,8 @@ func (s *Service) loginWithPasskey(ctx context.Context, credential []byte, clien
 		return ports.TokenPair{}, fmt.Errorf("look up user: %w", err)
 	}
 	*failed = failed.For(user.ID)
-	login, err := s.verifyPasskey(ctx, user, state, credential, client, now)
+	// The passkey the assertion names is the only one it can answer with.
+	login, err := s.verifyPasskey(ctx, user, []domain.Passkey{passkey}, state, credential, client, now)
 	if err != nil {
 		return ports.TokenPair{}, err
 	}
@@ -335,15 +339,11 @@ func (s *Service) loginWithPasskey(ctx context.Context, credential []byte, clien
 	return s.startSession(ctx, user.ID, client, proof, domain.NewAuditEvent(domain.EventLogin, now, client).For(user.ID))
 }
 
-// verifyPasskey checks an assertion of one of user's passkeys against the
+// verifyPasskey checks an assertion of one of passkeys, user's, against the
 // ceremony's state and records its use. A signature counter that went
 // backwards is refused and kept in the audit log: another copy of the key
 // may be in use.
-func (s *Service) verifyPasskey(ctx context.Context, user domain.User, state, credential []byte, client domain.Client, now time.Time) (ports.PasskeyLogin, error) {
-	passkeys, err := s.passkeys.Passkeys(ctx, user.ID)
-	if err != nil {
-		return ports.PasskeyLogin{}, fmt.Errorf("list passkeys: %w", err)
-	}
+func (s *Service) verifyPasskey(ctx context.Context, user domain.User, passkeys []domain.Passkey, state, credential []byte, client domain.Client, now time.Time) (ports.PasskeyLogin, error) {
 	login, err := s.relyingParty.VerifyLogin(state, holderOf(user), passkeys, credential)
 	if errors.Is(err, ports.ErrPasskeyCloned) {
 		s.log.WarnContext(ctx, "passkey signature counter went backwards: a cloned authenticator?", "user_id", user.ID, "passkey_id", login.Passkey.ID)
@@ -395,7 +395,7 @@ func (s *Service) LoginMFAWithPasskey(ctx context.Context, mfaToken string, cred
 	var v domain.Validation
 	v.Require("mfa_token", mfaToken)
 	if len(credential) == 0 {
-		v.Add("credential", "is required: the PublicKeyCredential the browser returned, as JSON")
+		v.Add("credential", credentialRequired)
 	}
 	if err := v.Err(); err != nil {
 		return ports.TokenPair{}, err
@@ -411,7 +411,11 @@ func (s *Service) LoginMFAWithPasskey(ctx context.Context, mfaToken string, cred
 			failed.Reason = domain.ReasonLimited
 			return nil, err
 		}
-		login, err := s.verifyPasskey(ctx, user, c.Data, credential, client, now)
+		passkeys, err := s.passkeys.Passkeys(ctx, user.ID)
+		if err != nil {
+			return nil, fmt.Errorf("list passkeys: %w", err)
+		}
+		login, err := s.verifyPasskey(ctx, user, passkeys, c.Data, credential, client, now)
 		if err != nil {
 			return nil, err
 		}
