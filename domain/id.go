@@ -21,6 +21,12 @@ func NewID(now time.Time, r io.Reader) (string, error) {
 	}
 	u[6] = 0x70 | u[6]&0x0f // version 7
 	u[8] = 0x80 | u[8]&0x3f // RFC 9562 variant
+	return FormatUUID(u), nil
+}
+
+// FormatUUID writes 16 bytes in the UUID's text form (RFC 9562, 8-4-4-4-12
+// lower-case hex digits).
+func FormatUUID(u [16]byte) string {
 	var buf [36]byte
 	hex.Encode(buf[0:8], u[0:4])
 	buf[8] = '-'
@@ -31,5 +37,5 @@ func NewID(now time.Time, r io.Reader) (string, error) {
 	hex.Encode(buf[19:23], u[8:10])
 	buf[23] = '-'
 	hex.Encode(buf[24:], u[10:])
-	return string(buf[:]), nil
+	return string(buf[:])
 }

@@ -69,15 +69,7 @@ func passkeyResponseOf(p domain.Passkey) passkeyResponse {
 func formatAAGUID(b []byte) string {
 	var u [16]byte
 	copy(u[:], b)
-	const hex = "0123456789abcdef"
-	out := make([]byte, 0, 36)
-	for i, c := range u {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out = append(out, '-')
-		}
-		out = append(out, hex[c>>4], hex[c&0x0f])
-	}
-	return string(out)
+	return domain.FormatUUID(u)
 }
 
 type passkeyOptionsRequest struct {
