@@ -175,9 +175,9 @@ func (s *Service) DisableTOTP(ctx context.Context, claims domain.Claims, passwor
 
 // requireSecondFactor is the answer to a first factor (amr) of an account
 // with two-step login on: a challenge for the second step, and its token.
-// With passkeys, the answer carries the WebAuthn options that one of them
-// answers instead of a code.
-func (s *Service) requireSecondFactor(ctx context.Context, user domain.User, amr []string, passkeys []domain.Passkey, now time.Time) error {
+// With offerPasskeys, for an account with passkeys, the answer carries the
+// WebAuthn options that one of them answers instead of a code.
+func (s *Service) requireSecondFactor(ctx context.Context, user domain.User, amr []string, offerPasskeys bool, now time.Time) error {
 	id, err := domain.NewID(now, s.random)
 	if err != nil {
 		return err
@@ -187,10 +187,18 @@ func (s *Service) requireSecondFactor(ctx context.Context, user domain.User, amr
 		CreatedAt: now, ExpiresAt: now.Add(domain.MFAChallengeTTL), AMR: amr,
 	}
 	methods := user.MFA.Methods()
-	var options []byte
+	var (
+		options  []byte
+		passkeys []domain.Passkey
+	)
 	// Passkeys registered while the service had a relying party stay
 	// unusable while it has none.
-	if len(passkeys) > 0 && s.relyingParty != nil {
+	if offerPasskeys && s.relyingParty != nil {
+		if passkeys, err = s.passkeys.Passkeys(ctx, user.ID); err != nil {
+			return fmt.Errorf("list passkeys: %w", err)
+		}
+	}
+	if len(passkeys) > 0 {
 		webauthnChallenge, err := newWebAuthnChallenge(s.random)
 		if err != nil {
 			return err

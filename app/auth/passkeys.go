@@ -330,7 +330,9 @@ func (s *Service) loginWithPasskey(ctx context.Context, credential []byte, clien
 	}
 	amr := login.Passkey.AMR(login.UserVerified)
 	if user.MFA.Enabled() && !login.UserVerified {
-		return ports.TokenPair{}, s.requireSecondFactor(ctx, user, amr, nil, now)
+		// The second factor must be another kind than the passkey that
+		// was the first: a code.
+		return ports.TokenPair{}, s.requireSecondFactor(ctx, user, amr, false, now)
 	}
 	proof := sessionProof{amr: amr}
 	if login.UserVerified {

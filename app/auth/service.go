@@ -490,11 +490,7 @@ func (s *Service) login(ctx context.Context, email domain.Email, password string
 	}
 	s.rehash(ctx, user, password)
 	if user.MFA.Enabled() {
-		passkeys, err := s.passkeys.Passkeys(ctx, user.ID)
-		if err != nil {
-			return ports.TokenPair{}, fmt.Errorf("list passkeys: %w", err)
-		}
-		return ports.TokenPair{}, s.requireSecondFactor(ctx, user, []string{domain.AMRPassword}, passkeys, now)
+		return ports.TokenPair{}, s.requireSecondFactor(ctx, user, []string{domain.AMRPassword}, true, now)
 	}
 	return s.startSession(ctx, user.ID, client, sessionProof{amr: []string{domain.AMRPassword}},
 		domain.NewAuditEvent(domain.EventLogin, now, client).For(user.ID))
