@@ -63,9 +63,12 @@ func (s *Store) SessionWithUser(ctx context.Context, id string) (domain.Session,
 	if !storable(id) {
 		return domain.Session{}, domain.User{}, domain.ErrSessionNotFound
 	}
-	row, err := s.db.q.GetSessionWithUser(ctx, id)
+	row, found, err := s.sessions.get(ctx, id)
 	if err != nil {
 		return domain.Session{}, domain.User{}, translateSession(ctx, "get session with user", err)
+	}
+	if !found {
+		return domain.Session{}, domain.User{}, domain.ErrSessionNotFound
 	}
 	return sessionFromRow(row.Session), userFromRow(row.User), nil
 }

@@ -24,11 +24,47 @@ var errIdentityChanged = errors.New("postgres: update user: the update changed t
 // Store is the ports.UserStore, ports.SessionStore and ports.Outbox on a DB.
 type Store struct {
 	db *DB
+	// users and sessions share the reads of concurrent lookups by id: the
+	// reads every authenticated request and every refresh makes.
+	users    *coalescer[string, sqlcgen.User]
+	sessions *coalescer[string, sqlcgen.GetSessionsWithUsersRow]
 }
 
 // NewStore returns a store on db, which must have been migrated.
 func NewStore(db *DB) *Store {
-	return &Store{db: db}
+	return &Store{
+		db: db,
+		users: &coalescer[string, sqlcgen.User]{
+			read:       db.usersByID,
+			maxReading: maxReading, maxBatch: maxBatch, timeout: sharedReadTimeout,
+		},
+		sessions: &coalescer[string, sqlcgen.GetSessionsWithUsersRow]{
+			read:       db.sessionsWithUsers,
+			maxReading: maxReading, maxBatch: maxBatch, timeout: sharedReadTimeout,
+		},
+	}
+}
+
+// usersByID reads the accounts with ids: one alone with the point query, as
+// without coalescing, several with one query for all.
+func (db *DB) usersByID(ctx context.Context, ids []string) (map[string]sqlcgen.User, error) {
+	if len(ids) == 1 {
+		row, err := db.q.GetUserByID(ctx, ids[0])
+		return single(row.ID, row, err)
+	}
+	rows, err := db.q.GetUsersByIDs(ctx, ids)
+	return byKey(rows, func(r sqlcgen.User) string { return r.ID }), err
+}
+
+// sessionsWithUsers reads the sessions with ids and their accounts, as
+// usersByID reads accounts.
+func (db *DB) sessionsWithUsers(ctx context.Context, ids []string) (map[string]sqlcgen.GetSessionsWithUsersRow, error) {
+	if len(ids) == 1 {
+		row, err := db.q.GetSessionWithUser(ctx, ids[0])
+		return single(row.Session.ID, sqlcgen.GetSessionsWithUsersRow(row), err)
+	}
+	rows, err := db.q.GetSessionsWithUsers(ctx, ids)
+	return byKey(rows, func(r sqlcgen.GetSessionsWithUsersRow) string { return r.Session.ID }), err
 }
 
 // CreateUser stores u with its effects in one transaction, or returns
@@ -76,9 +112,12 @@ func (s *Store) UserByID(ctx context.Context, id string) (domain.User, error) {
 	if !storable(id) {
 		return domain.User{}, domain.ErrUserNotFound
 	}
-	row, err := s.db.q.GetUserByID(ctx, id)
+	row, found, err := s.users.get(ctx, id)
 	if err != nil {
 		return domain.User{}, translate(ctx, "get user by id", err)
+	}
+	if !found {
+		return domain.User{}, domain.ErrUserNotFound
 	}
 	return userFromRow(row), nil
 }

@@ -3,6 +3,7 @@ package porttest
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ func TestSessionStore(t *testing.T, newStore NewStore) {
 	t.Run("fixtures set every field", func(t *testing.T) { assertEveryFieldSet(t, "session", fullSession("s1", "u1", baseTime())) })
 	t.Run("create then read back", func(t *testing.T) { testSessionRoundTrip(t, newStore) })
 	t.Run("a session read with its account", func(t *testing.T) { testSessionWithUser(t, newStore) })
+	t.Run("concurrent reads each get their own", func(t *testing.T) { testConcurrentReads(t, newStore) })
 	t.Run("unknown session", func(t *testing.T) { testSessionUnknown(t, newStore) })
 	t.Run("update error saves nothing", func(t *testing.T) { testSessionUpdateError(t, newStore) })
 	t.Run("live sessions of a user", func(t *testing.T) { testLiveSessions(t, newStore) })
@@ -333,5 +335,76 @@ func testEndSessionsEffect(t *testing.T, newStore NewStore) {
 			got = append(got, sess.ID)
 		}
 		assertEqual(t, "live sessions of "+user, got, ids)
+	}
+}
+
+// testConcurrentReads reads many accounts and sessions at once, as requests
+// under load do, and wants for each exactly what a read on its own returns:
+// a store may share reads between concurrent callers (the PostgreSQL one
+// does), but never give one caller another's row or a field less.
+func testConcurrentReads(t *testing.T, newStore NewStore) {
+	ctx := t.Context()
+	s := newStore(t)
+	const accounts, readsEach = 24, 6
+	type pair struct {
+		session domain.Session
+		user    domain.User
+	}
+	var want []pair
+	for i := 1; i <= accounts; i++ {
+		email, sessionID := fmt.Sprintf("reader%d@example.com", i), fmt.Sprintf("session-%d", i)
+		u := newTestUser(t, i, email)
+		sess := newTestSession(sessionID, u.ID, baseTime())
+		if i%2 == 0 { // half with every field set
+			u = fullUser(t, i, email)
+			sess = fullSession(sessionID, u.ID, baseTime())
+		}
+		if err := s.CreateUser(ctx, u, ports.Effects{}); err != nil {
+			t.Fatalf("CreateUser: %v", err)
+		}
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+		user, err := s.UserByID(ctx, u.ID)
+		if err != nil {
+			t.Fatalf("UserByID: %v", err)
+		}
+		stored, _, err := s.SessionWithUser(ctx, sess.ID)
+		if err != nil {
+			t.Fatalf("SessionWithUser: %v", err)
+		}
+		want = append(want, pair{stored, user})
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*accounts*readsEach)
+	for range readsEach {
+		for _, w := range want {
+			wg.Go(func() {
+				user, err := s.UserByID(ctx, w.user.ID)
+				if err != nil || diff(w.user, user) != "" {
+					errs <- fmt.Errorf("UserByID(%s) = %+v, %v; want %+v", w.user.ID, user, err, w.user)
+				}
+			})
+			wg.Go(func() {
+				sess, user, err := s.SessionWithUser(ctx, w.session.ID)
+				if err != nil || diff(w.session, sess) != "" || diff(w.user, user) != "" {
+					errs <- fmt.Errorf("SessionWithUser(%s) = %+v, %+v, %v; want %+v, %+v", w.session.ID, sess, user, err, w.session, w.user)
+				}
+			})
+		}
+		wg.Go(func() {
+			if _, err := s.UserByID(ctx, "no-such-user"); !errors.Is(err, domain.ErrUserNotFound) {
+				errs <- fmt.Errorf("UserByID of an unknown id: err = %v, want ErrUserNotFound", err)
+			}
+			if _, _, err := s.SessionWithUser(ctx, "no-such-session"); !errors.Is(err, domain.ErrSessionNotFound) {
+				errs <- fmt.Errorf("SessionWithUser of an unknown id: err = %v, want ErrSessionNotFound", err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

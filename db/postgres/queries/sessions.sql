@@ -50,3 +50,11 @@ INSERT INTO sessions (
     id, user_id, created_at, last_used_at, expires_at, revoked_at,
     user_agent, ip, refresh_token_id, previous_refresh_token_id, rotated_at, amr, second_factor_at
 ) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13);
+
+-- name: GetSessionsWithUsers :many
+-- Sessions with their accounts, in one read: concurrent refreshes share it
+-- (see adapters/postgres/coalesce.go).
+SELECT sqlc.embed(s), sqlc.embed(u)
+FROM sessions AS s
+JOIN users AS u ON u.id = s.user_id
+WHERE s.id = ANY(sqlc.arg(ids)::text[]);

@@ -132,3 +132,8 @@ SELECT id, email FROM users WHERE login_key IS NULL LIMIT 1000;
 
 -- name: SetLoginKey :exec
 UPDATE users SET login_key = sqlc.arg(login_key) WHERE id = sqlc.arg(id);
+
+-- name: GetUsersByIDs :many
+-- The accounts with the given ids, in one read: concurrent lookups by id
+-- share it (see adapters/postgres/coalesce.go).
+SELECT * FROM users WHERE id = ANY(sqlc.arg(ids)::text[]);

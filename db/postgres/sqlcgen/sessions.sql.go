@@ -147,6 +147,84 @@ func (q *Queries) GetSessionWithUser(ctx context.Context, id string) (GetSession
 	return i, err
 }
 
+const getSessionsWithUsers = `-- name: GetSessionsWithUsers :many
+SELECT s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.user_agent, s.ip, s.refresh_token_id, s.previous_refresh_token_id, s.rotated_at, s.amr, s.second_factor_at, u.id, u.email, u.first_name, u.last_name, u.password_hash, u.is_active, u.created_at, u.updated_at, u.activated_at, u.activation_code_hash, u.activation_link_hash, u.activation_expires_at, u.activation_attempts, u.reset_code_hash, u.reset_link_hash, u.reset_expires_at, u.reset_attempts, u.wrong_codes, u.wrong_codes_at, u.unlock_link_hash, u.unlock_expires_at, u.disabled_at, u.last_login_at, u.login_key, u.totp_secret, u.totp_enabled_at, u.pending_totp_secret, u.pending_totp_at, u.totp_last_step, u.recovery_codes
+FROM sessions AS s
+JOIN users AS u ON u.id = s.user_id
+WHERE s.id = ANY($1::text[])
+`
+
+type GetSessionsWithUsersRow struct {
+	Session Session
+	User    User
+}
+
+// Sessions with their accounts, in one read: concurrent refreshes share it
+// (see adapters/postgres/coalesce.go).
+func (q *Queries) GetSessionsWithUsers(ctx context.Context, ids []string) ([]GetSessionsWithUsersRow, error) {
+	rows, err := q.db.Query(ctx, getSessionsWithUsers, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []GetSessionsWithUsersRow
+	for rows.Next() {
+		var i GetSessionsWithUsersRow
+		if err := rows.Scan(
+			&i.Session.ID,
+			&i.Session.UserID,
+			&i.Session.CreatedAt,
+			&i.Session.LastUsedAt,
+			&i.Session.ExpiresAt,
+			&i.Session.RevokedAt,
+			&i.Session.UserAgent,
+			&i.Session.Ip,
+			&i.Session.RefreshTokenID,
+			&i.Session.PreviousRefreshTokenID,
+			&i.Session.RotatedAt,
+			&i.Session.Amr,
+			&i.Session.SecondFactorAt,
+			&i.User.ID,
+			&i.User.Email,
+			&i.User.FirstName,
+			&i.User.LastName,
+			&i.User.PasswordHash,
+			&i.User.IsActive,
+			&i.User.CreatedAt,
+			&i.User.UpdatedAt,
+			&i.User.ActivatedAt,
+			&i.User.ActivationCodeHash,
+			&i.User.ActivationLinkHash,
+			&i.User.ActivationExpiresAt,
+			&i.User.ActivationAttempts,
+			&i.User.ResetCodeHash,
+			&i.User.ResetLinkHash,
+			&i.User.ResetExpiresAt,
+			&i.User.ResetAttempts,
+			&i.User.WrongCodes,
+			&i.User.WrongCodesAt,
+			&i.User.UnlockLinkHash,
+			&i.User.UnlockExpiresAt,
+			&i.User.DisabledAt,
+			&i.User.LastLoginAt,
+			&i.User.LoginKey,
+			&i.User.TotpSecret,
+			&i.User.TotpEnabledAt,
+			&i.User.PendingTotpSecret,
+			&i.User.PendingTotpAt,
+			&i.User.TotpLastStep,
+			&i.User.RecoveryCodes,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 type ImportSessionsParams struct {
 	ID                     string
 	UserID                 string

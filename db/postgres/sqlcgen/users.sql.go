@@ -246,6 +246,63 @@ func (q *Queries) GetUserByID(ctx context.Context, id string) (User, error) {
 	return i, err
 }
 
+const getUsersByIDs = `-- name: GetUsersByIDs :many
+SELECT id, email, first_name, last_name, password_hash, is_active, created_at, updated_at, activated_at, activation_code_hash, activation_link_hash, activation_expires_at, activation_attempts, reset_code_hash, reset_link_hash, reset_expires_at, reset_attempts, wrong_codes, wrong_codes_at, unlock_link_hash, unlock_expires_at, disabled_at, last_login_at, login_key, totp_secret, totp_enabled_at, pending_totp_secret, pending_totp_at, totp_last_step, recovery_codes FROM users WHERE id = ANY($1::text[])
+`
+
+// The accounts with the given ids, in one read: concurrent lookups by id
+// share it (see adapters/postgres/coalesce.go).
+func (q *Queries) GetUsersByIDs(ctx context.Context, ids []string) ([]User, error) {
+	rows, err := q.db.Query(ctx, getUsersByIDs, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []User
+	for rows.Next() {
+		var i User
+		if err := rows.Scan(
+			&i.ID,
+			&i.Email,
+			&i.FirstName,
+			&i.LastName,
+			&i.PasswordHash,
+			&i.IsActive,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.ActivatedAt,
+			&i.ActivationCodeHash,
+			&i.ActivationLinkHash,
+			&i.ActivationExpiresAt,
+			&i.ActivationAttempts,
+			&i.ResetCodeHash,
+			&i.ResetLinkHash,
+			&i.ResetExpiresAt,
+			&i.ResetAttempts,
+			&i.WrongCodes,
+			&i.WrongCodesAt,
+			&i.UnlockLinkHash,
+			&i.UnlockExpiresAt,
+			&i.DisabledAt,
+			&i.LastLoginAt,
+			&i.LoginKey,
+			&i.TotpSecret,
+			&i.TotpEnabledAt,
+			&i.PendingTotpSecret,
+			&i.PendingTotpAt,
+			&i.TotpLastStep,
+			&i.RecoveryCodes,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 type ImportUsersParams struct {
 	Email               string
 	FirstName           string
