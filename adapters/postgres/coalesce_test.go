@@ -105,16 +105,29 @@ func goGet(ctx context.Context, c *coalescer[string, string], key string) <-chan
 // waitForWaiting waits until n lookups wait for a shared read.
 func waitForWaiting(t *testing.T, c *coalescer[string, string], n int) {
 	t.Helper()
+	waitFor(t, c, func(_, waiting int) bool { return waiting == n }, fmt.Sprintf("want %d lookups waiting", n))
+}
+
+// waitIdle waits until c has no read in flight and no lookup waiting: a
+// shared read's goroutine gives up its slot just after answering.
+func waitIdle(t *testing.T, c *coalescer[string, string]) {
+	t.Helper()
+	waitFor(t, c, func(reading, waiting int) bool { return reading == 0 && waiting == 0 }, "want the coalescer idle")
+}
+
+// waitFor waits until c's reads in flight and lookups waiting satisfy ok.
+func waitFor(t *testing.T, c *coalescer[string, string], ok func(reading, waiting int) bool, want string) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		c.mu.Lock()
-		waiting := len(c.waiting)
+		reading, waiting := c.reading, len(c.waiting)
 		c.mu.Unlock()
-		if waiting == n {
+		if ok(reading, waiting) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d lookups wait, want %d", waiting, n)
+			t.Fatalf("%d reads in flight, %d lookups waiting; %s", reading, waiting, want)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -307,24 +320,5 @@ func TestCoalescerBoundsReadsUnderLoad(t *testing.T) {
 		if len(keys) > 5 {
 			t.Errorf("a read of %d keys, want at most 5", len(keys))
 		}
-	}
-}
-
-// waitIdle waits until c has no read in flight and no lookup waiting: a
-// shared read's goroutine gives up its slot just after answering.
-func waitIdle(t *testing.T, c *coalescer[string, string]) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c.mu.Lock()
-		reading, waiting := c.reading, len(c.waiting)
-		c.mu.Unlock()
-		if reading == 0 && waiting == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d reads in flight, %d lookups waiting; want the coalescer idle", reading, waiting)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
