@@ -345,7 +345,7 @@ func testEndSessionsEffect(t *testing.T, newStore NewStore) {
 func testConcurrentReads(t *testing.T, newStore NewStore) {
 	ctx := t.Context()
 	s := newStore(t)
-	const accounts, readsEach = 24, 6
+	const accounts, readsEach = 8, 4
 	type pair struct {
 		session domain.Session
 		user    domain.User
@@ -404,7 +404,9 @@ func testConcurrentReads(t *testing.T, newStore NewStore) {
 	}
 	wg.Wait()
 	close(errs)
-	for err := range errs {
-		t.Error(err)
+	// One wrong read says what is broken; hundreds would only slow the
+	// suites that run against deliberately broken stores.
+	if err, ok := <-errs; ok {
+		t.Errorf("%v (and %d more wrong reads)", err, len(errs))
 	}
 }
