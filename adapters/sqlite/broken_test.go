@@ -132,7 +132,11 @@ func TestContractSuitesCatchBrokenStores(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the suites once per broken store")
 	}
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestBrokenStoreSuites$", "-test.v", "-test.count=1")
+	// The concurrent-reads case is about reads shared between callers, not
+	// about fields, which the other cases check; it would add its own
+	// accounts and sessions to every broken store's run.
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestBrokenStoreSuites$",
+		"-test.skip=^TestBrokenStoreSuites/.*/concurrent_reads_each_get_their_own$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), brokenEnv+"=1")
 	out, err := cmd.CombinedOutput()
 	if err == nil {
