@@ -169,6 +169,9 @@ func TestBrokenStoreSuites(t *testing.T) {
 	}
 	for _, b := range brokenStores() {
 		t.Run(b.name, func(t *testing.T) {
+			// Each store works on databases of its own; side by side, the
+			// hundred-odd suites finish well within the test timeout.
+			t.Parallel()
 			b.suite(t, func(t *testing.T) porttest.Store {
 				return b.wrap(newContractStore(t).(contractStore))
 			})

@@ -33,7 +33,7 @@ type contractStore struct {
 
 // newContractStore opens a store on a database of its own.
 func newContractStore(t *testing.T) porttest.Store {
-	db := openTestDB(t, filepath.Join(t.TempDir(), "auth.db"))
+	db := openTestDB(t, migratedCopy(t))
 	return contractStore{Store: testStore(t, db), Throttle: NewThrottle(db)}
 }
 
