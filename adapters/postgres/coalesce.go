@@ -57,8 +57,7 @@ func (c *coalescer[K, V]) get(ctx context.Context, key K) (V, bool, error) {
 	if c.reading < c.maxReading {
 		c.reading++
 		c.mu.Unlock()
-		values, err := c.read(ctx, []K{key})
-		c.readDone()
+		values, err := c.readAlone(ctx, key)
 		v, found := values[key]
 		return v, found, err
 	}
@@ -73,6 +72,13 @@ func (c *coalescer[K, V]) get(ctx context.Context, key K) (V, bool, error) {
 		var zero V
 		return zero, false, ctx.Err()
 	}
+}
+
+// readAlone reads key for its caller alone, in a read slot it gives up or
+// hands on when done, even if read panics.
+func (c *coalescer[K, V]) readAlone(ctx context.Context, key K) (map[K]V, error) {
+	defer c.readDone()
+	return c.read(ctx, []K{key})
 }
 
 // readDone ends a solo read. If lookups wait, a shared read of their keys

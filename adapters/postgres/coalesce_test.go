@@ -322,3 +322,31 @@ func TestCoalescerBoundsReadsUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// A read that panics in its caller's goroutine (where the HTTP layer
+// recovers) still frees its slot: later lookups are not left waiting.
+func TestCoalescerPanickingReadFreesItsSlot(t *testing.T) {
+	f := newFakeReads(false)
+	c := &coalescer[string, string]{
+		read: func(ctx context.Context, keys []string) (map[string]string, error) {
+			if keys[0] == "boom" {
+				panic("read failed badly")
+			}
+			return f.read(ctx, keys)
+		},
+		maxReading: 1, maxBatch: 10, timeout: time.Minute,
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the read's panic did not reach the caller")
+			}
+		}()
+		c.get(t.Context(), "boom")
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	if v, found, err := c.get(ctx, "a"); err != nil || !found || v != "a@0" {
+		t.Errorf("get after a panicking read = %q, %v, %v; want a@0", v, found, err)
+	}
+}
