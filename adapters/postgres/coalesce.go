@@ -2,11 +2,8 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // coalescer turns concurrent lookups of one key each into reads of many
@@ -151,24 +148,3 @@ const (
 	// would bound a solo one.
 	sharedReadTimeout = 15 * time.Second
 )
-
-// byKey indexes rows by key.
-func byKey[K comparable, V any](rows []V, key func(V) K) map[K]V {
-	m := make(map[K]V, len(rows))
-	for _, r := range rows {
-		m[key(r)] = r
-	}
-	return m
-}
-
-// single is a point query's answer as a read's: found, not found (no row),
-// or failed.
-func single[V any](key string, row V, err error) (map[string]V, error) {
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return nil, nil
-	case err != nil:
-		return nil, err
-	}
-	return map[string]V{key: row}, nil
-}

@@ -67,6 +67,27 @@ func (db *DB) sessionsWithUsers(ctx context.Context, ids []string) (map[string]s
 	return byKey(rows, func(r sqlcgen.GetSessionsWithUsersRow) string { return r.Session.ID }), err
 }
 
+// byKey indexes rows by key.
+func byKey[K comparable, V any](rows []V, key func(V) K) map[K]V {
+	m := make(map[K]V, len(rows))
+	for _, r := range rows {
+		m[key(r)] = r
+	}
+	return m
+}
+
+// single is a point query's answer as a read's: found, not found (no row),
+// or failed.
+func single[V any](key string, row V, err error) (map[string]V, error) {
+	switch {
+	case notFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	return map[string]V{key: row}, nil
+}
+
 // CreateUser stores u with its effects in one transaction, or returns
 // domain.ErrEmailTaken.
 func (s *Store) CreateUser(ctx context.Context, u domain.User, fx ports.Effects) error {

@@ -74,16 +74,16 @@ type service struct {
 	pprof string
 }
 
-// freePort asks the kernel for an unused loopback port. Another process
-// could take it before the service binds it; the service would then fail
-// to start, which startService reports.
-func freePort() (int, error) {
+// freeAddr asks the kernel for an unused loopback port and returns its
+// address. Another process could take it before the service binds it; the
+// service would then fail to start, which startService reports.
+func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+		return "", fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return l.Addr().String(), nil
 }
 
 // benchEnv is the service's configuration: its address, the URL its users
@@ -158,11 +158,10 @@ type serviceSpec struct {
 // startService starts a service as spec says and waits until /readyz
 // answers 200. On error nothing is left running.
 func startService(ctx context.Context, spec serviceSpec) (*service, error) {
-	port, err := freePort()
+	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	logFile, err := os.Create(spec.logPath)
 	if err != nil {
 		return nil, fmt.Errorf("create the service log: %w", err)
@@ -183,21 +182,19 @@ func startService(ctx context.Context, spec serviceSpec) (*service, error) {
 	cmd.Env = append(cmd.Env, benchEnv(addr, publicURL, spec.database, spec.dir)...)
 	var metricsURL string
 	if spec.metrics {
-		port, err := freePort()
+		metricsAddr, err := freeAddr()
 		if err != nil {
 			return nil, err
 		}
-		metricsAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		cmd.Env = append(cmd.Env, "AUTH_METRICS_ADDR="+metricsAddr)
 		metricsURL = "http://" + metricsAddr + "/metrics"
 	}
 	var pprofURL string
 	if spec.pprof {
-		port, err := freePort()
+		pprofAddr, err := freeAddr()
 		if err != nil {
 			return nil, err
 		}
-		pprofAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		cmd.Env = append(cmd.Env, "AUTHAPI_PPROF_ADDR="+pprofAddr)
 		pprofURL = "http://" + pprofAddr
 	}
