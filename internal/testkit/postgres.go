@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"authapi/internal/pgscratch"
 )
 
 // Environment variables that choose the database of the tests.
@@ -110,15 +112,10 @@ func createTestDatabase() {
 		return
 	}
 	defer conn.Close(ctx)
-	dropStaleDatabases(ctx, conn)
-	pg.db = "authapi_test_" + randomHex(6)
-	created := fmt.Sprintf("created %d", time.Now().Unix())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pg.db); err != nil {
-		pg.err = fmt.Errorf("create database: %w", err)
-		return
-	}
-	if _, err := conn.Exec(ctx, fmt.Sprintf("COMMENT ON DATABASE %s IS '%s'", pg.db, created)); err != nil {
-		pg.err = fmt.Errorf("comment on database: %w", err)
+	pgscratch.DropStale(ctx, conn, testDatabasePrefix, staleAfter)
+	pg.db = testDatabasePrefix + randomHex(6)
+	if err := pgscratch.Create(ctx, conn, pg.db); err != nil {
+		pg.err = err
 		return
 	}
 	u, err := url.Parse(pg.admin)
@@ -134,27 +131,8 @@ func createTestDatabase() {
 // process drops it: older than any test run.
 const staleAfter = 6 * time.Hour
 
-func dropStaleDatabases(ctx context.Context, conn *pgx.Conn) {
-	rows, err := conn.Query(ctx, `SELECT datname, coalesce(shobj_description(oid, 'pg_database'), '')
-		FROM pg_database WHERE datname LIKE 'authapi\_test\_%'`)
-	if err != nil {
-		return
-	}
-	names, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([2]string, error) {
-		var r [2]string
-		return r, row.Scan(&r[0], &r[1])
-	})
-	if err != nil {
-		return
-	}
-	for _, r := range names {
-		var since int64
-		if _, err := fmt.Sscanf(r[1], "created %d", &since); err != nil || time.Since(time.Unix(since, 0)) < staleAfter {
-			continue
-		}
-		conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{r[0]}.Sanitize()+" WITH (FORCE)")
-	}
-}
+// testDatabasePrefix starts the name of every test process's database.
+const testDatabasePrefix = "authapi_test_"
 
 // RemovePostgres drops the database of this test process, if it made one;
 // a package's TestMain calls it once its tests have run.
@@ -170,8 +148,8 @@ func RemovePostgres() {
 		return
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pg.db+" WITH (FORCE)"); err != nil {
-		fmt.Fprintf(os.Stderr, "testkit: drop the test database %s: %v\n", pg.db, err)
+	if err := pgscratch.Drop(ctx, conn, pg.db); err != nil {
+		fmt.Fprintf(os.Stderr, "testkit: %v\n", err)
 	}
 }
 

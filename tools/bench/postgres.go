@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"authapi/internal/pgscratch"
 )
 
 // The PostgreSQL server the benchmark creates its databases on: the one
@@ -64,7 +66,7 @@ func connectPostgres(ctx context.Context, adminURL string) (*postgresServer, err
 		local = ip.IsLoopback()
 	}
 	pg := &postgresServer{admin: adminURL, conn: conn, run: hex.EncodeToString(b), local: local}
-	pg.dropStale(ctx)
+	pgscratch.DropStale(ctx, conn, benchDatabasePrefix, staleAfter)
 	return pg, nil
 }
 
@@ -91,21 +93,13 @@ type benchDatabase struct {
 // createDatabase creates an empty database for setup.
 func (pg *postgresServer) createDatabase(ctx context.Context, setup string) (benchDatabase, error) {
 	name := benchDatabasePrefix + pg.run + "_" + strings.ReplaceAll(setup, "-", "_")
-	ident := pgx.Identifier{name}.Sanitize()
-	if _, err := pg.conn.Exec(ctx, "CREATE DATABASE "+ident); err != nil {
-		return benchDatabase{}, fmt.Errorf("create the database %s: %w", name, err)
+	if err := pgscratch.Create(ctx, pg.conn, name); err != nil {
+		return benchDatabase{}, err
 	}
-	comment := fmt.Sprintf("COMMENT ON DATABASE %s IS 'created %d'", ident, time.Now().Unix())
 	drop := func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := pg.conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
-			return fmt.Errorf("drop the database %s: %w", name, err)
-		}
-		return nil
-	}
-	if _, err := pg.conn.Exec(ctx, comment); err != nil {
-		return benchDatabase{}, errors.Join(fmt.Errorf("create the database %s: %w", name, err), drop())
+		return pgscratch.Drop(ctx, pg.conn, name)
 	}
 	u, err := url.Parse(pg.admin)
 	if err != nil {
@@ -113,29 +107,6 @@ func (pg *postgresServer) createDatabase(ctx context.Context, setup string) (ben
 	}
 	u.Path = "/" + name
 	return benchDatabase{name: name, url: u.String(), drop: drop}, nil
-}
-
-// dropStale drops the benchmark databases older than staleAfter.
-func (pg *postgresServer) dropStale(ctx context.Context) {
-	rows, err := pg.conn.Query(ctx, `SELECT datname, coalesce(shobj_description(oid, 'pg_database'), '')
-		FROM pg_database WHERE starts_with(datname, $1)`, benchDatabasePrefix)
-	if err != nil {
-		return
-	}
-	found, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([2]string, error) {
-		var r [2]string
-		return r, row.Scan(&r[0], &r[1])
-	})
-	if err != nil {
-		return
-	}
-	for _, r := range found {
-		var since int64
-		if _, err := fmt.Sscanf(r[1], "created %d", &since); err != nil || time.Since(time.Unix(since, 0)) < staleAfter {
-			continue
-		}
-		pg.conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{r[0]}.Sanitize()+" WITH (FORCE)")
-	}
 }
 
 // withoutPoolSettings removes the settings of pgx's pool (pool_max_conns
